@@ -1,0 +1,343 @@
+"""The stages of a campaign, each a plain function from inputs to frames, so the Prefect
+flow (flows/campaign.py) only wires them: referential -> read -> validate -> reconcile
+-> statuses -> load. Business rules stay in `transforms/`; files are read by `readers/`.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+
+from observatoire.errors import CampaignError
+from observatoire.readers.finess_extract import FinessExtract, read_finess_extract
+from observatoire.readers.reference_data import departement_regions
+from observatoire.readers.submission_files import (
+    CELLS_SCHEMA, PERSONNEL_SCHEMA, FileContent, FileOutcome, list_submission_files, read_reception_manifest,
+    read_submission_file,
+)
+from schemas.registry import personnel_labels, template_for_year
+from transforms import compliance, referential, submissions as subs, validation
+from transforms.reconcile import reconcile_finess, repair_finess
+from transforms.values import parse_datetime
+
+
+# ------------------------------------------------------------------ referential
+@dataclass(frozen=True)
+class Referential:
+    history: pl.DataFrame
+    extracts: list[dict]  # file, extract_date, sha256
+
+    @property
+    def latest_date(self) -> dt.date:
+        return max(extract["extract_date"] for extract in self.extracts)
+
+
+def load_referential(paths: list[Path]) -> Referential:
+    if not paths:
+        raise CampaignError("Aucun référentiel FINESS donné (--finess).")
+    extracts: list[FinessExtract] = [read_finess_extract(Path(path)) for path in paths]
+    regions = departement_regions()
+    snapshots = [(e.extract_date, referential.normalise_establishments(e.establishments, regions)) for e in extracts]
+    return Referential(
+        history=referential.establishment_history(snapshots),
+        extracts=[{"file": Path(e.source_file).name, "extract_date": e.extract_date, "sha256": e.sha256}
+                  for e in extracts],
+    )
+
+
+# ------------------------------------------------------------------ read
+@dataclass(frozen=True)
+class ReceivedFiles:
+    outcomes: list[FileOutcome]
+    cells: pl.DataFrame
+    personnel: pl.DataFrame
+    manifest: pl.DataFrame
+    manifest_problems: list[str]
+
+
+def list_files(folder: Path) -> list[Path]:
+    if not Path(folder).is_dir():
+        raise CampaignError(f"Dossier des envois introuvable : {folder}")
+    return list_submission_files(Path(folder))
+
+
+def read_files(paths: list[Path], root: Path) -> list[FileContent]:
+    """Read a batch of files; never raises for a bad file."""
+    return [read_submission_file(path, Path(root)) for path in paths]
+
+
+def gather(contents: list[FileContent], root: Path) -> ReceivedFiles:
+    manifest, problems = read_reception_manifest(Path(root))
+    return ReceivedFiles(
+        outcomes=[content.outcome for content in contents],
+        cells=pl.concat([c.cells for c in contents]) if contents else pl.DataFrame(schema=CELLS_SCHEMA),
+        personnel=pl.concat([c.personnel for c in contents]) if contents else pl.DataFrame(schema=PERSONNEL_SCHEMA),
+        manifest=manifest,
+        manifest_problems=problems,
+    )
+
+
+# ------------------------------------------------------------------ validate
+@dataclass(frozen=True)
+class ValidatedSubmissions:
+    typed: pl.DataFrame  # one row per submission: fields, personnel columns, is_valid
+    issues: pl.DataFrame  # ISSUE_SCHEMA, every error and warning of readable files
+    rows_set_aside: pl.DataFrame  # source_file, rows_set_aside
+    template_version: str
+
+
+def validate(received: ReceivedFiles, year: int, run_at: dt.datetime) -> ValidatedSubmissions:
+    template = template_for_year(year)
+    labels = personnel_labels()
+    mapped, mapping_issues = subs.map_fields(received.cells, template)
+    typed, cast_issues = subs.cast_fields(mapped, template)
+    typed = _with_reception_dates(typed, received.manifest)
+    rule_issues = validation.validate_submissions(typed, mapped, cast_issues, template, year, run_at)
+    personnel_raw = pl.concat([received.personnel, subs.export_personnel(mapped)])
+    personnel_typed, personnel_issues = subs.personnel_rows(personnel_raw, labels)
+    personnel_wide, personnel_rule_issues = validation.validate_personnel(personnel_typed, typed, labels)
+    issues = pl.concat([mapping_issues, cast_issues, rule_issues, personnel_issues, personnel_rule_issues])
+    errors = issues.filter(pl.col("severity") == "error").group_by("submission_key").len("n_errors")
+    warnings = issues.filter(pl.col("severity") == "warning").group_by("submission_key").len("n_warnings")
+    typed = (
+        typed.join(personnel_wide, on="submission_key", how="left")
+        .join(errors, on="submission_key", how="left")
+        .join(warnings, on="submission_key", how="left")
+        .with_columns(
+            pl.col("n_errors").fill_null(0), pl.col("n_warnings").fill_null(0),
+            (pl.col("n_errors").fill_null(0) == 0).alias("is_valid"),
+        )
+    )
+    set_aside = (
+        personnel_issues.filter(pl.col("message").str.contains("écartée"))
+        .group_by("source_file").len("rows_set_aside")
+    )
+    return ValidatedSubmissions(typed, issues, set_aside, template.version)
+
+
+def _with_reception_dates(typed: pl.DataFrame, manifest: pl.DataFrame) -> pl.DataFrame:
+    """A submission without a transmission date takes its reception date from the manifest."""
+    received = manifest.select("source_file", parse_datetime(pl.col("date_reception")).alias("date_reception"))
+    return (
+        typed.join(received.unique("source_file"), on="source_file", how="left")
+        .with_columns(
+            pl.when(pl.col("date_transmission").is_not_null()).then(pl.lit("fichier"))
+            .when(pl.col("date_reception").is_not_null()).then(pl.lit("manifeste")).alias("transmission_source"),
+            pl.coalesce("date_transmission", "date_reception").alias("date_transmission"),
+        )
+        .drop("date_reception")
+    )
+
+
+# ------------------------------------------------------------------ reconcile
+def reconcile(validated: ValidatedSubmissions, ref: Referential) -> pl.DataFrame:
+    return reconcile_finess(
+        validated.typed.select("submission_key", "finess_et", "raison_sociale", "commune_insee", "code_postal"),
+        ref.history, departement_regions(),
+    )
+
+
+# ------------------------------------------------------------------ statuses
+def statuses(
+    validated: ValidatedSubmissions, resolution: pl.DataFrame, ref: Referential, calendar: pl.DataFrame,
+    year: int, regions: list[str],
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(centre_year_status rows, submissions with resolution, region and version flags)."""
+    expected = referential.expected_centres(ref.history, year, regions)
+    dep_regions = departement_regions().select(
+        pl.col("code_departement").alias("declared_cog"), pl.col("code_region").alias("declared_region")
+    )
+    et_regions = ref.history.select("finess_et", pl.col("region_code").alias("et_region"))
+    commune = pl.col("commune_insee").str.to_uppercase()
+    resolved = (
+        validated.typed.drop("finess_et")
+        .join(resolution, on="submission_key", how="left")
+        .join(et_regions, on="finess_et", how="left")
+        .with_columns(
+            pl.when(commune.str.starts_with("97")).then(commune.str.slice(0, 3)).otherwise(commune.str.slice(0, 2))
+            .alias("declared_cog"),
+            _antennes_list(pl.col("antennes")).alias("antennes_list"),
+        )
+        .join(dep_regions, on="declared_cog", how="left")
+        .with_columns(compliance.attribute_region(pl.col("et_region"), pl.col("declared_region"), regions)
+                      .alias("region_code"))
+    )
+    rows = compliance.centre_statuses(
+        expected,
+        resolved.select(
+            "submission_key", "source_file", "source_row", "finess_et", "finess_ej", "reconciliation_method",
+            "is_valid", "date_transmission", pl.col("antennes_list").alias("antennes"), "region_code",
+            pl.col("raison_sociale").alias("declared_name"),
+            pl.col("commune_insee").str.slice(0, 2).alias("declared_departement"),
+        ),
+        ref.history, calendar, year, regions,
+    )
+    versions = compliance.order_versions(resolved.select("submission_key", "finess_et", "is_valid",
+                                                         "date_transmission"))
+    submissions = resolved.join(versions.select("submission_key", "version_rank", "is_current"),
+                                on="submission_key")
+    return rows, submissions
+
+
+def _antennes_list(expr: pl.Expr) -> pl.Expr:
+    """`N° FINESS des antennes`: separated by `;`, `,` or new lines, each repaired."""
+    return (
+        expr.str.replace_all(r"[;,\n\r]+", ";").str.split(";")
+        .list.eval(repair_finess(pl.element()).filter(pl.element().str.strip_chars() != ""))
+    )
+
+
+def stable_id(*parts) -> str:
+    return hashlib.sha256("|".join("" if p is None else str(p) for p in parts).encode()).hexdigest()[:20]
+
+
+# ------------------------------------------------------------------ load
+SUBMISSION_COLUMNS = [
+    "submission_id", "campaign_year", "region_code", "source_file", "source_row", "source_sha256", "container",
+    "template_version", "declared_finess_et", "finess_et", "reconciliation_method", "reconciliation_score",
+    "reconciliation_candidates", "date_transmission", "transmission_source", "is_valid", "is_current",
+    "version_rank", "n_errors", "n_warnings",
+]
+
+
+def build_load(
+    year: int, regions: list[str], received: ReceivedFiles, validated: ValidatedSubmissions,
+    status_rows: pl.DataFrame, submissions: pl.DataFrame, run_id: str, loaded_at: dt.datetime,
+):
+    """Shape the frames into the warehouse tables (interfaces.md) for `load_campaign`."""
+    from observatoire.warehouse import CampaignLoad
+
+    outcomes = pl.DataFrame([{
+        "source_file": o.source_file, "source_sha256": o.sha256, "size_bytes": o.size_bytes,
+        "readable": o.readable, "container": o.container, "encoding": o.encoding, "separator": o.separator,
+        "sheets": ", ".join(o.sheets) or None, "submissions": o.submissions, "reason": o.reason,
+    } for o in received.outcomes], schema={
+        "source_file": pl.String, "source_sha256": pl.String, "size_bytes": pl.Int64, "readable": pl.Boolean,
+        "container": pl.String, "encoding": pl.String, "separator": pl.String, "sheets": pl.String,
+        "submissions": pl.Int64, "reason": pl.String,
+    })
+    ids = pl.struct("source_file", "source_row").map_elements(
+        lambda key: stable_id(year, key["source_file"], key["source_row"]), return_dtype=pl.String
+    )
+    loaded = pl.lit(loaded_at)
+    subs_rows = (
+        submissions.join(outcomes.select("source_file", "source_sha256", "container"), on="source_file", how="left")
+        .with_columns(
+            ids.alias("submission_id"), pl.lit(year).alias("campaign_year"),
+            pl.lit(validated.template_version).alias("template_version"),
+            pl.col("candidates").alias("reconciliation_candidates"),
+            pl.col("version_rank").cast(pl.Int64),
+        )
+    )
+    field_columns = [c for c in validated.typed.columns if c in _TABLE_FIELDS]
+    submission_table = subs_rows.select(*SUBMISSION_COLUMNS, *field_columns).with_columns(
+        pl.lit(run_id).alias("run_id"), loaded.alias("loaded_at")
+    )
+    key_to_id = subs_rows.select("submission_key", "submission_id", "region_code")
+    single_region = regions[0] if len(regions) == 1 else None
+    unreadable = outcomes.filter(~pl.col("readable")).select(
+        pl.lit(None, pl.String).alias("submission_key"), "source_file",
+        pl.lit(None, pl.String).alias("sheet"), pl.lit(None, pl.String).alias("location"),
+        pl.lit(None, pl.String).alias("field"), pl.lit(None, pl.String).alias("label"),
+        pl.lit(None, pl.String).alias("value"), pl.lit("error").alias("severity"),
+        pl.format("fichier illisible : {}", pl.col("reason")).alias("message"),
+    )
+    issues = (
+        pl.concat([validated.issues, unreadable])
+        .join(key_to_id, on="submission_key", how="left")
+        .with_columns(pl.col("region_code").fill_null(pl.lit(single_region, pl.String)))
+        .with_columns(
+            pl.struct("source_file", "submission_key", "sheet", "location", "field", "message")
+            .map_elements(lambda r: stable_id(year, *r.values()), return_dtype=pl.String).alias("issue_id"),
+            pl.lit(year).alias("campaign_year"), pl.lit(run_id).alias("run_id"),
+        )
+        .unique("issue_id", keep="first", maintain_order=True)
+        .select("issue_id", "campaign_year", "region_code", "submission_id", "source_file", "sheet", "location",
+                "field", "label", "value", "severity", "message", "run_id")
+    )
+    file_regions = key_to_id.join(subs_rows.select("submission_key", "source_file"), on="submission_key").group_by(
+        "source_file").agg(pl.col("region_code").unique().alias("regions"))
+    outcome_table = (
+        outcomes.join(file_regions, on="source_file", how="left")
+        .join(validated.rows_set_aside, on="source_file", how="left")
+        .with_columns(
+            pl.when(pl.col("regions").list.len() == 1).then(pl.col("regions").list.first())
+            .otherwise(pl.lit(single_region, pl.String)).alias("region_code"),
+            pl.col("rows_set_aside").fill_null(0).cast(pl.Int64),
+            pl.lit(year).alias("campaign_year"), pl.lit(run_id).alias("run_id"),
+        )
+        .select("campaign_year", "source_file", "region_code", "source_sha256", "size_bytes", "readable",
+                "container", "encoding", "separator", "sheets", "submissions", "rows_set_aside", "reason", "run_id")
+    )
+    status_table = (
+        status_rows.join(key_to_id.select("submission_key", "submission_id"), on="submission_key", how="left")
+        .with_columns(
+            pl.when(pl.col("status") == "unexpected")
+            .then(pl.format("{}:unexpected:{}", pl.lit(year), pl.col("submission_id")))
+            .otherwise(pl.format("{}:{}", pl.lit(year), pl.col("finess_et"))).alias("status_id"),
+            pl.lit(year).alias("campaign_year"), pl.col("submissions_received").cast(pl.Int64),
+            pl.lit(run_id).alias("run_id"), loaded.alias("loaded_at"),
+        )
+        .select("status_id", "campaign_year", "region_code", "departement", "finess_et", "finess_ej",
+                "raison_sociale", "status", "status_reason", "unexpected_reason", "deadline", "first_valid_at",
+                "days_late", "submissions_received", "reconciliation_method", "submission_id", "source_file",
+                "source_row", "telephone", "run_id", "loaded_at")
+        .sort("status_id")
+    )
+    return CampaignLoad(
+        year=year, regions=regions, source_files=outcomes["source_file"].to_list(),
+        statuses=status_table, submissions=submission_table.sort("submission_id"), issues=issues,
+        outcomes=outcome_table, run={},
+    )
+
+
+def _table_fields() -> set[str]:
+    from schemas.fields import FIELDS
+
+    labels = personnel_labels()
+    return set(FIELDS) - {"finess_et", "date_transmission"} | {
+        f"{m}_{code}" for code in labels.professions for m in ("effectif", "etp")
+    }
+
+
+_TABLE_FIELDS = _table_fields()
+
+
+def status_counts(status_table: pl.DataFrame) -> dict[str, int]:
+    counts = dict(status_table.group_by("status").len().iter_rows())
+    return {status: int(counts.get(status, 0)) for status in compliance.STATUSES}
+
+
+def summary_text(year: int, status_table: pl.DataFrame, received: ReceivedFiles) -> str:
+    """A short French summary a person can read: counts by region and status."""
+    pivot = (
+        status_table.with_columns(pl.col("region_code").fill_null("?"))
+        .group_by("region_code", "status").len()
+        .pivot(on="status", index="region_code", values="len")
+        .fill_null(0)
+        .sort("region_code")
+    )
+    for status in compliance.STATUSES:
+        if status not in pivot.columns:
+            pivot = pivot.with_columns(pl.lit(0, pl.UInt32).alias(status))
+    pivot = pivot.select("region_code", *compliance.STATUSES)
+    header = ["région", "à l'heure", "en retard", "invalide", "manquant", "couvert", "inattendu"]
+    widths = [max(len(h), 6) for h in header]
+    lines = [f"Campagne {year} (exercice {year}) : consolidation terminée", "",
+             "  ".join(h.rjust(w) for h, w in zip(header, widths))]
+    for row in pivot.iter_rows():
+        lines.append("  ".join(str(v).rjust(w) for v, w in zip(row, widths)))
+    totals = [sum(pivot[c]) for c in compliance.STATUSES]
+    lines.append("  ".join(str(v).rjust(w) for v, w in zip(["total", *totals], widths)))
+    unreadable = [o for o in received.outcomes if not o.readable]
+    lines += ["", f"Fichiers lus : {len(received.outcomes) - len(unreadable)} ; illisibles : {len(unreadable)}"]
+    for outcome in unreadable[:10]:
+        lines.append(f"  - {outcome.source_file} : {outcome.reason}")
+    if len(unreadable) > 10:
+        lines.append(f"  … et {len(unreadable) - 10} autre(s) (table file_outcome)")
+    for problem in received.manifest_problems:
+        lines.append(f"  ! {problem}")
+    return "\n".join(lines)

@@ -1,0 +1,208 @@
+"""Which referential ET is each submission about, and how sure are we?
+
+The methods of campaign-rules.md, in order, each one only for what the previous ones
+left: exact, repaired (finess.md damages undone, valid key, exists), ej_to_et (an EJ with
+exactly one centre-de-santé ET in the region), name_match (normalised raison sociale in
+the same commune, blocked by département, with a score), review (candidates kept for an
+analyst), unmatched. Precision first: a wrong automatic match puts a centre's money at
+risk, so anything ambiguous goes to review.
+"""
+from __future__ import annotations
+
+import polars as pl
+
+from transforms.finess_key import valid_finess_expr
+
+NAME_MATCH_THRESHOLD = 0.75  # Jaccard of name tokens, same commune required
+REVIEW_THRESHOLD = 0.4
+NAME_MATCH_MARGIN = 0.15  # best candidate must beat the runner-up by this much
+
+_STOP_WORDS = ["DE", "DU", "DES", "LA", "LE", "LES", "L", "D", "ET", "A", "AU", "AUX", "EN", "SUR", "SOUS"]
+_CDS_FORMS = r"\b(?:C\s?D\s?S|CENTRE\s+(?:MUNICIPAL\s+)?DE\s+SANTE|CENTRE\s+SANTE|CTRE\s+DE\s+SANTE)\b"
+
+RESOLUTION_SCHEMA = {
+    "submission_key": pl.String, "declared_finess_et": pl.String, "finess_et": pl.String,
+    "reconciliation_method": pl.String, "reconciliation_score": pl.Float64, "candidates": pl.String,
+}
+
+
+def normalise_finess_text(expr: pl.Expr) -> pl.Expr:
+    return expr.str.strip_chars().str.to_uppercase()
+
+
+def repair_finess(expr: pl.Expr) -> pl.Expr:
+    """Undo the typical damage of finess.md: spaces and dots, a float (`10000024.0`,
+    `1.0000024E7`), a lost leading zero, lower-case `2a`."""
+    text = normalise_finess_text(expr).str.replace_all(r"[\s\u00a0\u202f.\-_/]", "")
+    scientific = normalise_finess_text(expr).str.replace(",", ".")
+    from_float = (
+        pl.when(scientific.str.contains(r"^\d+(\.\d+)?E\+?\d+$|^\d+\.0+$"))
+        .then(scientific.cast(pl.Float64, strict=False).round(0).cast(pl.Int64, strict=False).cast(pl.String))
+    )
+    candidate = pl.coalesce(from_float, text)
+    return pl.when(candidate.str.contains(r"^\d{8}$")).then(candidate.str.zfill(9)).otherwise(candidate)
+
+
+def name_tokens(expr: pl.Expr) -> pl.Expr:
+    """Raison sociale as a list of tokens: no accents or punctuation, `CDS` for every way of
+    writing centre de santé, no stop-words."""
+    text = (
+        expr.str.to_uppercase()
+        .str.normalize("NFKD").str.replace_all(r"\p{Mn}", "")
+        .str.replace_all(r"\b([A-Z])\.", "$1")  # C.D.S. -> CDS
+        .str.replace_all(r"[^A-Z0-9]+", " ")
+        .str.replace_all(_CDS_FORMS, "CDS")
+        .str.strip_chars()
+    )
+    return text.str.split(" ").list.eval(pl.element().filter(~pl.element().is_in(_STOP_WORDS) & (pl.element() != ""))).list.unique()
+
+
+def reconcile_finess(
+    submissions: pl.DataFrame, history: pl.DataFrame, departement_regions: pl.DataFrame,
+) -> pl.DataFrame:
+    """One row per submission (RESOLUTION_SCHEMA). `submissions`: submission_key,
+    finess_et (declared text), raison_sociale, commune_insee, code_postal. `history`:
+    every ET ever seen (transforms.referential.establishment_history)."""
+    declared = submissions.select(
+        "submission_key",
+        pl.col("finess_et").alias("declared_finess_et"),
+        normalise_finess_text(pl.col("finess_et")).alias("normalised"),
+        repair_finess(pl.col("finess_et")).alias("repaired"),
+        "raison_sociale", "commune_insee", "code_postal",
+    )
+    ets = history.select(pl.col("finess_et").alias("candidate"), pl.lit(True).alias("known"))
+    step = declared.join(ets, left_on="normalised", right_on="candidate", how="left")
+    exact = step.filter(pl.col("known").fill_null(False))
+    rest = step.filter(~pl.col("known").fill_null(False)).drop("known")
+
+    step = rest.join(ets, left_on="repaired", right_on="candidate", how="left")
+    repaired = step.filter(pl.col("known").fill_null(False) & valid_finess_expr("repaired"))
+    rest = step.filter(~(pl.col("known").fill_null(False) & valid_finess_expr("repaired"))).drop("known")
+
+    ej_resolved, ej_review, rest = _ej_to_et(rest, history, departement_regions)
+    named, name_review, unmatched = _name_match(rest, history)
+
+    resolved = pl.concat([
+        exact.select("submission_key", "declared_finess_et", pl.col("normalised").alias("finess_et"),
+                     pl.lit("exact").alias("reconciliation_method"), pl.lit(1.0).alias("reconciliation_score"),
+                     pl.lit(None, pl.String).alias("candidates")),
+        repaired.select("submission_key", "declared_finess_et", pl.col("repaired").alias("finess_et"),
+                        pl.lit("repaired").alias("reconciliation_method"), pl.lit(1.0).alias("reconciliation_score"),
+                        pl.lit(None, pl.String).alias("candidates")),
+        ej_resolved, ej_review, named, name_review,
+        unmatched.select("submission_key", "declared_finess_et", pl.lit(None, pl.String).alias("finess_et"),
+                         pl.lit("unmatched").alias("reconciliation_method"),
+                         pl.lit(None, pl.Float64).alias("reconciliation_score"),
+                         pl.lit(None, pl.String).alias("candidates")),
+    ], how="vertical_relaxed")
+    return submissions.select("submission_key").join(resolved, on="submission_key", how="left").select(
+        [pl.col(name).cast(dtype) for name, dtype in RESOLUTION_SCHEMA.items()]
+    )
+
+
+def _submission_region(frame: pl.DataFrame, departement_regions: pl.DataFrame) -> pl.DataFrame:
+    cog = (
+        pl.when(pl.col("commune_insee").str.starts_with("97")).then(pl.col("commune_insee").str.slice(0, 3))
+        .otherwise(pl.col("commune_insee").str.slice(0, 2))
+    )
+    regions = departement_regions.select(pl.col("code_departement").alias("submission_departement"),
+                                         pl.col("code_region").alias("submission_region"))
+    return frame.with_columns(cog.alias("submission_departement")).join(
+        regions, on="submission_departement", how="left"
+    )
+
+
+def _ej_to_et(rest: pl.DataFrame, history: pl.DataFrame, departement_regions: pl.DataFrame):
+    centres = history.filter(pl.col("is_centre_de_sante")).select(
+        pl.col("finess_ej").alias("ej"), pl.col("finess_et").alias("candidate_et"), "region_code"
+    )
+    keyed = _submission_region(
+        rest.with_columns(
+            pl.when(pl.col("normalised").is_in(centres["ej"].implode())).then(pl.col("normalised"))
+            .when(valid_finess_expr("repaired") & pl.col("repaired").is_in(centres["ej"].implode()))
+            .then(pl.col("repaired")).alias("ej")
+        ),
+        departement_regions,
+    )
+    candidates = (
+        keyed.filter(pl.col("ej").is_not_null())
+        .join(centres, on="ej")
+        .filter(pl.col("submission_region").is_null() | (pl.col("region_code") == pl.col("submission_region")))
+        .group_by("submission_key")
+        .agg(pl.col("candidate_et").sort().alias("ets"))
+    )
+    single = candidates.filter(pl.col("ets").list.len() == 1)
+    several = candidates.filter(pl.col("ets").list.len() > 1)
+    base = keyed.select("submission_key", "declared_finess_et")
+    resolved = base.join(single, on="submission_key").select(
+        "submission_key", "declared_finess_et", pl.col("ets").list.first().alias("finess_et"),
+        pl.lit("ej_to_et").alias("reconciliation_method"), pl.lit(1.0).alias("reconciliation_score"),
+        pl.lit(None, pl.String).alias("candidates"),
+    )
+    review = base.join(several, on="submission_key").select(
+        "submission_key", "declared_finess_et", pl.lit(None, pl.String).alias("finess_et"),
+        pl.lit("review").alias("reconciliation_method"), pl.lit(None, pl.Float64).alias("reconciliation_score"),
+        pl.format("EJ {} : {}", pl.col("declared_finess_et"), pl.col("ets").list.join(", ")).alias("candidates"),
+    )
+    left = keyed.join(candidates.select("submission_key"), on="submission_key", how="anti").drop(
+        "ej", "submission_departement", "submission_region"
+    )
+    return resolved, review, left
+
+
+def _name_match(rest: pl.DataFrame, history: pl.DataFrame):
+    """Score every centre de santé of the same département on name tokens; same commune
+    (INSEE code, or postal code) is required for an automatic match."""
+    centres = history.filter(pl.col("is_centre_de_sante")).select(
+        pl.col("finess_et").alias("candidate_et"),
+        pl.col("commune_insee").alias("candidate_commune"),
+        pl.col("code_postal").alias("candidate_cp"),
+        pl.col("commune_insee").str.slice(0, 2).alias("block"),
+        name_tokens(pl.col("raison_sociale")).alias("candidate_tokens"),
+        name_tokens(pl.col("raison_sociale_longue").fill_null("")).alias("candidate_long_tokens"),
+    )
+    named = rest.filter(pl.col("raison_sociale").is_not_null() & pl.col("commune_insee").is_not_null()).select(
+        "submission_key", "declared_finess_et", "commune_insee", "code_postal",
+        pl.col("commune_insee").str.to_uppercase().str.slice(0, 2).alias("block"),
+        name_tokens(pl.col("raison_sociale")).alias("tokens"),
+    )
+
+    def jaccard(other: str) -> pl.Expr:
+        inter = pl.col("tokens").list.set_intersection(pl.col(other)).list.len()
+        union = pl.col("tokens").list.set_union(pl.col(other)).list.len()
+        return pl.when(union > 0).then(inter / union).otherwise(0.0)
+
+    scored = (
+        named.join(centres, on="block")
+        .with_columns(pl.max_horizontal(jaccard("candidate_tokens"), jaccard("candidate_long_tokens")).alias("score"))
+        .with_columns(
+            ((pl.col("candidate_commune") == pl.col("commune_insee").str.to_uppercase())
+             | (pl.col("candidate_cp") == pl.col("code_postal"))).fill_null(False).alias("same_commune")
+        )
+        .filter(pl.col("score") >= REVIEW_THRESHOLD)
+        .sort(["submission_key", "same_commune", "score", "candidate_et"], descending=[False, True, True, False])
+    )
+    best = scored.group_by("submission_key", maintain_order=True).agg(
+        pl.col("candidate_et").first().alias("best_et"),
+        pl.col("score").first().alias("best_score"),
+        pl.col("same_commune").first().alias("best_same_commune"),
+        pl.col("score").filter(pl.col("same_commune")).slice(1, 1).first().alias("runner_up"),
+        pl.format("{} ({})", pl.col("candidate_et"), pl.col("score").round(2)).head(5).str.join(", ").alias("candidates"),
+        pl.col("declared_finess_et").first(),
+    )
+    automatic = (
+        pl.col("best_same_commune") & (pl.col("best_score") >= NAME_MATCH_THRESHOLD)
+        & (pl.col("runner_up").is_null() | (pl.col("best_score") - pl.col("runner_up") >= NAME_MATCH_MARGIN))
+    )
+    matched = best.filter(automatic).select(
+        "submission_key", "declared_finess_et", pl.col("best_et").alias("finess_et"),
+        pl.lit("name_match").alias("reconciliation_method"), pl.col("best_score").alias("reconciliation_score"),
+        "candidates",
+    )
+    review = best.filter(~automatic).select(
+        "submission_key", "declared_finess_et", pl.lit(None, pl.String).alias("finess_et"),
+        pl.lit("review").alias("reconciliation_method"), pl.col("best_score").alias("reconciliation_score"),
+        "candidates",
+    )
+    unmatched = rest.join(best.select("submission_key"), on="submission_key", how="anti")
+    return matched, review, unmatched

@@ -1,0 +1,157 @@
+"""From the cells found in a file to one typed row per submission.
+
+`map_fields` says which canonical field each label stands for (template of the campaign
+year); `cast_fields` reads each value the way a person typed it and reports every cell
+that could not be read, one by one; `personnel_rows` does the same for the Personnel
+table (workbook sheet, or `effectif_<code>`/`etp_<code>` columns of an export).
+Issue frames share `ISSUE_SCHEMA`.
+"""
+from __future__ import annotations
+
+import polars as pl
+
+from schemas.fields import FIELDS, SHEET_PERSONNEL
+from schemas.registry import PersonnelLabels, Template
+from transforms.labels import field_lookup, label_key_expr, profession_lookup
+from transforms.values import EXPECTED_FORMAT, PARSERS, blank_to_null, parse_decimal, parse_int
+
+ISSUE_SCHEMA = {
+    "submission_key": pl.String, "source_file": pl.String, "sheet": pl.String,
+    "location": pl.String, "field": pl.String, "label": pl.String, "value": pl.String,
+    "severity": pl.String, "message": pl.String,
+}
+_PERSONNEL_COLUMN = r"^(effectif|etp)_([a-z_]+)$"
+KIND_DTYPES = {"text": pl.String, "int": pl.Int64, "decimal": pl.Float64, "bool": pl.Boolean,
+               "datetime": pl.Datetime("us", "Europe/Paris")}
+
+
+def empty_issues() -> pl.DataFrame:
+    return pl.DataFrame(schema=ISSUE_SCHEMA)
+
+
+def issue_frame(frame: pl.DataFrame, severity: str, message: pl.Expr) -> pl.DataFrame:
+    """Shape any frame holding the location columns into ISSUE_SCHEMA rows."""
+    return frame.select(
+        *[pl.col(name) if name in frame.columns else pl.lit(None, dtype).alias(name)
+          for name, dtype in ISSUE_SCHEMA.items() if name not in ("severity", "message")],
+        pl.lit(severity).alias("severity"),
+        message.alias("message"),
+    )
+
+
+def map_fields(cells: pl.DataFrame, template: Template) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Attach the canonical field to each cell; personnel export columns and unknown labels
+    are left with a null field. Returns (cells with `field`, issues)."""
+    lookup = field_lookup(template)
+    mapped = (
+        cells.with_columns(blank_to_null(pl.col("value")).alias("value"), label_key_expr("label").alias("label_key"))
+        .join(lookup, on="label_key", how="left")
+        .with_columns(pl.col("label_key").str.contains(_PERSONNEL_COLUMN).alias("is_personnel"))
+    )
+    duplicated = mapped.filter(pl.col("field").is_not_null()).filter(
+        pl.int_range(pl.len()).over("submission_key", "field") > 0
+    )
+    unknown = mapped.filter(pl.col("field").is_null() & ~pl.col("is_personnel") & pl.col("value").is_not_null())
+    issues = pl.concat([
+        issue_frame(unknown, "warning", pl.format(
+            "libellé « {} » non reconnu dans le modèle {} : valeur ignorée", pl.col("label"), pl.lit(template.version)
+        )),
+        issue_frame(duplicated, "warning", pl.lit("champ renseigné plusieurs fois : seule la première valeur est retenue")),
+    ])
+    first = mapped.filter(pl.col("field").is_null() | (pl.int_range(pl.len()).over("submission_key", "field") == 0))
+    return first.drop("label_key"), issues
+
+
+def cast_fields(mapped: pl.DataFrame, template: Template) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """One typed row per submission (every field of FIELDS as a column), and one issue
+    per cell whose text could not be read as its field's kind."""
+    fields = mapped.filter(pl.col("field").is_not_null())
+    kind = pl.col("field").replace_strict({name: spec.kind for name, spec in FIELDS.items()}, default="text")
+    typed_columns, failures = {}, []
+    for kind_name, parser in PARSERS.items():
+        of_kind = fields.filter(kind == kind_name).with_columns(parser(pl.col("value")).alias("typed"))
+        failed = of_kind.filter(pl.col("value").is_not_null() & pl.col("typed").is_null())
+        failures.append(issue_frame(failed, "error" if kind_name != "text" else "warning", pl.format(
+            "valeur « {} » illisible : attendu {}", pl.col("value"), pl.lit(EXPECTED_FORMAT.get(kind_name, "du texte"))
+        )))
+        typed_columns[kind_name] = of_kind
+    keys = mapped.group_by("submission_key", maintain_order=True).agg(
+        pl.col("source_file").first(), pl.col("source_row").first()
+    )
+    wide = keys
+    for name, spec in FIELDS.items():
+        column = (
+            typed_columns[spec.kind].filter(pl.col("field") == name)
+            .select("submission_key", pl.col("typed").cast(KIND_DTYPES[spec.kind]).alias(name))
+        )
+        wide = wide.join(column, on="submission_key", how="left")
+    issues = pl.concat(failures).with_columns(_template_label(template))
+    return wide, issues
+
+
+def _template_label(template: Template) -> pl.Expr:
+    return pl.col("field").replace_strict(template.labels, default=pl.col("label"), return_dtype=pl.String).alias("label")
+
+
+def export_personnel(mapped: pl.DataFrame) -> pl.DataFrame:
+    """Personnel rows from the flattened `effectif_<code>`/`etp_<code>` export columns, in
+    the shape of the workbook reader's Personnel rows (profession given by its code)."""
+    columns = mapped.filter(pl.col("is_personnel")).with_columns(
+        label_key_expr("label").str.extract(_PERSONNEL_COLUMN, 1).alias("measure"),
+        label_key_expr("label").str.extract(_PERSONNEL_COLUMN, 2).alias("profession_label"),
+    )
+    if columns.is_empty():
+        return pl.DataFrame(schema={"submission_key": pl.String, "source_file": pl.String, "sheet": pl.String,
+                                    "location": pl.String, "profession_label": pl.String,
+                                    "effectif": pl.String, "etp": pl.String})
+    return (
+        columns.group_by("submission_key", "profession_label", maintain_order=True)
+        .agg(
+            pl.col("source_file").first(), pl.col("sheet").first(), pl.col("location").first(),
+            pl.col("value").filter(pl.col("measure") == "effectif").first().alias("effectif"),
+            pl.col("value").filter(pl.col("measure") == "etp").first().alias("etp"),
+        )
+        .filter(pl.col("effectif").is_not_null() | pl.col("etp").is_not_null())
+        .select("submission_key", "source_file", "sheet", "location", "profession_label", "effectif", "etp")
+    )
+
+
+def personnel_rows(raw: pl.DataFrame, labels: PersonnelLabels) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Typed personnel rows (profession code, effectif, etp, location) and the issues of
+    rows whose profession is unknown or whose numbers cannot be read (row set aside, W)."""
+    typed = (
+        raw.with_columns(
+            label_key_expr("profession_label").alias("label_key"),
+            blank_to_null(pl.col("effectif")).alias("effectif_text"),
+            blank_to_null(pl.col("etp")).alias("etp_text"),
+        )
+        .join(profession_lookup(labels), on="label_key", how="left")
+        .with_columns(
+            parse_int(pl.col("effectif_text")).alias("effectif"),
+            parse_decimal(pl.col("etp_text")).alias("etp"),
+            pl.lit(SHEET_PERSONNEL).alias("sheet"),
+        )
+    )
+    unknown = typed.filter(pl.col("profession").is_null())
+    bad_effectif = typed.filter(pl.col("profession").is_not_null() & pl.col("effectif_text").is_not_null()
+                                & pl.col("effectif").is_null())
+    bad_etp = typed.filter(pl.col("profession").is_not_null() & pl.col("etp_text").is_not_null()
+                           & pl.col("etp").is_null())
+    issues = pl.concat([
+        issue_frame(unknown.with_columns(pl.lit("profession").alias("field"), pl.col("profession_label").alias("value"),
+                                         pl.lit(labels.profession).alias("label")),
+                    "warning", pl.lit("profession inconnue : ligne écartée (professions du modèle attendues)")),
+        issue_frame(bad_effectif.with_columns(pl.lit("effectif").alias("field"), pl.col("effectif_text").alias("value"),
+                                              pl.lit(labels.effectif).alias("label")),
+                    "warning", pl.lit("effectif illisible : attendu un nombre entier de personnes ; ligne écartée")),
+        issue_frame(bad_etp.with_columns(pl.lit("etp").alias("field"), pl.col("etp_text").alias("value"),
+                                         pl.lit(labels.etp).alias("label")),
+                    "warning", pl.lit("ETP illisible : attendu un nombre (ex. 2,5) ; ligne écartée")),
+    ])
+    kept = typed.filter(
+        pl.col("profession").is_not_null()
+        & ~(pl.col("effectif_text").is_not_null() & pl.col("effectif").is_null())
+        & ~(pl.col("etp_text").is_not_null() & pl.col("etp").is_null())
+    )
+    return kept.select("submission_key", "source_file", "sheet", "location", "profession", "effectif", "etp",
+                       "effectif_text", "etp_text"), issues

@@ -1,0 +1,149 @@
+"""Which submissions break a rule of the template, where exactly, and how badly?
+
+Runs the Pandera models of `schemas.submission` on typed submissions and turns each
+failure case into an issue naming the sheet, the cell, the template label, the value as
+received and what was expected, in French a centre can act on.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+import pandera.polars as pa
+import polars as pl
+
+from schemas.fields import FIELDS, HEALTH_PROFESSIONS, SHEET_PERSONNEL
+from schemas.registry import PersonnelLabels, Template
+from schemas.submission import PERSONNEL_MODELS, SUBMISSION_MODELS, campaign_opens_at
+from transforms.submissions import ISSUE_SCHEMA, issue_frame
+
+_FIELD_PATTERN_EXPECTATIONS = {
+    "commune_insee": "un code commune INSEE de 5 caractères (ex. 69123 ou 2A004)",
+    "code_postal": "un code postal de 5 chiffres",
+    "contact_courriel": "une adresse électronique valide (nom@domaine.fr)",
+}
+
+
+def _expectation(check: str, field: str) -> str:
+    if check == "not_nullable":
+        return "valeur obligatoire absente"
+    if match := re.fullmatch(r"greater_than_or_equal_to\((.*)\)", check):
+        return f"attendu un nombre supérieur ou égal à {match.group(1)}"
+    if match := re.fullmatch(r"in_range\((.*), (.*)\)", check):
+        return f"attendu une valeur entre {match.group(1)} et {match.group(2)}"
+    if check.startswith("isin("):
+        allowed = ", ".join(re.findall(r"'([^']*)'", check))
+        return f"attendu une des valeurs : {allowed}"
+    if check.startswith("str_matches("):
+        return "attendu " + _FIELD_PATTERN_EXPECTATIONS.get(field, "une valeur au format du modèle")
+    if check.startswith("str_length("):
+        return "valeur vide : une valeur est attendue"
+    return check
+
+
+def run_models(frame: pl.DataFrame, models) -> pl.DataFrame:
+    """(row index, field, severity, message) for every failure of `models` on `frame`."""
+    found = []
+    for severity, model in models:
+        try:
+            model.validate(frame, lazy=True)
+        except pa.errors.SchemaErrors as errors:
+            cases = errors.failure_cases.filter(pl.col("index").is_not_null())
+            for column, check, index in cases.select("column", "check", "index").iter_rows():
+                if "|" in check:
+                    field, message = check.split("|", 1)
+                else:
+                    field, message = column, _expectation(check, column)
+                found.append((int(index), field, severity, message))
+    return pl.DataFrame(found, schema={"row_index": pl.Int64, "field": pl.String, "severity": pl.String,
+                                       "message": pl.String}, orient="row")
+
+
+def with_campaign_context(typed: pl.DataFrame, year: int, run_at: dt.datetime) -> pl.DataFrame:
+    return typed.with_columns(
+        pl.lit(year).alias("campaign_year"),
+        pl.lit(campaign_opens_at(year)).dt.convert_time_zone("Europe/Paris").alias("campaign_opens_at"),
+        pl.lit(run_at).dt.convert_time_zone("Europe/Paris").alias("run_at"),
+    )
+
+
+def validate_submissions(
+    typed: pl.DataFrame, mapped: pl.DataFrame, cast_issues: pl.DataFrame, template: Template,
+    year: int, run_at: dt.datetime,
+) -> pl.DataFrame:
+    """Issues of every section rule, located in the file thanks to `mapped` cells."""
+    context = with_campaign_context(typed, year, run_at).with_row_index("row_index")
+    failures = run_models(context.drop("row_index"), SUBMISSION_MODELS)
+    located = (
+        failures.join(context.select(pl.col("row_index").cast(pl.Int64), "submission_key", "source_file"),
+                      on="row_index")
+        # a cell that could not be read was reported already; do not report it as missing too
+        .join(cast_issues.select("submission_key", "field"), on=["submission_key", "field"], how="anti")
+        .join(mapped.select("submission_key", "field", "sheet", "location", "value"),
+              on=["submission_key", "field"], how="left")
+        .with_columns(
+            pl.col("sheet").fill_null(pl.col("field").replace_strict(
+                {name: spec.sheet for name, spec in FIELDS.items()}, default=None, return_dtype=pl.String)),
+            pl.col("field").replace_strict(template.labels, default=pl.col("field"), return_dtype=pl.String)
+            .alias("label"),
+        )
+    )
+    return pl.concat([
+        issue_frame(located.filter(pl.col("severity") == "error"), "error", pl.col("message")),
+        issue_frame(located.filter(pl.col("severity") == "warning"), "warning", pl.col("message")),
+    ]) if not located.is_empty() else pl.DataFrame(schema=ISSUE_SCHEMA)
+
+
+def validate_personnel(
+    rows: pl.DataFrame, submissions: pl.DataFrame, labels: PersonnelLabels
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Per-row rules (a failing row is set aside, W), duplicates summed (W), and the
+    submission-level rule: at least one health professional with ETP > 0 (E).
+    Returns (one row per submission with `effectif_<code>`/`etp_<code>` columns, issues)."""
+    indexed = rows.with_row_index("row_index")
+    failures = run_models(indexed.drop("row_index"), PERSONNEL_MODELS).join(
+        indexed.select(pl.col("row_index").cast(pl.Int64), "submission_key", "source_file", "location",
+                       "effectif_text", "etp_text"),
+        on="row_index",
+    )
+    label_of = {"profession": labels.profession, "effectif": labels.effectif, "etp": labels.etp}
+    failures = failures.with_columns(
+        pl.col("field").replace_strict(label_of, default=pl.col("field"), return_dtype=pl.String).alias("label"),
+        pl.when(pl.col("field") == "etp").then(pl.col("etp_text")).otherwise(pl.col("effectif_text")).alias("value"),
+        pl.lit(SHEET_PERSONNEL).alias("sheet"),
+    )
+    set_aside = failures.filter(pl.col("severity") == "error")
+    kept = indexed.join(set_aside.select(pl.col("row_index").cast(pl.UInt32)), on="row_index", how="anti")
+    duplicated = kept.filter(pl.len().over("submission_key", "profession") > 1).filter(
+        pl.int_range(pl.len()).over("submission_key", "profession") > 0
+    )
+    summed = kept.group_by("submission_key", "profession").agg(pl.col("effectif").sum(), pl.col("etp").sum())
+    health = summed.filter(pl.col("profession").is_in(HEALTH_PROFESSIONS) & (pl.col("etp") > 0))
+    without_health = submissions.select("submission_key", "source_file").join(
+        health.select("submission_key").unique(), on="submission_key", how="anti"
+    )
+    issues = pl.concat([
+        issue_frame(set_aside, "warning", pl.format("{} : ligne écartée", pl.col("message"))),
+        issue_frame(failures.filter(pl.col("severity") == "warning"), "warning", pl.col("message")),
+        issue_frame(duplicated.with_columns(pl.lit("profession").alias("field"), pl.col("profession").alias("value"),
+                                            pl.lit(labels.profession).alias("label")),
+                    "warning", pl.lit("profession déclarée plusieurs fois : les lignes sont additionnées")),
+        issue_frame(without_health.with_columns(pl.lit(SHEET_PERSONNEL).alias("sheet"),
+                                                pl.lit("personnel").alias("field"), pl.lit(SHEET_PERSONNEL).alias("label")),
+                    "error", pl.lit("aucun professionnel de santé avec un ETP supérieur à 0 : au moins un est attendu")),
+    ])
+    wide = summed.pivot(on="profession", index="submission_key", values=["effectif", "etp"],
+                        aggregate_function="first") if not summed.is_empty() else summed.select("submission_key")
+    wide = wide.rename({
+        column: f"{measure}_{column.split('_', 1)[1]}"
+        for column in wide.columns if column != "submission_key"
+        for measure in ("effectif", "etp") if column.startswith(measure + "_")
+    })
+    for code in labels.professions:
+        for measure, dtype in (("effectif", pl.Int64), ("etp", pl.Float64)):
+            name = f"{measure}_{code}"
+            if name not in wide.columns:
+                wide = wide.with_columns(pl.lit(None, dtype).alias(name))
+    columns = [f"{m}_{code}" for code in labels.professions for m in ("effectif", "etp")]
+    return wide.select("submission_key", *[pl.col(c).cast(pl.Int64 if c.startswith("effectif") else pl.Float64)
+                                           for c in columns]), issues
