@@ -68,7 +68,7 @@ def _run_name() -> str:
     return f"campagne-{params['year']}" + ("".join(f"-r{r}" for r in regions) if regions else "")
 
 
-@flow(name="consolidation-campagne", flow_run_name=_run_name, log_prints=True)
+@flow(name="consolidation-campagne", flow_run_name=_run_name)
 def consolidate_campaign(
     year: int,
     submissions: str,
@@ -98,7 +98,7 @@ def consolidate_campaign(
                                                   "outcome": "failed", "message": message})
         raise
     warehouse.record_run_end(engine, run_id, end)
-    print(summary)
+    get_run_logger().info(summary)
     return summary
 
 

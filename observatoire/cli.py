@@ -52,9 +52,10 @@ def main(argv: list[str] | None = None) -> int:
 def _run(year, regions, submissions, finess, calendar, warehouse_url) -> int:
     from flows.campaign import consolidate_campaign
 
-    consolidate_campaign(year=year, submissions=str(submissions), finess=[str(f) for f in finess],
+    summary = consolidate_campaign(year=year, submissions=str(submissions), finess=[str(f) for f in finess],
                          regions=regions, calendar=str(calendar) if calendar else None,
                          warehouse_url=warehouse_url)
+    print(summary)
     return 0
 
 
