@@ -28,23 +28,35 @@ from transforms.values import parse_datetime
 @dataclass(frozen=True)
 class Referential:
     history: pl.DataFrame
-    extracts: list[dict]  # file, extract_date, sha256
+    extracts: list[dict]  # file, extract_date, sha256 of the extracts given to this run
+    snapshot_dates: list[dt.date]  # every snapshot the history is built from
 
     @property
     def latest_date(self) -> dt.date:
-        return max(extract["extract_date"] for extract in self.extracts)
+        return max(self.snapshot_dates)
 
 
-def load_referential(paths: list[Path]) -> Referential:
-    if not paths:
-        raise CampaignError("Aucun référentiel FINESS donné (--finess).")
+def load_referential(paths: list[Path], engine=None) -> Referential:
+    """Parse the extracts; with a warehouse, add them to its snapshots and use its whole
+    history (so a run given only the newest extract still knows earlier closures)."""
+    from observatoire import referential_store
+
     extracts: list[FinessExtract] = [read_finess_extract(Path(path)) for path in paths]
     regions = departement_regions()
-    snapshots = [(e.extract_date, referential.normalise_establishments(e.establishments, regions)) for e in extracts]
+    parsed = [{"file": Path(e.source_file).name, "extract_date": e.extract_date, "sha256": e.sha256,
+               "frame": referential.normalise_establishments(e.establishments, regions)} for e in extracts]
+    if engine is not None:
+        referential_store.store_snapshots(engine, parsed)
+        history, dates = referential_store.read_history(engine)
+    elif parsed:
+        history = referential.establishment_history([(p["extract_date"], p["frame"]) for p in parsed])
+        dates = [p["extract_date"] for p in parsed]
+    else:
+        raise CampaignError("Aucun référentiel FINESS donné (--finess).")
     return Referential(
-        history=referential.establishment_history(snapshots),
-        extracts=[{"file": Path(e.source_file).name, "extract_date": e.extract_date, "sha256": e.sha256}
-                  for e in extracts],
+        history=history,
+        extracts=[{k: p[k] for k in ("file", "extract_date", "sha256")} for p in parsed],
+        snapshot_dates=sorted(dates),
     )
 
 
@@ -133,10 +145,11 @@ def _with_reception_dates(typed: pl.DataFrame, manifest: pl.DataFrame) -> pl.Dat
 
 
 # ------------------------------------------------------------------ reconcile
-def reconcile(validated: ValidatedSubmissions, ref: Referential) -> pl.DataFrame:
+def reconcile(validated: ValidatedSubmissions, ref: Referential, decisions: pl.DataFrame | None = None
+              ) -> pl.DataFrame:
     return reconcile_finess(
         validated.typed.select("submission_key", "finess_et", "raison_sociale", "commune_insee", "code_postal"),
-        ref.history, departement_regions(),
+        ref.history, departement_regions(), decisions,
     )
 
 

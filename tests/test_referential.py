@@ -9,7 +9,7 @@ from observatoire.readers.finess_extract import STRUCTUREET_FIELDS, read_finess_
 from observatoire.readers.reference_data import departement_regions
 from tests.conftest import shared_data
 from transforms.referential import (
-    FINESS_TO_COG_DEPARTEMENT, establishment_history, expected_centres, normalise_establishments,
+    ESTABLISHMENT_COLUMNS, FINESS_TO_COG_DEPARTEMENT, establishment_history, snapshot_members, snapshot_versions, expected_centres, normalise_establishments,
 )
 
 
@@ -84,9 +84,12 @@ def test_sae_regions_match_departement_mapping():
 
 
 def _frame(rows):
-    return pl.DataFrame(rows, schema={
+    frame = pl.DataFrame(rows, schema={
         "finess_et": pl.String, "region_code": pl.String, "is_centre_de_sante": pl.Boolean, "dateouv": pl.Date,
     }, orient="row")
+    return frame.with_columns(
+        pl.lit(None, pl.String).alias(name) for name in ESTABLISHMENT_COLUMNS if name not in frame.columns
+    ).select(ESTABLISHMENT_COLUMNS)
 
 
 def test_history_keeps_closed_centres_for_the_years_they_were_open():
@@ -109,3 +112,21 @@ def test_same_extract_twice_changes_nothing():
     once = establishment_history([(dt.date(2024, 1, 10), s1)])
     twice = establishment_history([(dt.date(2024, 1, 10), s1), (dt.date(2024, 1, 10), s1)])
     assert once.equals(twice)
+
+
+def test_versions_record_changes_and_reopen_periods():
+    a = ("690000013", "84", True, dt.date(2000, 1, 1))
+    moved = ("690000013", "11", True, dt.date(2000, 1, 1))
+    d1, d2, d3, d4 = dt.date(2023, 1, 9), dt.date(2024, 1, 10), dt.date(2025, 1, 12), dt.date(2026, 1, 5)
+    snapshots = [(d1, _frame([a])), (d2, _frame([a])), (d3, _frame([moved])), (d4, _frame([]).head(0))]
+    versions = snapshot_versions(snapshots)
+    assert versions.select("valid_from", "valid_to", "region_code").rows() == [(d1, d3, "84"), (d3, d4, "11")]
+    # any order, duplicates included, gives the same periods
+    shuffled = [snapshots[2], snapshots[0], snapshots[3], snapshots[1], snapshots[0]]
+    assert snapshot_versions(shuffled).equals(versions)
+    # and the snapshots can be rebuilt from the periods
+    rebuilt = snapshot_members(versions, [d1, d2, d3, d4])
+    assert [frame.height for _, frame in rebuilt] == [1, 1, 1, 0]
+    history = establishment_history(snapshots)
+    row = history.row(0, named=True)
+    assert (row["first_seen"], row["last_seen"], row["closed_before"], row["region_code"]) == (d1, d3, d4, "11")

@@ -57,19 +57,39 @@ def name_tokens(expr: pl.Expr) -> pl.Expr:
     return text.str.split(" ").list.eval(pl.element().filter(~pl.element().is_in(_STOP_WORDS) & (pl.element() != ""))).list.unique()
 
 
+def declared_key(finess: pl.Expr, name: pl.Expr, commune: pl.Expr) -> pl.Expr:
+    """What an analyst's decision is keyed on: the declared number once repaired, else the
+    normalised name and the commune. The same declared value gets the same decision in
+    every later run and year."""
+    tokens = name_tokens(name.fill_null("")).list.sort().list.join(" ")
+    by_name = pl.format("NOM:{}|{}", tokens, commune.fill_null("").str.to_uppercase())
+    return pl.when(repair_finess(finess).is_not_null() & (repair_finess(finess) != ""))\
+        .then(pl.format("FINESS:{}", repair_finess(finess))).otherwise(by_name)
+
+
 def reconcile_finess(
     submissions: pl.DataFrame, history: pl.DataFrame, departement_regions: pl.DataFrame,
+    decisions: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
-    """One row per submission (RESOLUTION_SCHEMA). `submissions`: submission_key,
-    finess_et (declared text), raison_sociale, commune_insee, code_postal. `history`:
-    every ET ever seen (transforms.referential.establishment_history)."""
+    """One row per submission (RESOLUTION_SCHEMA + declared_key). `submissions`:
+    submission_key, finess_et (declared text), raison_sociale, commune_insee, code_postal.
+    `history`: every ET ever seen (transforms.referential.establishment_history).
+    `decisions`: declared_key, finess_et: analysts' decisions, applied before any method
+    (method `decision`; a null finess_et means "no centre")."""
     declared = submissions.select(
         "submission_key",
         pl.col("finess_et").alias("declared_finess_et"),
         normalise_finess_text(pl.col("finess_et")).alias("normalised"),
         repair_finess(pl.col("finess_et")).alias("repaired"),
         "raison_sociale", "commune_insee", "code_postal",
+        declared_key(pl.col("finess_et"), pl.col("raison_sociale"), pl.col("commune_insee")).alias("declared_key"),
     )
+    if decisions is None:
+        decisions = pl.DataFrame(schema={"declared_key": pl.String, "finess_et": pl.String})
+    decided_keys = decisions.select("declared_key", pl.col("finess_et").alias("decided_et"), pl.lit(True).alias("decided"))
+    with_decision = declared.join(decided_keys, on="declared_key", how="left")
+    decided = with_decision.filter(pl.col("decided").fill_null(False))
+    declared = with_decision.filter(~pl.col("decided").fill_null(False)).drop("decided_et", "decided")
     ets = history.select(pl.col("finess_et").alias("candidate"), pl.lit(True).alias("known"))
     step = declared.join(ets, left_on="normalised", right_on="candidate", how="left")
     exact = step.filter(pl.col("known").fill_null(False))
@@ -83,6 +103,9 @@ def reconcile_finess(
     named, name_review, unmatched = _name_match(rest, history)
 
     resolved = pl.concat([
+        decided.select("submission_key", "declared_finess_et", pl.col("decided_et").alias("finess_et"),
+                       pl.lit("decision").alias("reconciliation_method"), pl.lit(1.0).alias("reconciliation_score"),
+                       pl.lit(None, pl.String).alias("candidates")),
         exact.select("submission_key", "declared_finess_et", pl.col("normalised").alias("finess_et"),
                      pl.lit("exact").alias("reconciliation_method"), pl.lit(1.0).alias("reconciliation_score"),
                      pl.lit(None, pl.String).alias("candidates")),
@@ -95,8 +118,11 @@ def reconcile_finess(
                          pl.lit(None, pl.Float64).alias("reconciliation_score"),
                          pl.lit(None, pl.String).alias("candidates")),
     ], how="vertical_relaxed")
-    return submissions.select("submission_key").join(resolved, on="submission_key", how="left").select(
-        [pl.col(name).cast(dtype) for name, dtype in RESOLUTION_SCHEMA.items()]
+    return (
+        submissions.select("submission_key")
+        .join(resolved, on="submission_key", how="left")
+        .join(with_decision.select("submission_key", "declared_key"), on="submission_key", how="left")
+        .select(*[pl.col(name).cast(dtype) for name, dtype in RESOLUTION_SCHEMA.items()], "declared_key")
     )
 
 

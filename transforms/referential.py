@@ -57,30 +57,76 @@ def normalise_establishments(raw: pl.DataFrame, departement_regions: pl.DataFram
     )
 
 
-def establishment_history(snapshots: list[tuple[dt.date, pl.DataFrame]]) -> pl.DataFrame:
-    """One row per ET ever seen: its attributes from the latest snapshot holding it, and
-    `first_seen`, `last_seen`, `closed_before` (date of the first later snapshot without it)."""
+ATTRIBUTE_COLUMNS = [c for c in ESTABLISHMENT_COLUMNS if c != "finess_et"]
+
+
+def snapshot_versions(snapshots: list[tuple[dt.date, pl.DataFrame]]) -> pl.DataFrame:
+    """The referential as periods of unchanged attributes (SCD type 2): one row per ET and
+    period, `valid_from` = first snapshot of the period, `valid_to` = first later snapshot
+    where the ET is absent or changed (null while it is current). Loading the same
+    snapshot twice, or snapshots in any order, gives the same periods."""
     if not snapshots:
         raise ValueError("at least one snapshot is needed")
-    stacked = pl.concat(
-        [frame.with_columns(pl.lit(date).alias("snapshot_date")) for date, frame in snapshots],
+    by_date = {date: frame for date, frame in snapshots}  # the same date twice: one snapshot
+    dates = sorted(by_date)
+    memberships = pl.concat(
+        [by_date[date].select(ESTABLISHMENT_COLUMNS).with_columns(pl.lit(index, pl.Int32).alias("snapshot_index"))
+         for index, date in enumerate(dates)],
         how="vertical_relaxed",
-    )
-    dates = sorted({date for date, _ in snapshots})
-    latest = stacked.sort("snapshot_date").unique("finess_et", keep="last")
-    seen = stacked.group_by("finess_et").agg(
-        pl.col("snapshot_date").min().alias("first_seen"),
-        pl.col("snapshot_date").max().alias("last_seen"),
-    )
-    following = pl.DataFrame({"last_seen": dates[:-1], "closed_before": dates[1:]}, schema={
-        "last_seen": pl.Date, "closed_before": pl.Date,
-    })
+    ).unique(["finess_et", "snapshot_index"], keep="first")
+    digest = pl.struct(ATTRIBUTE_COLUMNS).hash(seed=0)
+    ordered = memberships.with_columns(digest.alias("digest")).sort("finess_et", "snapshot_index")
+    starts = (
+        (pl.col("snapshot_index").shift(1).over("finess_et") != pl.col("snapshot_index") - 1)
+        | (pl.col("digest").shift(1).over("finess_et") != pl.col("digest"))
+    ).fill_null(True)
+    date_of = pl.DataFrame({"index": list(range(len(dates) + 1)), "date": [*dates, None]},
+                           schema={"index": pl.Int32, "date": pl.Date})
     return (
-        latest.drop("snapshot_date")
-        .join(seen, on="finess_et")
-        .join(following, on="last_seen", how="left")
+        ordered.with_columns(starts.cum_sum().over("finess_et").alias("version"))
+        .group_by("finess_et", "version")
+        .agg(pl.col(ATTRIBUTE_COLUMNS).first(), pl.col("snapshot_index").min().alias("first_index"),
+             pl.col("snapshot_index").max().alias("last_index"))
+        .join(date_of.rename({"index": "first_index", "date": "valid_from"}), on="first_index")
+        .with_columns((pl.col("last_index") + 1).alias("next_index"))
+        .join(date_of.rename({"index": "next_index", "date": "valid_to"}), on="next_index", how="left")
+        .select("finess_et", "valid_from", "valid_to", *ATTRIBUTE_COLUMNS)
+        .sort("finess_et", "valid_from")
+    )
+
+
+def snapshot_members(versions: pl.DataFrame, dates: list[dt.date]) -> list[tuple[dt.date, pl.DataFrame]]:
+    """The snapshots that `versions` were built from (inverse of `snapshot_versions`)."""
+    return [
+        (date, versions.filter((pl.col("valid_from") <= date) & (pl.col("valid_to").is_null()
+                                                                 | (pl.col("valid_to") > date)))
+         .select(ESTABLISHMENT_COLUMNS))
+        for date in sorted(dates)
+    ]
+
+
+def history_from_versions(versions: pl.DataFrame, dates: list[dt.date]) -> pl.DataFrame:
+    """One row per ET ever seen: attributes of its latest period, `first_seen`, `last_seen`
+    (last snapshot holding it) and `closed_before` (first later snapshot without it)."""
+    dates = sorted(dates)
+    previous = pl.DataFrame({"valid_to": dates[1:], "last_seen_if_closed": dates[:-1]},
+                            schema={"valid_to": pl.Date, "last_seen_if_closed": pl.Date})
+    latest = versions.sort("valid_from").group_by("finess_et").agg(pl.all().last(), pl.col("valid_from").min()
+                                                                   .alias("first_seen"))
+    return (
+        latest.join(previous, on="valid_to", how="left")
+        .with_columns(
+            pl.coalesce("last_seen_if_closed", pl.lit(dates[-1])).alias("last_seen"),
+            pl.col("valid_to").alias("closed_before"),
+        )
+        .select(*ESTABLISHMENT_COLUMNS, "first_seen", "last_seen", "closed_before")
         .sort("finess_et")
     )
+
+
+def establishment_history(snapshots: list[tuple[dt.date, pl.DataFrame]]) -> pl.DataFrame:
+    """History straight from in-memory snapshots (see `history_from_versions`)."""
+    return history_from_versions(snapshot_versions(snapshots), [date for date, _ in snapshots])
 
 
 def expected_centres(history: pl.DataFrame, year: int, regions: list[str]) -> pl.DataFrame:

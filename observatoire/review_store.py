@@ -1,0 +1,60 @@
+"""What must an analyst decide, and what did analysts decide?
+
+`reconciliation_review` lists, per campaign, the submissions whose FINESS the machine
+would not decide (ambiguous EJ, close names); `reconciliation_decision` keeps the
+analysts' answers, keyed on the declared value, and every later run and year applies them.
+"""
+from __future__ import annotations
+
+import datetime as dt
+
+import polars as pl
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from observatoire.errors import CampaignError
+from transforms.finess_key import is_valid_finess
+from transforms.reconcile import declared_key
+
+REVIEW_COLUMNS = ["campaign_year", "submission_id", "region_code", "declared_key", "declared_finess_et",
+                  "raison_sociale", "commune_insee", "candidates", "source_file", "run_id"]
+
+
+def read_decisions(engine: Engine) -> pl.DataFrame:
+    with engine.connect() as connection:
+        rows = connection.execute(sa.text("SELECT declared_key, finess_et FROM reconciliation_decision")).all()
+    return pl.DataFrame([tuple(r) for r in rows], schema={"declared_key": pl.String, "finess_et": pl.String},
+                        orient="row")
+
+
+def replace_reviews(connection: Connection, year: int, regions: list[str], reviews: pl.DataFrame) -> None:
+    """Inside the campaign's load transaction: this run's review cases replace the last ones."""
+    from observatoire.warehouse import _insert
+
+    params = {f"r{i}": code for i, code in enumerate(regions)}
+    in_regions = ", ".join(f":{name}" for name in params) or "NULL"
+    connection.execute(sa.text(
+        f"DELETE FROM reconciliation_review WHERE campaign_year = :year "
+        f"AND (region_code IN ({in_regions}) OR region_code IS NULL)"
+    ), {"year": year, **params})
+    _insert(connection, "reconciliation_review", reviews.select(REVIEW_COLUMNS))
+
+
+def decide(engine: Engine, declared: str, finess_et: str | None, decided_by: str, comment: str | None = None,
+           raison_sociale: str | None = None, commune_insee: str | None = None) -> str:
+    """Record an analyst's decision for a declared value (a FINESS as typed, or a name and
+    commune); `finess_et` None means "this is no centre". Returns the declared key."""
+    if finess_et is not None and not is_valid_finess(finess_et):
+        raise CampaignError(f"Décision refusée : « {finess_et} » n'est pas un numéro FINESS valide.")
+    key = declared if declared.startswith(("FINESS:", "NOM:")) else pl.DataFrame(
+        {"f": [declared or None], "n": [raison_sociale], "c": [commune_insee]}, schema={"f": pl.String, "n": pl.String,
+                                                                                      "c": pl.String}
+    ).select(declared_key(pl.col("f"), pl.col("n"), pl.col("c")))[0, 0]
+    with engine.begin() as connection:
+        connection.execute(sa.text("DELETE FROM reconciliation_decision WHERE declared_key = :k"), {"k": key})
+        connection.execute(sa.text(
+            "INSERT INTO reconciliation_decision (declared_key, finess_et, decided_by, decided_at, comment) "
+            "VALUES (:k, :f, :b, :t, :c)"
+        ), {"k": key, "f": finess_et, "b": decided_by, "c": comment,
+            "t": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")})
+    return key
