@@ -24,53 +24,56 @@ def _run_parser(sub) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["sample"]:
+        from observatoire.sample.cli import main as sample_main
+
+        return sample_main(argv[1:])
     parser = argparse.ArgumentParser(prog="observatoire", description="Observatoire des centres de santé")
     sub = parser.add_subparsers(dest="command", required=True)
     _run_parser(sub)
-    sample = sub.add_parser("sample", help="générer la campagne d'exemple")
-    sample.add_argument("--out", default="sample", help="dossier de sortie (défaut : sample)")
-    sample.add_argument("--seed", type=int, default=2025)
+    sub.add_parser("sample", help="générer la campagne d'exemple (--out DIR [--seed N])")
     demo = sub.add_parser("demo", help="générer la campagne d'exemple et la consolider dans warehouse.db")
     demo.add_argument("--out", default="sample")
     demo.add_argument("--warehouse", help="URL de l'entrepôt (défaut : sqlite:///warehouse.db)")
     args = parser.parse_args(argv)
 
     from observatoire.errors import CampaignError
+    from observatoire.sample.generator import SampleError
 
     try:
         if args.command == "run":
             return _run(args.year, args.regions, args.submissions, args.finess, args.calendar, args.warehouse)
-        if args.command == "sample":
-            _sample(Path(args.out), args.seed)
-            return 0
         return _demo(Path(args.out), args.warehouse)
-    except CampaignError as exc:
+    except (CampaignError, SampleError) as exc:
         print(f"observatoire : {exc}", file=sys.stderr)
         return 2
 
 
 def _run(year, regions, submissions, finess, calendar, warehouse_url) -> int:
-    from flows.campaign import consolidate_campaign
+    from pydantic import ValidationError
 
-    summary = consolidate_campaign(year=year, submissions=str(submissions), finess=[str(f) for f in finess],
-                         regions=regions, calendar=str(calendar) if calendar else None,
-                         warehouse_url=warehouse_url)
-    print(summary)
+    from flows.campaign import consolidate_campaign
+    from flows.parameters import CampaignParameters
+    from observatoire.errors import CampaignError
+
+    try:
+        params = CampaignParameters(year=year, regions=regions or [], submissions=str(submissions),
+                                    finess=[str(f) for f in finess], calendar=str(calendar) if calendar else None,
+                                    warehouse_url=warehouse_url)
+    except ValidationError as exc:
+        raise CampaignError("paramètres invalides : " + "; ".join(e["msg"] for e in exc.errors())) from exc
+    print(consolidate_campaign(params=params))
     return 0
 
 
-def _sample(out: Path, seed: int):
+def _demo(out: Path, warehouse_url: str | None) -> int:
     from observatoire.sample.generator import generate_sample
 
-    manifest = generate_sample(out, seed=seed)
-    print(f"Campagne d'exemple écrite dans {out}/ (voir {out}/README.txt)")
-    return manifest
-
-
-def _demo(out: Path, warehouse_url: str | None) -> int:
-    manifest = _sample(out, 2025)
-    for year in sorted(manifest.years):
-        paths = manifest.years[year]
+    manifest = generate_sample(out)
+    print(f"Campagne d'exemple écrite dans {out}/ (voir {manifest.readme})")
+    for year in sorted(manifest.campaigns):
+        paths = manifest.campaigns[year]
         _run(year, None, paths.submissions_dir, manifest.extracts, paths.calendar, warehouse_url)
     print("\nRequêtez le résultat : sqlite3 warehouse.db \"SELECT region_code, status, count(*) "
           "FROM centre_year_status GROUP BY 1, 2\"")

@@ -49,7 +49,8 @@ def order_versions(submissions: pl.DataFrame) -> pl.DataFrame:
     return ordered.with_columns(
         pl.int_range(1, pl.len() + 1).over("finess_et").alias("version_rank"),
         (by_centre & pl.col("is_valid") & (valid_rank == 0)).fill_null(False).alias("is_first_valid"),
-        (pl.col("is_valid") & (~by_centre | (valid_rank == valid_count - 1))).fill_null(False).alias("is_current"),
+        # an unmatched submission is no centre's data: never current
+        (by_centre & pl.col("is_valid") & (valid_rank == valid_count - 1)).fill_null(False).alias("is_current"),
     )
 
 

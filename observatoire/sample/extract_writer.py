@@ -39,7 +39,7 @@ def structureet_fields(e: Establishment) -> list[str]:
     return fields
 
 
-def geolocalisation_line(e: Establishment, rng: random.Random, snapshot: Snapshot) -> str:
+def geolocalisation_line(e: Establishment, rng: random.Random) -> str:
     projection = _PROJECTION.get(e.departement.code, "LAMBERT_93")
     if projection == "LAMBERT_93":
         x, y = rng.uniform(150000, 1200000), rng.uniform(6050000, 7100000)
@@ -60,7 +60,7 @@ def render_extract(referential: Referential, snapshot: Snapshot, seed: int) -> b
         writer.writerow(structureet_fields(establishment))
     located = rng.sample(establishments, 12) + [e for e in establishments if e.departement.code in _PROJECTION][:3]
     for establishment in sorted(located, key=lambda e: e.finess_et):
-        buffer.write(geolocalisation_line(establishment, rng, snapshot) + "\n")
+        buffer.write(geolocalisation_line(establishment, rng) + "\n")
     return buffer.getvalue().encode("cp1252")
 
 

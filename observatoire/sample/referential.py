@@ -225,13 +225,13 @@ class NumberAllocator:
                 return number
 
     def siren(self) -> str:
-        return luhn_complete("".join(self.rng.choice("0123456789") for _ in range(8)), self.rng)
+        return luhn_complete("".join(self.rng.choice("0123456789") for _ in range(8)))
 
     def siret(self, siren: str) -> str:
-        return luhn_complete(siren + "".join(self.rng.choice("0123456789") for _ in range(4)), self.rng)
+        return luhn_complete(siren + "".join(self.rng.choice("0123456789") for _ in range(4)))
 
 
-def luhn_complete(digits: str, rng: random.Random | None = None) -> str:
+def luhn_complete(digits: str) -> str:
     """`digits` + the digit that makes the whole pass the Luhn check (SIREN, SIRET)."""
     for last in "0123456789":
         candidate = digits + last
@@ -382,7 +382,7 @@ class ReferentialBuilder:
         centres = [e for e in self.establishments if e.is_centre_de_sante and not e.principal_et and not e.antennes]
         picks = rng.sample(centres, 8)
         decorations = [
-            lambda c: f"Centre de santé {c.distinctive.title()}",
+            lambda c: f"Centre de santé du Cœur de ville – {c.distinctive.title()}",
             lambda c: f"Centre de santé Mutualité Française {c.distinctive.title()}",
             lambda c: f"CENTRE DE SANTÉ DE L’ŒUVRE DE SECOURS AUX ENFANTS – {c.distinctive}",
             lambda c: f"CENTRE DE SANTE CŒUR DE VILLE {c.distinctive}",

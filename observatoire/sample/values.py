@@ -139,11 +139,16 @@ def strip_accents(text: str) -> str:
     return unicodedata.normalize("NFC", "".join(c for c in decomposed if not unicodedata.combining(c)))
 
 
-def vary_label(label: str, rng: random.Random, probability: float = 0.3) -> str:
+ALL_VARIANTS = ("upper", "lower", "no_accents", "colon", "no_unit", "no_accents_colon")
+CASE_AND_ACCENTS = ("upper", "lower", "no_accents")
+
+
+def vary_label(label: str, rng: random.Random, probability: float = 0.3,
+               variants: tuple[str, ...] = ALL_VARIANTS) -> str:
     """The label as someone retyped it: still matches under the spec's label rules."""
     if rng.random() >= probability:
         return label
-    variant = rng.choice(["upper", "lower", "no_accents", "colon", "no_unit", "no_accents_colon"])
+    variant = rng.choice(variants)
     if variant == "upper":
         return label.upper()
     if variant == "lower":
