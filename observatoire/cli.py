@@ -1,5 +1,7 @@
 """The `observatoire` command (interfaces.md): `run` consolidates a campaign through the
-Prefect flow; `sample` writes the generated sample campaign; `demo` does both."""
+Prefect flow; `sample` writes the generated sample campaign; `demo` does both; `relance`
+writes the ARS correspondents' workbooks; `revue` and `decision` serve the FINESS review
+queue."""
 from __future__ import annotations
 
 import argparse
@@ -29,10 +31,18 @@ def main(argv: list[str] | None = None) -> int:
         from observatoire.sample.cli import main as sample_main
 
         return sample_main(argv[1:])
+    if argv[:1] == ["relance"]:
+        from observatoire.reports.relance import relance_main
+
+        return relance_main(argv[1:])
     parser = argparse.ArgumentParser(prog="observatoire", description="Observatoire des centres de santé")
     sub = parser.add_subparsers(dest="command", required=True)
     _run_parser(sub)
     sub.add_parser("sample", help="générer la campagne d'exemple (--out DIR [--seed N])")
+    sub.add_parser("relance", help="classeurs de relance par région (--year N [--region R] [--out DIR])")
+    from observatoire import review_cli
+
+    review_cli.add_parsers(sub)
     demo = sub.add_parser("demo", help="générer la campagne d'exemple et la consolider dans warehouse.db")
     demo.add_argument("--out", default="sample")
     demo.add_argument("--warehouse", help="URL de l'entrepôt (défaut : sqlite:///warehouse.db)")
@@ -44,6 +54,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "run":
             return _run(args.year, args.regions, args.submissions, args.finess, args.calendar, args.warehouse)
+        if args.command in ("revue", "decision"):
+            return review_cli.run(args)
         return _demo(Path(args.out), args.warehouse)
     except (CampaignError, SampleError) as exc:
         print(f"observatoire : {exc}", file=sys.stderr)

@@ -68,6 +68,8 @@ class ReceivedFiles:
     personnel: pl.DataFrame
     manifest: pl.DataFrame
     manifest_problems: list[str]
+    # what reading noticed in readable files (formula without cached value), ISSUE_SCHEMA
+    reader_issues: pl.DataFrame | None = None
 
 
 def list_files(folder: Path) -> list[Path]:
@@ -89,6 +91,7 @@ def gather(contents: list[FileContent], root: Path) -> ReceivedFiles:
         personnel=pl.concat([c.personnel for c in contents]) if contents else pl.DataFrame(schema=PERSONNEL_SCHEMA),
         manifest=manifest,
         manifest_problems=problems,
+        reader_issues=pl.concat([subs.empty_issues(), *[c.issues for c in contents]]),
     )
 
 
@@ -108,10 +111,16 @@ def validate(received: ReceivedFiles, year: int, run_at: dt.datetime) -> Validat
     typed, cast_issues = subs.cast_fields(mapped, template)
     typed = _with_reception_dates(typed, received.manifest)
     rule_issues = validation.validate_submissions(typed, mapped, cast_issues, template, year, run_at)
+    antenne_issues = validation.validate_antennes(typed, mapped, template)
     personnel_raw = pl.concat([received.personnel, subs.export_personnel(mapped)])
     personnel_typed, personnel_issues = subs.personnel_rows(personnel_raw, labels)
     personnel_wide, personnel_rule_issues = validation.validate_personnel(personnel_typed, typed, labels)
-    issues = pl.concat([mapping_issues, cast_issues, rule_issues, personnel_issues, personnel_rule_issues])
+    known = typed.select("submission_key")
+    issues = pl.concat([
+        (received.reader_issues if received.reader_issues is not None else subs.empty_issues())
+        .join(known, on="submission_key", how="semi"), mapping_issues, cast_issues,
+        rule_issues, antenne_issues, personnel_issues, personnel_rule_issues,
+    ])
     errors = issues.filter(pl.col("severity") == "error").group_by("submission_key").len("n_errors")
     warnings = issues.filter(pl.col("severity") == "warning").group_by("submission_key").len("n_warnings")
     typed = (
@@ -123,9 +132,13 @@ def validate(received: ReceivedFiles, year: int, run_at: dt.datetime) -> Validat
             (pl.col("n_errors").fill_null(0) == 0).alias("is_valid"),
         )
     )
+    # a Personnel row is set aside once, whatever the number of reasons given for it
     set_aside = (
-        personnel_issues.filter(pl.col("message").str.contains("écartée"))
+        pl.concat([personnel_issues, personnel_rule_issues])
+        .filter((pl.col("sheet") == subs.SHEET_PERSONNEL) & pl.col("message").str.contains("ligne écartée"))
+        .unique(["submission_key", "location"])
         .group_by("source_file").len("rows_set_aside")
+        .with_columns(pl.col("rows_set_aside").cast(pl.Int64))
     )
     return ValidatedSubmissions(typed, issues, set_aside, template.version)
 
@@ -300,10 +313,14 @@ def build_load(
                 "source_row", "telephone", "run_id", "loaded_at")
         .sort("status_id")
     )
+    reviews = subs_rows.filter(pl.col("reconciliation_method") == "review").select(
+        "campaign_year", "submission_id", "region_code", "declared_key", "declared_finess_et", "raison_sociale",
+        "commune_insee", pl.col("candidates"), "source_file", pl.lit(run_id).alias("run_id"),
+    )
     return CampaignLoad(
         year=year, regions=regions, source_files=outcomes["source_file"].to_list(),
         statuses=status_table, submissions=submission_table.sort("submission_id"), issues=issues,
-        outcomes=outcome_table, run={},
+        outcomes=outcome_table, run={}, reviews=reviews,
     )
 
 

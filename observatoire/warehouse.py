@@ -1,17 +1,20 @@
-"""Where the warehouse is written: schema migrations, and one transaction per campaign.
+"""Where the warehouse is written: schema migrations, analyst views, roles, and one
+transaction per campaign.
 
 Storage is chosen by the URL only (SQLite file by default, PostgreSQL in production);
 the same SQL files and the same code serve both. A load replaces the campaign's rows for
-the regions it covers, inside one transaction, serialised against concurrent loads of
-the same campaign (PostgreSQL advisory lock; SQLite's database write lock).
+the regions it covers inside one transaction, serialised against concurrent loads of
+the same campaign (PostgreSQL advisory lock; on SQLite the load's transaction starts with
+`BEGIN IMMEDIATE`, i.e. it takes the database write lock before reading anything). Rows go
+in bulk: COPY on PostgreSQL, batched executemany on SQLite.
 """
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
 import os
+import re
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 
 import polars as pl
@@ -23,6 +26,10 @@ from observatoire.errors import CampaignError
 DEFAULT_URL_ENV = "OBSERVATOIRE_WAREHOUSE_URL"
 SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
 TABLES_BY_SCOPE = ("centre_year_status", "submission", "submission_issue")
+SQLITE_BUSY_TIMEOUT_S = 120
+INSERT_BATCH = 5000
+# Execution option asking the SQLite "begin" hook for BEGIN IMMEDIATE (write transactions).
+_WRITE = "observatoire_write"
 
 
 def warehouse_url(url: str | None) -> str:
@@ -39,8 +46,10 @@ def connect(url: str | None) -> Engine:
     try:
         engine = sa.create_engine(
             resolved,
-            connect_args={"timeout": 120} if resolved.startswith("sqlite") else {},
+            connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S} if resolved.startswith("sqlite") else {},
         )
+        if engine.dialect.name == "sqlite":
+            _take_over_sqlite_transactions(engine)
         with engine.connect() as connection:
             connection.execute(sa.text("SELECT 1"))
     except Exception as exc:  # driver errors vary; the user needs one clear line
@@ -48,32 +57,104 @@ def connect(url: str | None) -> Engine:
     return engine
 
 
+def _take_over_sqlite_transactions(engine: Engine) -> None:
+    """pysqlite opens transactions lazily, at the first write; a load must instead hold
+    the write lock from its first statement so that two loads queue up (busy timeout)
+    rather than interleave or fail. SQLAlchemy's documented recipe: turn pysqlite's own
+    BEGIN off and emit ours, IMMEDIATE for the write transactions of this module."""
+
+    @sa.event.listens_for(engine, "connect")
+    def _no_driver_begin(dbapi_connection, _record):
+        dbapi_connection.isolation_level = None
+
+    @sa.event.listens_for(engine, "begin")
+    def _begin(connection):
+        immediate = connection.get_execution_options().get(_WRITE, False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def _write_transaction(engine: Engine):
+    """`engine.begin()` for a writer: same on PostgreSQL, BEGIN IMMEDIATE on SQLite."""
+    return engine.execution_options(**{_WRITE: True}).begin()
+
+
+# ------------------------------------------------------------------ schema
 def _statements(sql: str) -> list[str]:
+    """Split an SQL file on `;`, leaving `$$ … $$` bodies (PostgreSQL DO blocks) whole and
+    dropping `--` comment lines."""
     lines = [line for line in sql.splitlines() if not line.strip().startswith("--")]
-    return [statement.strip() for statement in "\n".join(lines).split(";") if statement.strip()]
+    statements, current, quoted = [], [], False
+    for piece in re.split(r"(\$\$|;)", "\n".join(lines)):
+        if piece == "$$":
+            quoted = not quoted
+        if piece == ";" and not quoted:
+            statements.append("".join(current).strip())
+            current = []
+        else:
+            current.append(piece)
+    statements.append("".join(current).strip())
+    return [statement for statement in statements if statement]
+
+
+def _checksum(sql: str) -> str:
+    """Of the statements only: editing a comment of an applied file is harmless."""
+    return hashlib.sha256("\n;\n".join(_statements(sql)).encode()).hexdigest()
 
 
 def migrate(engine: Engine) -> list[str]:
-    """Apply the `sql/migrations/*.sql` files not applied yet, in order; returns them."""
+    """Apply the `sql/migrations/*.sql` files not applied yet, in order, and re-create the
+    analyst views of `sql/views/*.sql`; returns the migrations applied now. An applied
+    migration whose statements have changed since is refused: add a new file instead."""
     applied_now = []
-    with engine.begin() as connection:
+    with _write_transaction(engine) as connection:
         _lock(connection, "migrations")
         connection.execute(sa.text(
-            "CREATE TABLE IF NOT EXISTS schema_migration (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"
+            "CREATE TABLE IF NOT EXISTS schema_migration ("
+            "name TEXT PRIMARY KEY, applied_at TEXT NOT NULL, checksum TEXT)"
         ))
-        done = set(connection.execute(sa.text("SELECT name FROM schema_migration")).scalars())
+        done = dict(connection.execute(sa.text("SELECT name, checksum FROM schema_migration")).all())
         for path in sorted((SQL_DIR / "migrations").glob("*.sql")):
+            sql = path.read_text("utf-8")
             if path.name in done:
+                if done[path.name] not in (None, _checksum(sql)):
+                    raise CampaignError(
+                        f"Migration {path.name} modifiée après avoir été appliquée à l'entrepôt : "
+                        "ajouter une nouvelle migration au lieu de modifier celle-ci."
+                    )
                 continue
-            for statement in _statements(path.read_text("utf-8")):
+            for statement in _statements(sql):
                 connection.execute(sa.text(statement))
-            connection.execute(sa.text("INSERT INTO schema_migration (name, applied_at) VALUES (:n, :t)"),
-                               {"n": path.name, "t": dt.datetime.now(dt.timezone.utc).isoformat()})
+            connection.execute(
+                sa.text("INSERT INTO schema_migration (name, applied_at, checksum) VALUES (:n, :t, :c)"),
+                {"n": path.name, "t": dt.datetime.now(dt.timezone.utc).isoformat(), "c": _checksum(sql)},
+            )
             applied_now.append(path.name)
-        for path in sorted((SQL_DIR / "views").glob("*.sql")):
+        # Views hold no data: re-created on every run so that they follow the SQL files.
+        # Drop them all first, in reverse order, since a view may read another one.
+        view_files = sorted((SQL_DIR / "views").glob("*.sql"))
+        for path in reversed(view_files):
+            connection.execute(sa.text(f"DROP VIEW IF EXISTS {path.stem}"))
+        for path in view_files:
             for statement in _statements(path.read_text("utf-8")):
                 connection.execute(sa.text(statement))
     return applied_now
+
+
+def view_names() -> list[str]:
+    """The analyst views, one per `sql/views/<name>.sql`."""
+    return [path.stem for path in sorted((SQL_DIR / "views").glob("*.sql"))]
+
+
+def apply_roles(engine: Engine) -> None:
+    """Create or update the PostgreSQL roles of `sql/roles/postgresql_roles.sql` (loader
+    and read-only analyst). Not run by `migrate`: roles are cluster-wide and need an
+    administrator; run it once per database, as the role that will run the migrations."""
+    if engine.dialect.name != "postgresql":
+        raise CampaignError("Les rôles ne concernent que PostgreSQL (SQLite n'a pas de droits d'accès).")
+    with engine.begin() as connection:
+        driver_connection = connection.connection.driver_connection
+        for statement in _statements((SQL_DIR / "roles" / "postgresql_roles.sql").read_text("utf-8")):
+            driver_connection.execute(statement)  # no parameters: `%I` of format() stays as is
 
 
 def _lock(connection: Connection, scope: str) -> None:
@@ -81,10 +162,12 @@ def _lock(connection: Connection, scope: str) -> None:
     if connection.dialect.name == "postgresql":
         key = int.from_bytes(hashlib.sha256(f"observatoire:{scope}".encode()).digest()[:8], "big", signed=True)
         connection.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
-    # SQLite: the first write of the transaction takes the database write lock, and the
-    # busy timeout of `connect` makes a second writer wait for it.
+    # SQLite: a write transaction of this module starts with BEGIN IMMEDIATE, which takes
+    # the database write lock (one writer at a time, whatever the scope); the busy timeout
+    # of `connect` makes a second writer wait for it.
 
 
+# ------------------------------------------------------------------ load
 @dataclass(frozen=True)
 class CampaignLoad:
     year: int
@@ -95,6 +178,7 @@ class CampaignLoad:
     issues: pl.DataFrame
     outcomes: pl.DataFrame
     run: dict
+    reviews: pl.DataFrame | None = None  # reconciliation_review rows of this run
 
 
 def _records(frame: pl.DataFrame, dialect: str) -> list[dict]:
@@ -107,41 +191,78 @@ def _records(frame: pl.DataFrame, dialect: str) -> list[dict]:
 
 
 def _insert(connection: Connection, table: str, frame: pl.DataFrame) -> None:
+    """Bulk insert: COPY on PostgreSQL (through psycopg, inside the caller's transaction),
+    executemany by batches elsewhere."""
     if frame.is_empty():
         return
     columns = frame.columns
+    if connection.dialect.name == "postgresql" and connection.dialect.driver == "psycopg":
+        import psycopg
+
+        statement = f"COPY {table} ({', '.join(columns)}) FROM STDIN"
+        try:
+            with connection.connection.driver_connection.cursor() as cursor:
+                with cursor.copy(statement) as copy:
+                    for row in frame.iter_rows():
+                        copy.write_row(row)
+        except psycopg.Error as exc:  # same exception classes as the SQLAlchemy path (IntegrityError…)
+            raise sa.exc.DBAPIError.instance(statement, None, exc, psycopg.Error) from exc
+        return
     statement = sa.text(
         f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join(':' + c for c in columns)})"
     )
     records = _records(frame, connection.dialect.name)
-    for start in range(0, len(records), 5000):
-        connection.execute(statement, records[start:start + 5000])
+    for start in range(0, len(records), INSERT_BATCH):
+        connection.execute(statement, records[start:start + INSERT_BATCH])
 
 
 def record_run_start(engine: Engine, run: dict) -> None:
-    with engine.begin() as connection:
+    with _write_transaction(engine) as connection:
         _insert(connection, "pipeline_run", pl.DataFrame([run]))
 
 
 def record_run_end(engine: Engine, run_id: str, values: dict) -> None:
     assignments = ", ".join(f"{name} = :{name}" for name in values)
-    with engine.begin() as connection:
+    with _write_transaction(engine) as connection:
         connection.execute(sa.text(f"UPDATE pipeline_run SET {assignments} WHERE run_id = :run_id"),
                            _records(pl.DataFrame([{**values, "run_id": run_id}]), connection.dialect.name)[0])
 
 
+def _delete_keys(connection: Connection, table: str, key: str, values: list[str], chunk: int = 500) -> None:
+    for start in range(0, len(values), chunk):
+        part = values[start:start + chunk]
+        names = {f"k{i}": value for i, value in enumerate(part)}
+        connection.execute(sa.text(f"DELETE FROM {table} WHERE {key} IN ({', '.join(':' + n for n in names)})"),
+                           names)
+
+
 def load_campaign(engine: Engine, load: CampaignLoad) -> None:
-    """Replace the campaign's rows for its regions, atomically."""
+    """Replace the campaign's rows for its regions, atomically: either every row of the
+    new load is there, or the previous content is, whatever happens to the process.
+
+    Rows of the campaign year without a region (unattributable submissions, unreadable
+    files of a multi-region run) are the year's, replaced by any run of that year: the same
+    file gets the same submission_id in every run, so keeping them would collide."""
     scope = {"year": load.year}
     region_params = {f"r{i}": code for i, code in enumerate(load.regions)}
     in_regions = ", ".join(f":{name}" for name in region_params) or "NULL"
-    with engine.begin() as connection:
+    with _write_transaction(engine) as connection:
         _lock(connection, f"campaign:{load.year}")
         for table in TABLES_BY_SCOPE:
             connection.execute(sa.text(
                 f"DELETE FROM {table} WHERE campaign_year = :year "
                 f"AND (region_code IN ({in_regions}) OR region_code IS NULL)"
             ), {**scope, **region_params})
+        # A submission folder shared by single-region runs: the same key may sit in another
+        # region's rows; the last run to read it owns it.
+        for table, key, frame in (("centre_year_status", "status_id", load.statuses),
+                                  ("submission", "submission_id", load.submissions),
+                                  ("submission_issue", "issue_id", load.issues)):
+            _delete_keys(connection, table, key, frame.get_column(key).to_list())
+        if load.reviews is not None:
+            from observatoire.review_store import replace_reviews
+
+            replace_reviews(connection, load.year, load.regions, load.reviews)
         files = [{"year": load.year, "f": name} for name in load.source_files]
         if files:
             connection.execute(sa.text("DELETE FROM file_outcome WHERE campaign_year = :year AND source_file = :f"),

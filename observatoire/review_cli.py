@@ -1,0 +1,50 @@
+"""`observatoire revue` and `observatoire decision`: the analyst's side of the review
+queue. `revue` lists the submissions whose FINESS the machine would not decide, with
+their candidates; `decision` records the answer, applied by every later run and year
+for the same declared value (the same can be done in SQL on reconciliation_decision)."""
+from __future__ import annotations
+
+import argparse
+import getpass
+
+import sqlalchemy as sa
+
+from observatoire import warehouse
+from observatoire.review_store import decide
+
+
+def add_parsers(sub) -> None:
+    review = sub.add_parser("revue", help="lister les rapprochements FINESS à arbitrer")
+    review.add_argument("--year", type=int, help="année d'exercice (défaut : toutes)")
+    review.add_argument("--warehouse", help="URL de l'entrepôt")
+    decision = sub.add_parser("decision", help="enregistrer l'arbitrage d'un analyste")
+    decision.add_argument("--declare", required=True,
+                          help="valeur déclarée : le FINESS tel que saisi, ou la clé affichée par « revue »")
+    target = decision.add_mutually_exclusive_group(required=True)
+    target.add_argument("--finess", help="FINESS ET retenu")
+    target.add_argument("--aucun", action="store_true", help="ce n'est aucun centre de santé attendu")
+    decision.add_argument("--commentaire")
+    decision.add_argument("--par", default=None, help="auteur de la décision (défaut : utilisateur courant)")
+    decision.add_argument("--warehouse", help="URL de l'entrepôt")
+
+
+def run(args: argparse.Namespace) -> int:
+    engine = warehouse.connect(args.warehouse)
+    warehouse.migrate(engine)
+    if args.command == "revue":
+        where = "WHERE campaign_year = :year" if args.year else ""
+        with engine.connect() as connection:
+            rows = connection.execute(sa.text(
+                "SELECT campaign_year, region_code, source_file, declared_key, candidates "
+                f"FROM reconciliation_review {where} ORDER BY campaign_year, region_code, source_file"
+            ), {"year": args.year}).all()
+        if not rows:
+            print("Aucun rapprochement à arbitrer.")
+        for year, region, source, key, candidates in rows:
+            print(f"{year}  région {region or '?'}  {source}\n    clé : {key}\n    candidats : {candidates or '—'}")
+        return 0
+    key = decide(engine, args.declare, None if args.aucun else args.finess.strip().upper(),
+                 args.par or getpass.getuser(), args.commentaire)
+    print(f"Décision enregistrée pour {key} : {'aucun centre' if args.aucun else args.finess}. "
+          "Elle s'applique aux prochaines exécutions, toutes années.")
+    return 0

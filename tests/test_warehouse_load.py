@@ -1,0 +1,141 @@
+"""Loading a campaign: idempotent, scoped to its year and regions, bulk on both backends;
+and what the analyst views return for the scenario of test_warehouse_builder."""
+from __future__ import annotations
+
+import dataclasses
+
+import polars as pl
+
+import pytest
+import sqlalchemy as sa
+
+from observatoire import warehouse
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def engine_url(request, tmp_path):
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'warehouse.db'}"
+    return request.getfixturevalue("postgres_url")
+
+
+@pytest.fixture
+def engine(engine_url):
+    engine = warehouse.connect(engine_url)
+    yield engine
+    engine.dispose()
+
+import test_warehouse_builder as build
+
+KEYS = {"centre_year_status": "status_id", "submission": "submission_id", "submission_issue": "issue_id",
+        "file_outcome": "source_file"}
+
+
+def _rows(engine, table, where="1 = 1"):
+    with engine.connect() as connection:
+        result = connection.execute(sa.text(f"SELECT * FROM {table} WHERE {where} ORDER BY {KEYS[table]}"))
+        return [{k: v for k, v in row._mapping.items() if k not in ("run_id", "loaded_at")} for row in result]
+
+
+def _run_ids(engine, table):
+    with engine.connect() as connection:
+        return set(connection.execute(sa.text(f"SELECT DISTINCT run_id FROM {table}")).scalars())
+
+
+def test_reload_of_the_same_frames_gives_the_same_rows(engine):
+    warehouse.migrate(engine)
+    warehouse.load_campaign(engine, build.scenario_2024("first"))
+    first = {table: _rows(engine, table) for table in KEYS}
+    warehouse.load_campaign(engine, build.scenario_2024("second"))
+    assert {table: _rows(engine, table) for table in KEYS} == first
+    assert _run_ids(engine, "centre_year_status") == {"second"}
+    assert len(first["centre_year_status"]) == 10 and len(first["submission"]) == 7
+    assert len(first["submission_issue"]) == 2  # s24-b1 and s24-d carry errors
+    statuses = {row["status_id"]: row for row in first["centre_year_status"]}
+    assert statuses["2024:690000002"]["status"] == "late" and statuses["2024:690000002"]["days_late"] == 3
+
+
+def test_a_load_replaces_only_its_year_and_regions(engine):
+    warehouse.migrate(engine)
+    warehouse.load_campaign(engine, build.scenario_2023())
+    warehouse.load_campaign(engine, build.scenario_2024())
+    before_11 = _rows(engine, "centre_year_status", "region_code = '11'")
+    before_2023 = {table: _rows(engine, table, "campaign_year = 2023") for table in KEYS}
+    # Region 84 reloaded alone for 2024, with only centre A left and now late.
+    only_a = build.campaign(2024, ["84"], [build.status(2024, build.A, "84", "69", "late", days_late=7,
+                                                        submission_id="s24-a", received=1)],
+                            [build.submission(2024, "s24-a", build.A, "84")], "rerun-84")
+    warehouse.load_campaign(engine, only_a)
+    assert _rows(engine, "centre_year_status", "region_code = '11'") == before_11
+    assert {table: _rows(engine, table, "campaign_year = 2023") for table in KEYS} == before_2023
+    rows_84 = _rows(engine, "centre_year_status", "campaign_year = 2024 AND region_code = '84'")
+    assert [(r["finess_et"], r["status"], r["days_late"]) for r in rows_84] == [(build.A, "late", 7)]
+    subs_84 = _rows(engine, "submission", "campaign_year = 2024 AND region_code = '84'")
+    assert [r["submission_id"] for r in subs_84] == ["s24-a"]
+    assert _rows(engine, "submission_issue", "campaign_year = 2024 AND region_code = '84'") == []
+
+
+def test_a_failing_load_leaves_the_previous_content(engine):
+    warehouse.migrate(engine)
+    warehouse.load_campaign(engine, build.scenario_2024("good"))
+    before = {table: _rows(engine, table) for table in KEYS}
+    good = build.scenario_2024("broken")
+    duplicated = pl.concat([good.statuses, good.statuses.head(1)])  # primary key violated at the very end
+    with pytest.raises(sa.exc.IntegrityError):
+        warehouse.load_campaign(engine, dataclasses.replace(good, statuses=duplicated))
+    assert {table: _rows(engine, table) for table in KEYS} == before
+    assert _run_ids(engine, "submission") == {"good"}
+
+
+def _view(engine, sql):
+    with engine.connect() as connection:
+        return [tuple(row) for row in connection.execute(sa.text(sql))]
+
+
+def test_views_on_the_scenario(engine):
+    warehouse.migrate(engine)
+    warehouse.load_campaign(engine, build.scenario_2023())
+    warehouse.load_campaign(engine, build.scenario_2024())
+    # 2024, region 84: expected A B C D (69) E F G (01); on_time A E, late B, invalid D,
+    # missing C G, covered F; one unexpected submission U outside every denominator.
+    assert _view(engine, "SELECT n_expected, n_on_time, n_late, n_invalid, n_missing, n_covered, n_unexpected, "
+                         "compliance_rate_pct, on_time_rate_pct, avg_days_late FROM v_conformite_region "
+                         "WHERE campaign_year = 2024 AND region_code = '84'") == [
+        (7, 2, 1, 1, 2, 1, 1, round(100 * 4 / 7, 1), round(100 * 2 / 6, 1), 3.0)]
+    assert _view(engine, "SELECT departement, n_expected, compliance_rate_pct FROM v_conformite_departement "
+                         "WHERE campaign_year = 2023 AND region_code = '84' ORDER BY departement") == [
+        ("01", 3, round(100 * 2 / 3, 1)), ("69", 4, 75.0)]
+    relance = _view(engine, "SELECT finess_et, status, telephone, email, latest_submission_year "
+                            "FROM v_relance WHERE campaign_year = 2024 AND region_code = '84' ORDER BY finess_et")
+    assert relance == [
+        (build.G, "missing", "0474000007", None, None),
+        (build.B, "late", "0478000002", "b@cds-b.fr", 2024),
+        (build.C, "missing", "0478000003", "c-2023@cds-c.fr", 2023),
+        (build.D, "invalid", "0478000004", "d@cds-d.fr", 2024),
+    ]
+    assert _view(engine, "SELECT finess_et, previous_status, status, trend, status_changed FROM v_evolution_statut "
+                         "WHERE campaign_year = 2024 AND departement = '69' ORDER BY finess_et") == [
+        (build.A, "on_time", "on_time", "unchanged", 0), (build.B, "late", "late", "unchanged", 0),
+        (build.C, "on_time", "missing", "worsened", 1), (build.D, "missing", "invalid", "improved", 1)]
+    assert _view(engine, "SELECT count(*), min(trend) FROM v_evolution_statut WHERE campaign_year = 2023") == [
+        (9, "new")]
+    indicators = _view(engine, "SELECT n_professions, effectif_total, etp_total, etp_health_professions, "
+                               "etp_medecins, medecin_traitant_pct, result_margin_pct, forfait_share_pct, in_deficit, "
+                               "departement, status FROM v_indicateurs_centre "
+                               "WHERE campaign_year = 2024 AND finess_et = '690000001'")
+    # TEAM_A: 2 généralistes ETP, 1.5 infirmier, 0.5 psychologue, 1 secrétaire (7 people).
+    assert indicators == [(4, 7, 5.0, 3.5, 2.0, 60.0, -5.0, 20.0, 1, "69", "on_time")]
+    assert _view(engine, "SELECT count(*) FROM v_indicateurs_centre WHERE campaign_year = 2024") == [(5,)]
+
+
+@pytest.mark.parametrize("profession", build.PROFESSIONS)
+def test_health_profession_etp_follows_the_template_list(tmp_path, profession):
+    from schemas.fields import HEALTH_PROFESSIONS
+
+    engine = warehouse.connect(f"sqlite:///{tmp_path / 'w.db'}")
+    warehouse.migrate(engine)
+    load = build.campaign(2024, ["84"], [], [build.submission(2024, "s", build.A, "84", **{f"etp_{profession}": 1.5})],
+                          "r")
+    warehouse.load_campaign(engine, load)
+    expected = 1.5 if profession in HEALTH_PROFESSIONS else 0.0
+    assert _view(engine, "SELECT etp_total, etp_health_professions FROM v_indicateurs_centre") == [(1.5, expected)]
