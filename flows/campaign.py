@@ -1,122 +1,220 @@
 """Prefect wiring of a campaign: which stage runs after which, with retries on IO and no
 result caching (a rerun redoes the work; the warehouse load makes it idempotent).
 
-files ─read─▶ cells ─validate─▶ typed + issues ─┐
-FINESS extracts ─▶ referential history ─▶ reconcile ─▶ statuses ─▶ load
+files ─read─▶ cells ─validate─▶ typed + issues ─┐        (on Dask when `dask_address`)
+FINESS extracts ─▶ referential history ─▶ reconcile ─▶ statuses ─▶ load ─▶ artifacts, workbooks
+
+One run per campaign year at a time: the flow holds the global concurrency limit
+`campagne-<year>` (created with one slot when missing), so a rerun from the UI waits for
+the scheduled run of the same year instead of interleaving with it.
 """
 from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
 
+import polars as pl
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
+from prefect.task_runners import ThreadPoolTaskRunner
 
+from flows import artifacts
+from flows.parameters import CampaignParameters
 from observatoire import stages, warehouse
 from observatoire.errors import CampaignError
 from observatoire.readers.calendar import read_calendar
 from transforms.referential import referential_regions
 
-READ_BATCH = 250  # files per read task: Prefect overhead per batch, not per file
+try:  # the feedback workbook comes from another issue; the flow works without it
+    from observatoire.reports.feedback import write_run_feedback
+except ModuleNotFoundError as missing:
+    if missing.name not in ("observatoire.reports", "observatoire.reports.feedback"):
+        raise
+    write_run_feedback = None
+
+READ_BATCH_MAX = 250  # files per read task: Prefect overhead per batch, not per file
+READ_BATCH_MIN = 10
+PROGRESS_STEPS = 20  # about this many progress updates while files are read
 
 
-@task(name="référentiel FINESS", cache_policy=NO_CACHE, retries=1)
+def read_batches(files: list[str]) -> list[list[str]]:
+    """Batches small enough for the progress bar to move, large enough to keep the
+    per-task overhead low."""
+    size = max(READ_BATCH_MIN, min(READ_BATCH_MAX, math.ceil(len(files) / PROGRESS_STEPS)))
+    return [files[i:i + size] for i in range(0, len(files), size)]
+
+
+# ------------------------------------------------------------------ tasks
+@task(name="référentiel FINESS", task_run_name="référentiel FINESS", cache_policy=NO_CACHE, retries=1, retry_delay_seconds=5)
 def load_referential(paths: list[str]) -> stages.Referential:
-    return stages.load_referential([Path(p) for p in paths])
+    ref = stages.load_referential([Path(p) for p in paths])
+    logger = get_run_logger()
+    for extract in ref.extracts:
+        logger.info("Extrait FINESS %s : instantané du %s", extract["file"], extract["extract_date"].isoformat())
+    return ref
 
 
-@task(name="lecture des fichiers", cache_policy=NO_CACHE, retries=1, task_run_name="lecture-{first}")
+@task(name="lecture des fichiers", cache_policy=NO_CACHE, retries=1, retry_delay_seconds=5,
+      task_run_name="lecture-{first}")
 def read_batch(paths: list[str], root: str, first: int):
     contents = stages.read_files([Path(p) for p in paths], Path(root))
     logger = get_run_logger()
     for content in contents:
         outcome = content.outcome
         if outcome.readable:
-            logger.info("%s : %s, %d envoi(s)", outcome.source_file, outcome.container, outcome.submissions)
+            logger.info("%s : lu (%s), %d envoi(s)", outcome.source_file, outcome.container, outcome.submissions)
         else:
             logger.warning("%s : illisible (%s)", outcome.source_file, outcome.reason)
     return contents
 
 
-@task(name="validation", cache_policy=NO_CACHE)
+@task(name="validation", task_run_name="validation", cache_policy=NO_CACHE)
 def validate(received: stages.ReceivedFiles, year: int, run_at: dt.datetime) -> stages.ValidatedSubmissions:
-    return stages.validate(received, year, run_at)
+    validated = stages.validate(received, year, run_at)
+    per_file = (
+        validated.typed.group_by("source_file")
+        .agg(pl.len().alias("n"), pl.col("is_valid").sum().alias("valid"), pl.col("n_errors").sum().alias("errors"),
+             pl.col("n_warnings").sum().alias("warnings"))
+        .sort("source_file")
+    )
+    logger = get_run_logger()
+    for row in per_file.iter_rows(named=True):
+        logger.info("%s : %d envoi(s), %d valide(s), %d erreur(s), %d alerte(s)",
+                    row["source_file"], row["n"], row["valid"], row["errors"], row["warnings"])
+    return validated
 
 
-@task(name="rapprochement FINESS", cache_policy=NO_CACHE)
+@task(name="rapprochement FINESS", task_run_name="rapprochement FINESS", cache_policy=NO_CACHE)
 def reconcile(validated, ref):
     return stages.reconcile(validated, ref)
 
 
-@task(name="statuts", cache_policy=NO_CACHE)
+@task(name="statuts", task_run_name="statuts", cache_policy=NO_CACHE)
 def compute_statuses(validated, resolution, ref, calendar, year, regions):
     return stages.statuses(validated, resolution, ref, calendar, year, regions)
 
 
-@task(name="chargement de l'entrepôt", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=5)
+@task(name="chargement de l'entrepôt", task_run_name="chargement de l'entrepôt", cache_policy=NO_CACHE,
+      retries=2, retry_delay_seconds=5)
 def load(engine_url: str, campaign_load) -> None:
     warehouse.load_campaign(warehouse.connect(engine_url), campaign_load)
+    get_run_logger().info("Entrepôt %s : %d statut(s), %d envoi(s), %d problème(s) chargés",
+                          warehouse.redact(engine_url), campaign_load.statuses.height,
+                          campaign_load.submissions.height, campaign_load.issues.height)
 
 
+@task(name="classeur de retour", task_run_name="classeur de retour", cache_policy=NO_CACHE, retries=1,
+      retry_delay_seconds=5)
+def write_feedback(received: stages.ReceivedFiles, validated: stages.ValidatedSubmissions, path: str) -> str:
+    written = write_run_feedback(received, validated, Path(path))
+    get_run_logger().info("Classeur de retour écrit : %s", written)
+    return str(written)
+
+
+# ------------------------------------------------------------------ read + validate
+def task_runner_for(dask_address: str | None):
+    """The local thread pool, or the Dask cluster at `dask_address`."""
+    if not dask_address:
+        return ThreadPoolTaskRunner()
+    from prefect_dask import DaskTaskRunner
+
+    return DaskTaskRunner(address=dask_address)
+
+
+@flow(name="lecture-et-validation", flow_run_name="lecture-{year}", validate_parameters=False)
+def read_and_validate(files: list[str], root: str, year: int, run_at: dt.datetime, progress_id=None):
+    """Lit les fichiers reçus par lots et valide les envois, sur le task runner choisi
+    (local ou cluster Dask)."""
+    from prefect.artifacts import update_progress_artifact
+
+    batches = read_batches(files)
+    futures, starts = [], 0
+    for batch in batches:
+        futures.append(read_batch.submit(batch, root, starts))
+        starts += len(batch)
+    contents, done = [], 0
+    for batch, future in zip(batches, futures):
+        contents += future.result()
+        done += len(batch)
+        if progress_id is not None:
+            update_progress_artifact(progress_id, progress=100.0 * done / len(files),
+                                     description=f"Lecture des fichiers : {done} / {len(files)}")
+    received = stages.gather(contents, Path(root))
+    return received, validate.submit(received, year, run_at).result()
+
+
+# ------------------------------------------------------------------ the flow
 def _run_name() -> str:
     from prefect.runtime import flow_run
 
-    params = flow_run.parameters
-    regions = params.get("regions") or []
-    return f"campagne-{params['year']}" + ("".join(f"-r{r}" for r in regions) if regions else "")
+    return CampaignParameters.model_validate(flow_run.parameters.get("params") or {}).run_name("campagne")
 
 
 @flow(name="consolidation-campagne", flow_run_name=_run_name)
-def consolidate_campaign(
-    year: int,
-    submissions: str,
-    finess: list[str],
-    regions: list[str] | None = None,
-    calendar: str | None = None,
-    warehouse_url: str | None = None,
-) -> str:
+def consolidate_campaign(params: CampaignParameters = CampaignParameters()) -> str:
     """Consolide une campagne : lit les envois, les valide, rapproche les FINESS, calcule
-    le statut de chaque centre attendu et charge l'entrepôt. Renvoie le résumé."""
+    le statut de chaque centre attendu, charge l'entrepôt et publie la synthèse, la liste
+    des centres à relancer et le classeur de retour. Renvoie le résumé texte."""
+    year = params.exercise_year()
+    with campaign_slot(year):
+        return _consolidate(params, year)
+
+
+def _consolidate(params: CampaignParameters, year: int) -> str:
+    logger = get_run_logger()
     run_id = str(uuid.uuid4())
     started_at = dt.datetime.now(dt.timezone.utc)
-    url = warehouse.warehouse_url(warehouse_url)
+    url = resolve_warehouse_url(params)
     engine = warehouse.connect(url)
     warehouse.migrate(engine)
-    parameters = {"year": year, "regions": regions, "submissions": str(submissions), "finess": list(finess),
-                  "calendar": calendar, "warehouse": warehouse.redact(url)}
+    submissions = params.submissions_dir(year)
+    calendar = params.calendar_file(year)
+    parameters = {
+        "year": year, "regions": params.regions or None, "submissions": str(submissions),
+        "finess": list(params.finess), "calendar": str(calendar) if calendar else None,
+        "warehouse": warehouse.redact(url), "warehouse_secret": params.warehouse_secret,
+        "output_dir": params.output_dir, "dask_address": params.dask_address,
+    }
+    logger.info("Campagne %d, régions %s, envois %s, entrepôt %s", year, ", ".join(params.regions) or "toutes",
+                submissions, warehouse.redact(url))
     warehouse.record_run_start(engine, {
-        "run_id": run_id, "campaign_year": year, "regions": ",".join(regions or []),
+        "run_id": run_id, "campaign_year": year, "regions": ",".join(params.regions),
         "parameters": json.dumps(parameters, ensure_ascii=False), "started_at": started_at, "outcome": "running",
     })
     try:
-        summary, end = _consolidate(year, submissions, finess, regions, calendar, url, run_id, started_at)
+        summary, end = _stages(params, year, submissions, calendar, url, run_id, started_at)
     except Exception as exc:
         message = str(exc) if isinstance(exc, CampaignError) else f"{type(exc).__name__}: {exc}"
         warehouse.record_run_end(engine, run_id, {"finished_at": dt.datetime.now(dt.timezone.utc),
                                                   "outcome": "failed", "message": message})
         raise
     warehouse.record_run_end(engine, run_id, end)
-    get_run_logger().info(summary)
+    logger.info(summary)
     return summary
 
 
-def _consolidate(year, submissions, finess, regions, calendar, url, run_id, started_at):
-    ref = load_referential(finess)
-    regions = sorted(regions) if regions else referential_regions(ref.history)
-    calendar_frame = read_calendar(Path(calendar) if calendar else None)
-    files = [str(p) for p in stages.list_files(Path(submissions))]
-    batches = [
-        read_batch.submit(files[i:i + READ_BATCH], str(submissions), i) for i in range(0, len(files), READ_BATCH)
-    ]
-    received = stages.gather([content for batch in batches for content in batch.result()], Path(submissions))
-    validated = validate(received, year, started_at)
+def _stages(params, year, submissions: Path, calendar: Path | None, url, run_id, started_at):
+    from prefect.artifacts import create_progress_artifact
+
+    run_name = params.run_name("campagne")
+    ref = load_referential([str(p) for p in params.finess_files()])
+    regions = list(params.regions) or referential_regions(ref.history)
+    calendar_frame = read_calendar(calendar)
+    files = [str(p) for p in stages.list_files(submissions)]
+    progress_id = create_progress_artifact(progress=0.0, key=artifacts.artifact_key(run_name, "lecture"),
+                                           description=f"Lecture des fichiers : 0 / {len(files)}")
+    reader = read_and_validate.with_options(task_runner=task_runner_for(params.dask_address))
+    received, validated = reader(files, str(submissions), year, started_at, progress_id)
     resolution = reconcile(validated, ref)
     status_rows, submission_rows = compute_statuses(validated, resolution, ref, calendar_frame, year, regions)
     campaign_load = stages.build_load(year, regions, received, validated, status_rows, submission_rows, run_id,
                                       dt.datetime.now(dt.timezone.utc))
     load(url, campaign_load)
+    _publish(params, year, regions, run_name, received, validated, campaign_load, run_id, url)
     counts = stages.status_counts(campaign_load.statuses)
     end = {
         "regions": ",".join(regions),
@@ -131,3 +229,68 @@ def _consolidate(year, submissions, finess, regions, calendar, url, run_id, star
         "outcome": "succeeded",
     }
     return stages.summary_text(year, campaign_load.statuses, received), end
+
+
+def _publish(params, year, regions, run_name, received, validated, campaign_load, run_id, url) -> None:
+    statuses = campaign_load.statuses
+    unreadable = [(o.source_file, o.reason) for o in received.outcomes if not o.readable]
+    artifacts.publish_summary(artifacts.artifact_key(run_name, "synthese"), artifacts.summary_markdown(
+        year, regions, statuses, campaign_load.issues, len(received.outcomes) - len(unreadable), unreadable,
+        run_id, warehouse.redact(url)))
+    artifacts.publish_chase_table(
+        artifacts.artifact_key(run_name, "a-relancer"), artifacts.chase_rows(statuses),
+        statuses.filter(pl.col("status").is_in(artifacts.TO_CHASE)).height)
+    folder = params.output_folder(year)
+    written, not_written = [], None
+    if folder is None:
+        not_written = "aucun dossier des classeurs n'est donné (paramètre « Dossier des classeurs »)."
+    elif write_run_feedback is None:
+        not_written = "le module des classeurs de retour (observatoire.reports.feedback) n'est pas installé."
+    else:
+        path = folder / f"{run_name}-retours.xlsx"
+        written = [Path(write_feedback(received, validated, str(path)))]
+    artifacts.publish_workbooks(artifacts.artifact_key(run_name, "classeurs"),
+                                artifacts.workbooks_markdown("Classeur de retour aux centres", written, not_written))
+
+
+# ------------------------------------------------------------------ secrets, concurrency
+def resolve_warehouse_url(params: CampaignParameters) -> str:
+    """The URL given, else the Secret block named, else OBSERVATOIRE_WAREHOUSE_URL, else
+    the local SQLite file. The result may hold a password: log only `warehouse.redact`."""
+    if params.warehouse_url:
+        return params.warehouse_url
+    if params.warehouse_secret:
+        from prefect.blocks.system import Secret
+
+        try:
+            return str(Secret.load(params.warehouse_secret).get())
+        except ValueError as exc:  # Prefect's "Unable to find block document named …"
+            raise CampaignError(f"Bloc Secret « {params.warehouse_secret} » introuvable sur le serveur Prefect "
+                                f"(créez-le : voir deploy/README.md).") from exc
+    return warehouse.warehouse_url(None)
+
+
+def concurrency_limit_name(year: int) -> str:
+    return f"campagne-{year}"
+
+
+@contextmanager
+def campaign_slot(year: int):
+    """Hold the one slot of campaign `year` for the whole run."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
+    from prefect.concurrency.sync import concurrency
+    from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
+
+    name = concurrency_limit_name(year)
+    with get_client(sync_client=True) as client:
+        try:
+            client.read_global_concurrency_limit_by_name(name)
+        except ObjectNotFound:
+            try:
+                client.create_global_concurrency_limit(GlobalConcurrencyLimitCreate(name=name, limit=1))
+            except ObjectAlreadyExists:  # another run of the same year created it first
+                pass
+    get_run_logger().info("Attente du créneau « %s » (une exécution par campagne à la fois)", name)
+    with concurrency(name, occupy=1, strict=True):
+        yield

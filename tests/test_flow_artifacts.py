@@ -1,0 +1,80 @@
+"""What the run page shows: the markdown summary, the table of centres to chase and the
+workbook locations, built from small status and issue frames."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+
+from flows import artifacts
+from flows.campaign import read_batches
+
+STATUSES = pl.DataFrame({
+    "region_code": ["84", "84", "84", "84", "11", None],
+    "departement": ["69", "69", "01", "69", "75", None],
+    "finess_et": ["690000013", "690000039", "010000016", "690000070", "750000010", None],
+    "raison_sociale": ["A", "B", "C", "D", "E", "?"],
+    "status": ["on_time", "invalid", "missing", "late", "missing", "unexpected"],
+    "status_reason": ["r1", "r2", "r3", "r4", "r5", "r6"],
+    "days_late": [None, None, None, 3, None, None],
+    "telephone": ["0478000000", None, None, None, None, None],
+})
+ISSUES = pl.DataFrame({
+    "source_file": ["a.csv", "b.csv", "b.csv", "c.csv"],
+    "field": ["file_active", "file_active", "nb_actes", None],
+    "label": ["File active", "File active", None, None],
+    "severity": ["error", "error", "warning", "error"],
+    "message": ["« beaucoup » n'est pas un nombre", "« x » n'est pas un nombre", "valeur élevée",
+                "fichier illisible : PDF"],
+})
+
+
+def test_pivot_counts_each_region_and_status():
+    pivot = artifacts.status_pivot(STATUSES)
+    assert pivot.select("region_code", "on_time", "late", "invalid", "missing", "unexpected", "total").rows() == [
+        ("11", 0, 0, 0, 1, 0, 1), ("84", 1, 1, 1, 1, 0, 4), ("?", 0, 0, 0, 0, 1, 1)]
+
+
+def test_top_issues_errors_first_most_frequent_first():
+    top = artifacts.top_issues(ISSUES)
+    assert top.select("severity", "what", "occurrences", "files").rows() == [
+        ("error", "File active", 2, 2), ("error", "fichier", 1, 1), ("warning", "nb_actes", 1, 1)]
+
+
+def test_summary_markdown_has_counts_files_and_issues():
+    text = artifacts.summary_markdown(2024, ["11", "84"], STATUSES, ISSUES, 3, [("bad.xlsx", "PDF renommé")],
+                                      "run-1", "sqlite:///w.db")
+    assert text.startswith("# Campagne 2025 — exercice 2024")
+    assert "| 84 | 1 | 1 | 1 | 1 | 0 | 0 | 4 |" in text
+    assert "| **Total** | **1** | **1** | **1** | **2** | **0** | **1** | **6** |" in text
+    assert "**4 centre(s) à relancer**" in text
+    assert "- `bad.xlsx` : PDF renommé" in text
+    assert "| erreur | File active | 2 | 2 | « beaucoup » n'est pas un nombre |" in text
+
+
+def test_chase_rows_missing_then_invalid_then_late():
+    rows = artifacts.chase_rows(STATUSES)
+    assert [(r["FINESS ET"], r["Statut"], r["Jours de retard"]) for r in rows] == [
+        ("750000010", "manquant", None), ("010000016", "manquant", None),
+        ("690000039", "invalide", None), ("690000070", "en retard", 3)]
+    assert len(artifacts.chase_rows(STATUSES, limit=2)) == 2
+
+
+def test_workbooks_markdown_says_where_or_why_not(tmp_path):
+    written = artifacts.workbooks_markdown("Classeurs", [tmp_path / "r84.xlsx"], None)
+    assert f"`{tmp_path / 'r84.xlsx'}`" in written and "1 classeur(s)" in written
+    assert "Aucun classeur écrit : module absent" in artifacts.workbooks_markdown("C", [], "module absent")
+
+
+def test_artifact_keys_are_valid_prefect_keys():
+    assert artifacts.artifact_key("campagne-2024-r84", "synthese") == "campagne-2024-r84-synthese"
+    assert artifacts.artifact_key("Campagne 2024_r84", "à relancer") == "campagne-2024-r84-relancer"
+
+
+def test_read_batches_cover_every_file_once():
+    files = [f"f{i}.csv" for i in range(1003)]
+    batches = read_batches(files)
+    assert [f for batch in batches for f in batch] == files
+    assert max(map(len, batches)) == 51 and len(batches) == 20
+    assert read_batches(files[:3]) == [files[:3]]
+    assert max(map(len, read_batches([f"f{i}" for i in range(100_000)]))) == 250
