@@ -74,6 +74,18 @@ TYPES_GESTIONNAIRE = (
     "établissement privé de santé à but lucratif",
 )
 
+# Enumerated fields: a value is matched to its option ignoring case, accents and spaces
+# (`Medical`, `MÉDICAL ` -> `médical`) before the rule checks membership.
+ENUMS: dict[str, tuple[str, ...]] = {"type_centre": TYPES_CENTRE, "type_gestionnaire": TYPES_GESTIONNAIRE}
+
+# Identifiers are text, but a spreadsheet that stored them as numbers drops the leading
+# zero (`01000` -> `1000`): an all-digit value one character short is padded back.
+ZERO_PADDED: dict[str, int] = {"commune_insee": 5, "code_postal": 5}
+
+# Fields every regional export must have as a column (any template's label or the
+# canonical name); without one of them the file is not a usable export.
+EXPORT_REQUIRED = tuple(name for name, spec in FIELDS.items() if spec.required)
+
 # Professions de santé (Code de la santé publique, 4e partie): the "at least one
 # professional of a health profession with ETP > 0" rule counts these.
 HEALTH_PROFESSIONS = (

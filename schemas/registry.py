@@ -1,11 +1,14 @@
 """Which French label means which canonical field, for the template of a given exercise
-year? The labels are data (`templates.toml`); adding a template is adding a block there."""
+year? The labels are data (`templates.toml`); adding a template is adding a block there,
+and `load_registry` reads any copy of that file the same way (tests add a 2025 block to a
+copy to prove no code change is needed)."""
 from __future__ import annotations
 
 import functools
 import tomllib
 from dataclasses import dataclass
 from importlib import resources
+from pathlib import Path
 
 
 @dataclass(frozen=True)
@@ -23,28 +26,60 @@ class PersonnelLabels:
     professions: dict[str, str]  # code -> French label
 
 
-@functools.cache
-def _registry() -> dict:
-    return tomllib.loads(resources.files("schemas").joinpath("templates.toml").read_text("utf-8"))
+@dataclass(frozen=True)
+class Registry:
+    templates: tuple[Template, ...]  # sorted by first exercise year
+    personnel: PersonnelLabels
+
+    def template_for_year(self, exercise_year: int) -> Template:
+        """The template a file of `exercise_year` is read with: the latest one whose first
+        exercise year is not after it."""
+        eligible = [t for t in self.templates if t.first_exercise_year <= exercise_year]
+        if not eligible:
+            raise ValueError(f"aucun modèle de rapport pour l'exercice {exercise_year}")
+        return eligible[-1]
 
 
-@functools.cache
-def templates() -> tuple[Template, ...]:
-    return tuple(
-        Template(block["version"], int(block["first_exercise_year"]), dict(block["labels"]))
-        for block in sorted(_registry()["template"], key=lambda b: b["first_exercise_year"])
+def parse_registry(text: str) -> Registry:
+    data = tomllib.loads(text)
+    blocks = sorted(data["template"], key=lambda b: int(b["first_exercise_year"]))
+    years = [int(b["first_exercise_year"]) for b in blocks]
+    if len(set(years)) != len(years):
+        raise ValueError("deux modèles commencent la même année d'exercice dans le registre")
+    block = data["personnel"]
+    return Registry(
+        tuple(Template(str(b["version"]), int(b["first_exercise_year"]), dict(b["labels"])) for b in blocks),
+        PersonnelLabels(block["profession"], block["effectif"], block["etp"], dict(block["professions"])),
     )
+
+
+def load_registry(path: Path) -> Registry:
+    return parse_registry(Path(path).read_text("utf-8"))
+
+
+@functools.cache
+def default_registry() -> Registry:
+    return parse_registry(resources.files("schemas").joinpath("templates.toml").read_text("utf-8"))
+
+
+def templates() -> tuple[Template, ...]:
+    return default_registry().templates
 
 
 def template_for_year(exercise_year: int) -> Template:
     """The template a file of `exercise_year` is read with."""
-    eligible = [t for t in templates() if t.first_exercise_year <= exercise_year]
-    if not eligible:
-        raise ValueError(f"aucun modèle de rapport pour l'exercice {exercise_year}")
-    return eligible[-1]
+    return default_registry().template_for_year(exercise_year)
 
 
-@functools.cache
 def personnel_labels() -> PersonnelLabels:
-    block = _registry()["personnel"]
-    return PersonnelLabels(block["profession"], block["effectif"], block["etp"], dict(block["professions"]))
+    return default_registry().personnel
+
+
+def all_field_label_keys(key) -> dict[str, set[str]]:
+    """field -> every comparison key it may appear under in any template (labels and the
+    canonical name); readers use it to check a header without knowing the campaign year."""
+    found: dict[str, set[str]] = {}
+    for template in templates():
+        for name, label in template.labels.items():
+            found.setdefault(name, {name}).add(key(label))
+    return found

@@ -15,6 +15,8 @@ import pandera.polars as pa
 import polars as pl
 
 from schemas.fields import TYPES_CENTRE, TYPES_GESTIONNAIRE
+from transforms.finess_key import valid_finess_expr
+from transforms.reconcile import repair_finess
 
 Paris = pl.Datetime("us", "Europe/Paris")
 _COMMUNE = r"^(?:[0-9]{5}|2[AB][0-9]{3})$"
@@ -64,6 +66,15 @@ class IdentificationWarnings(pa.DataFrameModel):
     class Config(_Lenient):
         pass
 
+    @pa.dataframe_check(
+        error="finess_ej|attendu un n° FINESS de 9 caractères dont le dernier est une clé de contrôle valide"
+    )
+    def finess_ej_valid_key(cls, data: pa.PolarsData) -> pl.LazyFrame:
+        # the damage a spreadsheet does (lost leading zero, `.0`) is repaired before judging
+        return data.lazyframe.select(
+            pl.col("finess_ej").is_null() | valid_finess_expr(repair_finess(pl.col("finess_ej")))
+        )
+
     @pa.dataframe_check(error="contact_telephone|10 chiffres attendus (espaces et points acceptés)")
     def telephone_ten_digits(cls, data: pa.PolarsData) -> pl.LazyFrame:
         digits = pl.col("contact_telephone").str.replace_all(r"[\s.\-\u00a0]", "")
@@ -90,8 +101,10 @@ class ActiviteErrors(pa.DataFrameModel):
         error="patients_medecin_traitant|ne peut pas dépasser la file active (nombre de patients)"
     )
     def medecin_traitant_within_file_active(cls, data: pa.PolarsData) -> pl.LazyFrame:
+        # compared only when file_active itself is valid: its own error says what to fix
         return data.lazyframe.select(
-            (pl.col("patients_medecin_traitant") <= pl.col("file_active")).fill_null(True)
+            ((pl.col("patients_medecin_traitant") <= pl.col("file_active")) | (pl.col("file_active") < 0))
+            .fill_null(True)
         )
 
 
@@ -101,7 +114,10 @@ class ActiviteWarnings(pa.DataFrameModel):
 
     @pa.dataframe_check(error="part_ame_pct|la part CSS + la part AME ne peut pas dépasser 100 %")
     def css_plus_ame_within_100(cls, data: pa.PolarsData) -> pl.LazyFrame:
-        return data.lazyframe.select(((pl.col("part_css_pct") + pl.col("part_ame_pct")) <= 100).fill_null(True))
+        in_range = pl.col("part_css_pct").is_between(0, 100) & pl.col("part_ame_pct").is_between(0, 100)
+        return data.lazyframe.select(
+            (((pl.col("part_css_pct") + pl.col("part_ame_pct")) <= 100) | ~in_range).fill_null(True)
+        )
 
 
 class FinancesErrors(pa.DataFrameModel):
@@ -124,11 +140,14 @@ class FinancesWarnings(pa.DataFrameModel):
     @pa.dataframe_check(error="resultat|doit être égal à total des produits − total des charges (à 1 € près)")
     def resultat_is_produits_minus_charges(cls, data: pa.PolarsData) -> pl.LazyFrame:
         gap = (pl.col("resultat") - (pl.col("total_produits") - pl.col("total_charges"))).abs()
-        return data.lazyframe.select((gap <= 1).fill_null(True))
+        totals_valid = (pl.col("total_produits") >= 0) & (pl.col("total_charges") >= 0)
+        return data.lazyframe.select(((gap <= 1) | ~totals_valid).fill_null(True))
 
     @pa.dataframe_check(error="masse_salariale|ne peut pas dépasser le total des charges")
     def masse_salariale_within_charges(cls, data: pa.PolarsData) -> pl.LazyFrame:
-        return data.lazyframe.select((pl.col("masse_salariale") <= pl.col("total_charges")).fill_null(True))
+        return data.lazyframe.select(
+            ((pl.col("masse_salariale") <= pl.col("total_charges")) | (pl.col("total_charges") < 0)).fill_null(True)
+        )
 
 
 class PersonnelRowErrors(pa.DataFrameModel):
@@ -151,12 +170,29 @@ class PersonnelRowWarnings(pa.DataFrameModel):
         return data.lazyframe.select((pl.col("etp") <= pl.col("effectif")).fill_null(True))
 
 
+class AntenneWarnings(pa.DataFrameModel):
+    """One row per FINESS listed in `N° FINESS des antennes`: each bad one is its own warning."""
+
+    antenne: str = pa.Field(nullable=False)
+
+    class Config(_Lenient):
+        pass
+
+    @pa.dataframe_check(
+        error="antennes|attendu une liste de n° FINESS de 9 caractères avec clé valide, séparés par « ; », "
+        "« , » ou un retour à la ligne"
+    )
+    def antenne_valid_key(cls, data: pa.PolarsData) -> pl.LazyFrame:
+        return data.lazyframe.select(valid_finess_expr(repair_finess(pl.col("antenne"))))
+
+
 SUBMISSION_MODELS = (
     ("error", IdentificationErrors), ("warning", IdentificationWarnings),
     ("error", ActiviteErrors), ("warning", ActiviteWarnings),
     ("error", FinancesErrors), ("warning", FinancesWarnings),
 )
 PERSONNEL_MODELS = (("error", PersonnelRowErrors), ("warning", PersonnelRowWarnings))
+ANTENNE_MODELS = (("warning", AntenneWarnings),)
 
 
 def campaign_opens_at(year: int) -> dt.datetime:

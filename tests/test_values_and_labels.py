@@ -87,3 +87,17 @@ def test_every_template_labels_known_fields_only():
 
     for template in templates():
         assert set(template.labels) <= set(FIELDS), template.version
+
+
+@pytest.mark.parametrize("text, point, expected", [
+    ("1,234.5", True, 1234.5), ("1,200,000", True, 1200000.0), ("12.5", True, 12.5),
+    ("1,5", False, 1.5), ("1.234,5", False, 1234.5), ("\u2212100", False, -100.0),
+])
+def test_decimal_mark_of_the_file(text, point, expected):
+    """With `,` separating CSV columns the decimal mark is the point (submission-template.md)."""
+    frame = pl.DataFrame({"v": [text], "p": [point]})
+    assert frame.select(parse_decimal(pl.col("v"), pl.col("p")))["v"][0] == expected
+
+
+def test_iso_offset_without_colon():
+    assert _apply(parse_datetime, "2025-02-28T23:30:00+0100") == dt.datetime(2025, 2, 28, 23, 30, tzinfo=PARIS)

@@ -28,8 +28,20 @@ def label_key(label: str | None) -> str | None:
     return _UNIT_RE.sub("", text).strip() or None
 
 
+def label_key_expr_of(expr: pl.Expr) -> pl.Expr:
+    """`label_key` as a vectorised expression (same rules, no Python call per cell)."""
+    text = (
+        expr.str.normalize("NFKD").str.replace_all(r"\p{Mn}", "")
+        .str.replace_all("[’‘]", "'").str.to_lowercase()
+        .str.replace_all(r"[\s\u00a0\u202f\u2009]+", " ").str.strip_chars()
+        .str.strip_chars_end(":").str.strip_chars()
+        .str.replace(r"\s*\([^()]*\)\s*$", "").str.strip_chars()
+    )
+    return pl.when(text.str.len_chars() > 0).then(text)
+
+
 def label_key_expr(column: str) -> pl.Expr:
-    return pl.col(column).map_elements(label_key, return_dtype=pl.String)
+    return label_key_expr_of(pl.col(column))
 
 
 def field_lookup(template: Template) -> pl.DataFrame:

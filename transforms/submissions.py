@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import polars as pl
 
-from schemas.fields import FIELDS, SHEET_PERSONNEL
+from schemas.fields import ENUMS, FIELDS, SHEET_PERSONNEL, ZERO_PADDED
 from schemas.registry import PersonnelLabels, Template
-from transforms.labels import field_lookup, label_key_expr, profession_lookup
+from transforms.labels import field_lookup, label_key, label_key_expr, label_key_expr_of, profession_lookup
 from transforms.values import EXPECTED_FORMAT, PARSERS, blank_to_null, parse_decimal, parse_int
 
 ISSUE_SCHEMA = {
@@ -62,14 +62,35 @@ def map_fields(cells: pl.DataFrame, template: Template) -> tuple[pl.DataFrame, p
     return first.drop("label_key"), issues
 
 
+def normalise_text_fields(value: pl.Expr, field: pl.Expr) -> pl.Expr:
+    """Text fields as the rules expect them: an enumerated value matched to its option
+    ignoring case, accents and spaces; an identifier whose leading zero a spreadsheet
+    dropped padded back (`1000` -> `01000`)."""
+    enum_of = {label_key(option): option for options in ENUMS.values() for option in options}
+    matched = label_key_expr_of(value).replace_strict(enum_of, default=None, return_dtype=pl.String)
+    result = pl.when(field.is_in(list(ENUMS)) & matched.is_not_null()).then(matched).otherwise(value)
+    for name, width in ZERO_PADDED.items():
+        short = value.str.contains(rf"^[0-9]{{{width - 1}}}$")
+        result = pl.when((field == name) & short.fill_null(False)).then(value.str.zfill(width)).otherwise(result)
+    return result
+
+
 def cast_fields(mapped: pl.DataFrame, template: Template) -> tuple[pl.DataFrame, pl.DataFrame]:
     """One typed row per submission (every field of FIELDS as a column), and one issue
-    per cell whose text could not be read as its field's kind."""
+    per cell whose text could not be read as its field's kind: a bad cell never hides
+    another, each is reported with its own location and value."""
     fields = mapped.filter(pl.col("field").is_not_null())
     kind = pl.col("field").replace_strict({name: spec.kind for name, spec in FIELDS.items()}, default="text")
+    point_decimal = pl.col("decimal_mark") == "." if "decimal_mark" in mapped.columns else None
     typed_columns, failures = {}, []
     for kind_name, parser in PARSERS.items():
-        of_kind = fields.filter(kind == kind_name).with_columns(parser(pl.col("value")).alias("typed"))
+        if kind_name in ("int", "decimal"):
+            parsed = parser(pl.col("value"), point_decimal)
+        elif kind_name == "text":
+            parsed = normalise_text_fields(pl.col("value"), pl.col("field"))
+        else:
+            parsed = parser(pl.col("value"))
+        of_kind = fields.filter(kind == kind_name).with_columns(parsed.alias("typed"))
         failed = of_kind.filter(pl.col("value").is_not_null() & pl.col("typed").is_null())
         failures.append(issue_frame(failed, "error" if kind_name != "text" else "warning", pl.format(
             "valeur « {} » illisible : attendu {}", pl.col("value"), pl.lit(EXPECTED_FORMAT.get(kind_name, "du texte"))
@@ -132,6 +153,8 @@ def personnel_rows(raw: pl.DataFrame, labels: PersonnelLabels) -> tuple[pl.DataF
             pl.lit(SHEET_PERSONNEL).alias("sheet"),
         )
     )
+    # a template line whose numbers were left blank declares nobody: not a row to judge
+    typed = typed.filter(pl.col("effectif_text").is_not_null() | pl.col("etp_text").is_not_null())
     unknown = typed.filter(pl.col("profession").is_null())
     bad_effectif = typed.filter(pl.col("profession").is_not_null() & pl.col("effectif_text").is_not_null()
                                 & pl.col("effectif").is_null())

@@ -14,7 +14,7 @@ import polars as pl
 
 from schemas.fields import FIELDS, HEALTH_PROFESSIONS, SHEET_PERSONNEL
 from schemas.registry import PersonnelLabels, Template
-from schemas.submission import PERSONNEL_MODELS, SUBMISSION_MODELS, campaign_opens_at
+from schemas.submission import ANTENNE_MODELS, PERSONNEL_MODELS, SUBMISSION_MODELS, campaign_opens_at
 from transforms.submissions import ISSUE_SCHEMA, issue_frame
 
 _FIELD_PATTERN_EXPECTATIONS = {
@@ -22,6 +22,11 @@ _FIELD_PATTERN_EXPECTATIONS = {
     "code_postal": "un code postal de 5 chiffres",
     "contact_courriel": "une adresse électronique valide (nom@domaine.fr)",
 }
+
+
+# our dataframe-level checks name their field as `field|message`; built-in checks such as
+# str_matches('^(?:[0-9]{5}|2[AB]...)') may contain a pipe too, but never start with a name
+_OWN_CHECK = re.compile(r"^[a-z_]+\|")
 
 
 def _expectation(check: str, field: str) -> str:
@@ -50,7 +55,7 @@ def run_models(frame: pl.DataFrame, models) -> pl.DataFrame:
         except pa.errors.SchemaErrors as errors:
             cases = errors.failure_cases.filter(pl.col("index").is_not_null())
             for column, check, index in cases.select("column", "check", "index").iter_rows():
-                if "|" in check:
+                if _OWN_CHECK.match(check):
                     field, message = check.split("|", 1)
                 else:
                     field, message = column, _expectation(check, column)
@@ -94,6 +99,35 @@ def validate_submissions(
     ]) if not located.is_empty() else pl.DataFrame(schema=ISSUE_SCHEMA)
 
 
+def antenne_rows(typed: pl.DataFrame) -> pl.DataFrame:
+    """One row per FINESS listed in `antennes` (separated by `;`, `,` or new lines)."""
+    return (
+        typed.select("submission_key", pl.col("antennes").str.replace_all(r"[;,\n\r]+", ";").str.split(";").alias("antenne"))
+        .explode("antenne")
+        .with_columns(pl.col("antenne").str.strip_chars())
+        .filter(pl.col("antenne").is_not_null() & (pl.col("antenne") != ""))
+    ) if "antennes" in typed.columns else pl.DataFrame(schema={"submission_key": pl.String, "antenne": pl.String})
+
+
+def validate_antennes(typed: pl.DataFrame, mapped: pl.DataFrame, template: Template) -> pl.DataFrame:
+    """A warning for each bad FINESS of the antennes list, naming that FINESS."""
+    rows = antenne_rows(typed).with_row_index("row_index")
+    if rows.is_empty():
+        return pl.DataFrame(schema=ISSUE_SCHEMA)
+    failures = run_models(rows.drop("row_index"), ANTENNE_MODELS).join(
+        rows.select(pl.col("row_index").cast(pl.Int64), "submission_key", "antenne"), on="row_index"
+    )
+    located = failures.join(
+        mapped.filter(pl.col("field") == "antennes").select("submission_key", "source_file", "sheet", "location"),
+        on="submission_key", how="left",
+    ).with_columns(
+        pl.col("antenne").alias("value"),
+        pl.col("sheet").fill_null(FIELDS["antennes"].sheet),
+        pl.lit(template.labels.get("antennes", "antennes")).alias("label"),
+    )
+    return issue_frame(located, "warning", pl.col("message"))
+
+
 def validate_personnel(
     rows: pl.DataFrame, submissions: pl.DataFrame, labels: PersonnelLabels
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -113,6 +147,10 @@ def validate_personnel(
         pl.lit(SHEET_PERSONNEL).alias("sheet"),
     )
     set_aside = failures.filter(pl.col("severity") == "error")
+    # a row set aside is reported once, for why it was set aside; its other remarks are moot
+    failures = failures.filter(
+        (pl.col("severity") == "error") | ~pl.col("row_index").is_in(set_aside["row_index"].implode())
+    )
     kept = indexed.join(set_aside.select(pl.col("row_index").cast(pl.UInt32)), on="row_index", how="anti")
     duplicated = kept.filter(pl.len().over("submission_key", "profession") > 1).filter(
         pl.int_range(pl.len()).over("submission_key", "profession") > 0

@@ -22,21 +22,29 @@ def blank_to_null(expr: pl.Expr) -> pl.Expr:
     return pl.when(stripped.str.len_chars() == 0).then(None).otherwise(stripped)
 
 
-def _number_text(expr: pl.Expr) -> pl.Expr:
+def _number_text(expr: pl.Expr, point_decimal: pl.Expr | None = None) -> pl.Expr:
     """`1 234,56 €` -> `1234.56`; a lone comma is the decimal separator, dots are thousands
-    separators only when a comma is also present."""
-    text = expr.str.replace_all(_SPACES, "").str.replace_all(r"[%€]", "")
+    separators only when a comma is also present. Where `point_decimal` is true (a CSV
+    whose columns are separated by `,`), the point is the decimal mark and commas can only
+    be thousands separators."""
+    text = (
+        expr.str.replace_all(_SPACES, "").str.replace_all(r"[%€]", "")
+        .str.replace_all("\u2212", "-")  # typographic minus sign
+    )
     has_comma = text.str.contains(",")
-    return pl.when(has_comma).then(text.str.replace_all(r"\.", "").str.replace(",", ".")).otherwise(text)
+    comma_decimal = pl.when(has_comma).then(text.str.replace_all(r"\.", "").str.replace(",", ".")).otherwise(text)
+    if point_decimal is None:
+        return comma_decimal
+    return pl.when(point_decimal.fill_null(False)).then(text.str.replace_all(",", "")).otherwise(comma_decimal)
 
 
-def parse_decimal(expr: pl.Expr) -> pl.Expr:
-    return _number_text(expr).cast(pl.Float64, strict=False)
+def parse_decimal(expr: pl.Expr, point_decimal: pl.Expr | None = None) -> pl.Expr:
+    return _number_text(expr, point_decimal).cast(pl.Float64, strict=False)
 
 
-def parse_int(expr: pl.Expr) -> pl.Expr:
+def parse_int(expr: pl.Expr, point_decimal: pl.Expr | None = None) -> pl.Expr:
     """Integers, including `12.0` as spreadsheets store them; `12,5` is not an integer."""
-    number = parse_decimal(expr)
+    number = parse_decimal(expr, point_decimal)
     return pl.when(number == number.round(0)).then(number).otherwise(None).cast(pl.Int64, strict=False)
 
 
@@ -49,8 +57,10 @@ def parse_datetime(expr: pl.Expr) -> pl.Expr:
     """An aware datetime in Europe/Paris."""
     text = expr.str.strip_chars().str.replace(r"^(\d{4}-\d{2}-\d{2})T", "$1 ")
     with_zone = text.str.replace(r"Z$", "+00:00")
-    zoned = with_zone.str.to_datetime("%Y-%m-%d %H:%M:%S%.f%:z", strict=False, time_zone="UTC").fill_null(
-        with_zone.str.to_datetime("%Y-%m-%d %H:%M%:z", strict=False, time_zone="UTC")
+    zoned = pl.coalesce(
+        with_zone.str.to_datetime("%Y-%m-%d %H:%M:%S%.f%:z", strict=False, time_zone="UTC"),
+        with_zone.str.to_datetime("%Y-%m-%d %H:%M%:z", strict=False, time_zone="UTC"),
+        with_zone.str.to_datetime("%Y-%m-%d %H:%M:%S%.f%z", strict=False, time_zone="UTC"),
     ).dt.convert_time_zone(PARIS)
     naive = pl.coalesce(
         text.str.to_datetime("%Y-%m-%d %H:%M:%S%.f", strict=False),

@@ -4,7 +4,7 @@ One reader per container (submission-template.md): the per-centre workbook (four
 sheets) and the regional export (CSV or one-sheet workbook). Readers do not interpret
 values: they return every (label, value) pair as text with where it was found, plus an
 *outcome* record per file, so that nothing silently vanishes. Unreadable files get a
-French reason instead of an exception.
+French reason instead of an exception, and are never decompressed beyond a bound.
 """
 from __future__ import annotations
 
@@ -19,17 +19,26 @@ from pathlib import Path
 import fastexcel
 import polars as pl
 
-from schemas.fields import FORM_SHEETS, SHEET_PERSONNEL
-from schemas.registry import personnel_labels
+from schemas.fields import EXPORT_REQUIRED, FORM_SHEETS, SHEET_PERSONNEL
+from schemas.registry import all_field_label_keys, personnel_labels, templates
 from transforms.labels import label_key
+from transforms.submissions import ISSUE_SCHEMA
 
 SUBMISSION_SUFFIXES = {".xlsx", ".xlsm", ".xls", ".ods", ".csv"}
 MANIFEST_NAME = "reception.csv"
-MAX_UNCOMPRESSED_BYTES = 200 * 1024 * 1024  # a 300-centre form is a few hundred kB
+# A 300-centre export is a few hundred kB once unzipped: anything announcing more than
+# this is refused from the zip directory alone, before any decompression.
+MAX_UNCOMPRESSED_BYTES = 200 * 1024 * 1024
+# Spreadsheet XML compresses ~10x; a member beyond this ratio and size is a bomb, not a form.
+MAX_COMPRESSION_RATIO = 200
+_RATIO_CHECK_FROM_BYTES = 10 * 1024 * 1024
 
 CELLS_SCHEMA = {
     "submission_key": pl.String, "source_file": pl.String, "source_row": pl.Int64,
     "sheet": pl.String, "location": pl.String, "label": pl.String, "value": pl.String,
+    # "." when the file's decimal mark is a point (CSV with `,` as separator), else null:
+    # the value parser then accepts both `1 234,56` and spreadsheet numbers `1234.56`.
+    "decimal_mark": pl.String,
 }
 PERSONNEL_SCHEMA = {
     "submission_key": pl.String, "source_file": pl.String, "sheet": pl.String,
@@ -44,10 +53,14 @@ class FileOutcome:
     size_bytes: int
     readable: bool = False
     container: str | None = None  # classeur | export_csv | export_tableur
+    format: str | None = None  # xlsx | xls | ods | csv, from the bytes, not the name
     encoding: str | None = None
     separator: str | None = None
+    decimal_mark: str | None = None
     sheets: list[str] = field(default_factory=list)
     submissions: int = 0
+    rows_in: int = 0  # non-empty data lines read (form lines + personnel lines, or export rows)
+    notes: list[str] = field(default_factory=list)  # French remarks on a readable file
     reason: str | None = None  # French, when not readable
 
 
@@ -56,6 +69,11 @@ class FileContent:
     outcome: FileOutcome
     cells: pl.DataFrame  # CELLS_SCHEMA: one row per (submission, label) pair found
     personnel: pl.DataFrame  # PERSONNEL_SCHEMA: one row per profession row of a workbook
+    issues: pl.DataFrame = None  # ISSUE_SCHEMA: what reading itself noticed (formulas without value)
+
+    def __post_init__(self):
+        if self.issues is None:
+            self.issues = pl.DataFrame(schema=ISSUE_SCHEMA)
 
 
 class UnreadableFile(Exception):
@@ -74,28 +92,43 @@ def read_submission_file(path: Path, root: Path) -> FileContent:
     relative = path.relative_to(root).as_posix()
     raw = path.read_bytes()
     outcome = FileOutcome(relative, hashlib.sha256(raw).hexdigest(), len(raw))
+    issues = _empty(ISSUE_SCHEMA)
     try:
         if path.suffix.lower() == ".csv":
             cells, personnel = _read_csv_export(raw, outcome)
         else:
-            cells, personnel = _read_workbook(path, raw, outcome)
+            cells, personnel, issues = _read_workbook(raw, outcome)
     except UnreadableFile as exc:
         outcome.reason = str(exc)
         return FileContent(outcome, _empty(CELLS_SCHEMA), _empty(PERSONNEL_SCHEMA))
     outcome.readable = True
     outcome.submissions = cells.get_column("submission_key").n_unique()
-    return FileContent(outcome, cells, personnel)
+    if outcome.submissions == 0:
+        outcome.readable = False
+        outcome.reason = "aucun envoi trouvé : le fichier ne contient que des en-têtes ou des lignes vides"
+        return FileContent(outcome, _empty(CELLS_SCHEMA), _empty(PERSONNEL_SCHEMA))
+    return FileContent(outcome, cells, personnel, issues)
 
 
 def _empty(schema: dict) -> pl.DataFrame:
     return pl.DataFrame(schema=schema)
 
 
+def _quoted(names) -> str:
+    return ", ".join(f"« {name} »" for name in names)
+
+
 # ---------------------------------------------------------------- CSV regional export
 def _decode(raw: bytes, outcome: FileOutcome) -> str:
     if raw.startswith(b"\xef\xbb\xbf"):
         outcome.encoding = "utf-8-sig"
-        return raw[3:].decode("utf-8", errors="strict")
+        try:
+            return raw[3:].decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise UnreadableFile(
+                f"fichier marqué UTF-8 mais octet invalide à la position {exc.start + 3} : "
+                "enregistrer le fichier en CSV UTF-8"
+            ) from exc
     if raw.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in raw[:4096]:
         raise UnreadableFile(
             "encodage non pris en charge (UTF-16 ou binaire) : enregistrer le fichier en CSV "
@@ -116,97 +149,170 @@ def _decode(raw: bytes, outcome: FileOutcome) -> str:
     return text
 
 
+_SEPARATORS = (";", "\t", ",")  # order breaks ties: `;` is what French Excel writes
+
+
+def _split(line: str, separator: str) -> list[str]:
+    return next(csv.reader([line], delimiter=separator), [])
+
+
 def _detect_separator(header_line: str) -> str:
-    counts = {sep: header_line.count(sep) for sep in (";", "\t", ",")}
-    best = max(counts, key=lambda sep: counts[sep])
-    return best if counts[best] else ";"
+    counts = {sep: sum(1 for cell in _split(header_line, sep) if cell.strip()) for sep in _SEPARATORS}
+    best = max(_SEPARATORS, key=lambda sep: counts[sep])
+    return best if counts[best] >= 2 else ";"
+
+
+def _header_line(lines: list[str]) -> int | None:
+    """The first line that splits into at least two labels: a title line above the header
+    (`Export ARS 2024;;;`) is skipped."""
+    for index, line in enumerate(lines[:30]):
+        if line.strip() and max(sum(1 for c in _split(line, sep) if c.strip()) for sep in _SEPARATORS) >= 2:
+            return index
+    return None
 
 
 def _read_csv_export(raw: bytes, outcome: FileOutcome) -> tuple[pl.DataFrame, pl.DataFrame]:
-    if not raw.strip():
+    outcome.format, outcome.container = "csv", "export_csv"
+    if not raw.strip(b" \t\r\n\xef\xbb\xbf"):
         raise UnreadableFile("fichier vide")
     text = _decode(raw, outcome)
     lines = text.splitlines()
-    header_index = next(i for i, line in enumerate(lines) if line.strip())
-    separator = _detect_separator(lines[header_index])
-    outcome.container, outcome.separator = "export_csv", separator
-    rows = list(csv.reader(io.StringIO("\n".join(lines[header_index:])), delimiter=separator))
-    header, body = rows[0], rows[1:]
-    if len(header) < 2:
+    header_index = _header_line(lines)
+    if header_index is None:
         raise UnreadableFile(
             "une seule colonne trouvée : attendu un export régional avec un séparateur « ; », « , » "
             "ou tabulation et une ligne d'en-tête"
         )
-    # Spreadsheet line numbers: the header is on line header_index + 1.
-    grid = [(header_index + 2 + offset, row) for offset, row in enumerate(body) if any(c.strip() for c in row)]
-    return _export_cells(outcome.source_file, None, header, grid, lambda line, col: f"ligne {line}"), _empty(
-        PERSONNEL_SCHEMA
-    )
+    separator = _detect_separator(lines[header_index])
+    outcome.separator = separator
+    # With `,` separating columns, numbers can only use a decimal point.
+    outcome.decimal_mark = "." if separator == "," else ","
+    reader = csv.reader(io.StringIO("\n".join(lines[header_index:])), delimiter=separator)
+    header = next(reader)
+    grid = []
+    consumed = reader.line_num
+    for row in reader:
+        # line of the row's first physical line in the file (a quoted cell may span lines)
+        line = header_index + consumed + 1
+        consumed = reader.line_num
+        if any(cell.strip() for cell in row):
+            grid.append((line, row))
+    _check_export_header(header)
+    outcome.rows_in = len(grid)
+    return _export_cells(
+        outcome.source_file, None, header, grid, lambda line, col: f"ligne {line}", outcome.decimal_mark
+    ), _empty(PERSONNEL_SCHEMA)
 
 
-def _export_cells(source_file, sheet, header, grid, locate) -> pl.DataFrame:
+def _check_export_header(header: list) -> None:
+    found = {label_key(cell) for cell in header if cell is not None and str(cell).strip()}
+    keys = all_field_label_keys(label_key)
+    missing = [name for name in EXPORT_REQUIRED if not keys.get(name, {name}) & found]
+    if missing:
+        latest = templates()[-1].labels
+        raise UnreadableFile(
+            "colonne(s) obligatoire(s) absente(s) de l'en-tête : " + _quoted(latest.get(n, n) for n in missing)
+        )
+
+
+def _export_cells(source_file, sheet, header, grid, locate, decimal_mark=None) -> pl.DataFrame:
     records = []
+    mark = "." if decimal_mark == "." else None
     for data_row, (line, row) in enumerate(grid, start=1):
         key = f"{source_file}#{data_row}"
         for col, label in enumerate(header):
-            if not str(label or "").strip():
+            if label is None or not str(label).strip():
                 continue
             value = row[col] if col < len(row) else None
-            records.append((key, source_file, data_row, sheet, locate(line, col), str(label), value))
+            records.append((key, source_file, data_row, sheet, locate(line, col), str(label), value, mark))
     return pl.DataFrame(records, schema=CELLS_SCHEMA, orient="row")
 
 
 # ---------------------------------------------------------------- workbooks
-def _sniff_workbook(raw: bytes, suffix: str) -> None:
-    if not raw:
-        raise UnreadableFile("fichier vide (0 octet)")
+_OLE2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+
+
+def _sniff_workbook(raw: bytes, outcome: FileOutcome) -> None:
+    """Refuse from the first bytes and the zip directory what is not a workbook, before
+    calamine sees it (and before anything is decompressed)."""
+    if not raw.strip():
+        raise UnreadableFile("fichier vide (0 octet)" if not raw else "fichier vide")
     head = raw[:1024].lstrip().lower()
     if head.startswith(b"%pdf"):
         raise UnreadableFile("ce fichier est un PDF renommé en tableur : envoyer le classeur Excel du modèle")
-    if head.startswith((b"<!doctype html", b"<html", b"<?xml")) or b"<html" in head:
+    if head.startswith((b"<!doctype html", b"<html")) or b"<html" in head:
         raise UnreadableFile("ce fichier est une page HTML renommée en tableur : envoyer le classeur Excel du modèle")
-    if raw.startswith(b"\xd0\xcf\x11\xe0") and suffix != ".xls":
-        raise UnreadableFile(
-            "classeur protégé par mot de passe (ou ancien format .xls renommé) : "
-            "enregistrer le classeur sans mot de passe au format .xlsx"
-        )
-    if suffix in {".xlsx", ".xlsm", ".ods"}:
-        if not raw.startswith(b"PK"):
-            raise UnreadableFile("ce fichier n'est pas un classeur Excel (.xlsx) valide")
-        try:
-            with zipfile.ZipFile(io.BytesIO(raw)) as archive:
-                total = sum(info.file_size for info in archive.infolist())
-        except zipfile.BadZipFile as exc:
-            raise UnreadableFile("classeur tronqué ou corrompu : l'archive .xlsx ne s'ouvre pas") from exc
-        if total > MAX_UNCOMPRESSED_BYTES:
+    if raw.startswith(_OLE2):
+        # An OLE2 container is either a legacy .xls or an encrypted (password) .xlsx: Excel
+        # stores password-protected workbooks as OLE2 with an `EncryptedPackage` stream.
+        if b"E\x00n\x00c\x00r\x00y\x00p\x00t\x00e\x00d\x00P\x00a\x00c\x00k\x00a\x00g\x00e" in raw:
             raise UnreadableFile(
-                f"classeur refusé : son contenu décompressé annonce {total // (1024 * 1024)} Mo "
-                f"(limite {MAX_UNCOMPRESSED_BYTES // (1024 * 1024)} Mo), possible bombe de décompression"
+                "classeur protégé par mot de passe : l'enregistrer sans mot de passe au format .xlsx et le renvoyer"
             )
+        outcome.format = "xls"
+        return
+    if not raw.startswith(b"PK"):
+        raise UnreadableFile(
+            "ce fichier n'est pas un classeur (ni .xlsx, ni .xls, ni .ods) : envoyer le classeur Excel du modèle"
+        )
+    try:
+        with zipfile.ZipFile(io.BytesIO(raw)) as archive:
+            members = archive.infolist()
+            names = {info.filename for info in members}
+            mimetype = archive.read("mimetype")[:100] if "mimetype" in names and \
+                archive.getinfo("mimetype").file_size < 200 else b""
+    except (zipfile.BadZipFile, EOFError, ValueError) as exc:
+        raise UnreadableFile("classeur tronqué ou corrompu : l'archive .xlsx ne s'ouvre pas") from exc
+    total = sum(info.file_size for info in members)
+    if total > MAX_UNCOMPRESSED_BYTES:
+        raise UnreadableFile(
+            f"classeur refusé : son contenu décompressé annonce {total // (1024 * 1024)} Mo "
+            f"(limite {MAX_UNCOMPRESSED_BYTES // (1024 * 1024)} Mo), possible bombe de décompression"
+        )
+    for info in members:
+        if info.file_size > _RATIO_CHECK_FROM_BYTES and info.file_size > MAX_COMPRESSION_RATIO * max(
+                info.compress_size, 1):
+            raise UnreadableFile(
+                f"classeur refusé : « {info.filename} » se décompresse {info.file_size // max(info.compress_size, 1)} "
+                "fois sa taille, possible bombe de décompression"
+            )
+    if b"opendocument.spreadsheet" in mimetype:
+        outcome.format = "ods"
+    elif "xl/workbook.xml" in names or "xl/workbook.bin" in names:
+        outcome.format = "xlsx"
+    else:
+        raise UnreadableFile(
+            "archive zip qui n'est pas un classeur (.xlsx ou .ods) : envoyer le classeur Excel du modèle"
+        )
 
 
-def _read_workbook(path: Path, raw: bytes, outcome: FileOutcome) -> tuple[pl.DataFrame, pl.DataFrame]:
-    _sniff_workbook(raw, path.suffix.lower())
+def _read_workbook(raw: bytes, outcome: FileOutcome) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    _sniff_workbook(raw, outcome)
     try:
         reader = fastexcel.read_excel(raw)
         outcome.sheets = list(reader.sheet_names)
         sheets = {label_key(name): name for name in outcome.sheets}
-        form_sheets = [sheets.get(label_key(name)) for name in FORM_SHEETS]
-        if form_sheets[0] is not None:
+        if sheets.get(label_key(FORM_SHEETS[0])) is not None:
             outcome.container = "classeur"
-            return _read_centre_workbook(reader, outcome, sheets)
+            return _read_centre_workbook(reader, raw, outcome, sheets)
         outcome.container = "export_tableur"
-        return _read_export_workbook(reader, outcome), _empty(PERSONNEL_SCHEMA)
+        return _read_export_workbook(reader, outcome), _empty(PERSONNEL_SCHEMA), _empty(ISSUE_SCHEMA)
     except UnreadableFile:
         raise
     except Exception as exc:  # calamine raises its own types for every kind of damage
-        raise UnreadableFile(f"classeur illisible ou corrompu ({type(exc).__name__})") from exc
+        kind = {"xls": "ancien format .xls", "ods": "classeur .ods"}.get(outcome.format, "classeur")
+        raise UnreadableFile(
+            f"{kind} illisible ou corrompu ({type(exc).__name__}) : l'ouvrir et l'enregistrer au format .xlsx"
+        ) from exc
 
 
 def _sheet_grid(reader, name: str) -> list[list[str | None]]:
-    """Every row of a sheet as text, row i of the list = spreadsheet row i + 1."""
-    frame = reader.load_sheet(name, header_row=None, dtypes="string", skip_rows=0).to_polars()
-    return [list(row) for row in frame.iter_rows()]
+    """Every row of a sheet as text, row i of the list = spreadsheet row i + 1 (hidden rows
+    included: a hidden line still holds what the centre declared)."""
+    sheet = reader.load_sheet(name, header_row=None, dtypes="string", skip_rows=0)
+    if sheet.width == 0:
+        return []
+    return [list(row) for row in sheet.to_polars().iter_rows()]
 
 
 def column_letter(index: int) -> str:
@@ -218,28 +324,43 @@ def column_letter(index: int) -> str:
     return letters
 
 
-def _read_centre_workbook(reader, outcome: FileOutcome, sheets: dict) -> tuple[pl.DataFrame, pl.DataFrame]:
+def _blank(value) -> bool:
+    return value is None or not str(value).strip()
+
+
+def _read_centre_workbook(reader, raw: bytes, outcome: FileOutcome, sheets: dict):
     key = outcome.source_file
-    missing = [name for name in (*FORM_SHEETS, SHEET_PERSONNEL) if label_key(name) not in sheets]
+    expected = (*FORM_SHEETS, SHEET_PERSONNEL)
+    missing = [name for name in expected if label_key(name) not in sheets]
     if missing:
         raise UnreadableFile(
-            "feuille(s) manquante(s) : " + ", ".join(f"« {name} »" for name in missing)
+            "feuille(s) manquante(s) : " + _quoted(missing)
             + " ; le classeur doit contenir les feuilles Identification, Activité, Finances et Personnel"
         )
-    records = []
+    extra = [name for name in outcome.sheets if label_key(name) not in {label_key(n) for n in expected}]
+    if extra:
+        outcome.notes.append("feuille(s) supplémentaire(s) ignorée(s) : " + _quoted(extra))
+    records, empty_values = [], []
+    known_labels = set().union(*all_field_label_keys(label_key).values())
     for sheet in FORM_SHEETS:
         actual = sheets[label_key(sheet)]
         for number, row in enumerate(_sheet_grid(reader, actual), start=1):
             label = row[0] if row else None
-            if label is None or not str(label).strip():
+            if _blank(label):
                 continue
             value = row[1] if len(row) > 1 else None
-            records.append((key, key, None, sheet, f"B{number}", str(label), value))
+            records.append((key, key, None, sheet, f"B{number}", str(label), value, None))
+            if value is None and label_key(label) in known_labels:  # not a title or section row
+                empty_values.append((sheet, actual, f"B{number}", str(label)))
     cells = pl.DataFrame(records, schema=CELLS_SCHEMA, orient="row")
-    return cells, _read_personnel(reader, sheets[label_key(SHEET_PERSONNEL)], key)
+    personnel, personnel_empty = _read_personnel(reader, sheets[label_key(SHEET_PERSONNEL)], key)
+    # title and section rows carry a label and no value: they are layout, not data read
+    outcome.rows_in = sum(1 for record in records if not _blank(record[6])) + personnel.height
+    issues = _formulas_without_value(raw, outcome, key, empty_values + personnel_empty)
+    return cells, personnel, issues
 
 
-def _read_personnel(reader, sheet_name: str, key: str) -> pl.DataFrame:
+def _read_personnel(reader, sheet_name: str, key: str):
     labels = personnel_labels()
     grid = _sheet_grid(reader, sheet_name)
     header_at = next(
@@ -256,37 +377,100 @@ def _read_personnel(reader, sheet_name: str, key: str) -> pl.DataFrame:
         etp_col = header.index(label_key(labels.etp))
     except ValueError as exc:
         raise UnreadableFile(
-            f"feuille « {SHEET_PERSONNEL} » : colonnes « {labels.effectif} » et « {labels.etp} » attendues"
+            f"feuille « {SHEET_PERSONNEL} » : colonne(s) « {labels.effectif} » et « {labels.etp} » attendues "
+            "dans la ligne d'en-tête"
         ) from exc
-    records = []
+    records, empty_values = [], []
     for number, row in enumerate(grid[header_at + 1:], start=header_at + 2):
-        if not row or not any(cell is not None and str(cell).strip() for cell in row):
+        if not row or all(_blank(cell) for cell in row):
             continue
-        records.append((
-            key, key, SHEET_PERSONNEL, f"ligne {number}", row[0],
-            row[effectif_col] if effectif_col < len(row) else None,
-            row[etp_col] if etp_col < len(row) else None,
-        ))
-    return pl.DataFrame(records, schema=PERSONNEL_SCHEMA, orient="row")
+        effectif = row[effectif_col] if effectif_col < len(row) else None
+        etp = row[etp_col] if etp_col < len(row) else None
+        records.append((key, key, SHEET_PERSONNEL, f"ligne {number}", row[0], effectif, etp))
+        for col, value, label in ((effectif_col, effectif, labels.effectif), (etp_col, etp, labels.etp)):
+            if value is None and not (_blank(effectif) and _blank(etp)):  # a blank line is no formula
+                empty_values.append((SHEET_PERSONNEL, sheet_name, f"{column_letter(col)}{number}", label))
+    return pl.DataFrame(records, schema=PERSONNEL_SCHEMA, orient="row"), empty_values
+
+
+_CELL_RE = re.compile(rb'<c\s[^>]*?r="([A-Z]+[0-9]+)"[^>]*?(?:/>|>(.*?)</c>)', re.S)
+
+
+def _formulas_without_value(raw: bytes, outcome: FileOutcome, key: str, empty_values: list) -> pl.DataFrame:
+    """Calamine gives the cached value of a formula, and null when the workbook was saved
+    without one (generated by a script, never opened in Excel). Only when an expected value
+    is null, read that sheet's XML to tell an empty cell from such a formula."""
+    if outcome.format != "xlsx" or not empty_values:
+        return _empty(ISSUE_SCHEMA)
+    try:
+        with zipfile.ZipFile(io.BytesIO(raw)) as archive:
+            paths = _sheet_paths(archive)
+            formulas: dict[str, set[str]] = {}
+            for _, actual, _, _ in empty_values:
+                if actual in formulas or actual not in paths:
+                    continue
+                xml = archive.read(paths[actual])
+                formulas[actual] = {
+                    ref.decode() for ref, body in _CELL_RE.findall(xml)
+                    if body and b"<f" in body and not re.search(rb"<v>[^<]+</v>", body)
+                }
+    except (zipfile.BadZipFile, KeyError, OSError):
+        return _empty(ISSUE_SCHEMA)
+    records = [
+        (key, key, sheet, cell, None, label, None, "warning",
+         "la cellule contient une formule sans valeur calculée : ouvrir le classeur dans un tableur, "
+         "l'enregistrer puis le renvoyer (ou saisir la valeur)")
+        for sheet, actual, cell, label in empty_values if cell in formulas.get(actual, set())
+    ]
+    return pl.DataFrame(records, schema=ISSUE_SCHEMA, orient="row")
+
+
+def _sheet_paths(archive: zipfile.ZipFile) -> dict[str, str]:
+    """Sheet name -> XML member, from workbook.xml and its relationships."""
+    workbook = archive.read("xl/workbook.xml").decode("utf-8", "replace")
+    rels = archive.read("xl/_rels/workbook.xml.rels").decode("utf-8", "replace")
+    targets = {
+        rid: target for rid, target in re.findall(r'<Relationship\b[^>]*?Id="([^"]+)"[^>]*?Target="([^"]+)"', rels)
+    }
+    targets.update({
+        rid: target for target, rid in re.findall(r'<Relationship\b[^>]*?Target="([^"]+)"[^>]*?Id="([^"]+)"', rels)
+    })
+    paths = {}
+    for tag in re.findall(r"<(?:\w+:)?sheet\b[^>]*>", workbook):
+        name = re.search(r'\bname="([^"]*)"', tag)
+        rid = re.search(r'\br:id="([^"]*)"', tag) or re.search(r'\b\w+:id="([^"]*)"', tag)
+        if name and rid and rid.group(1) in targets:
+            target = targets[rid.group(1)].lstrip("/")
+            paths[_xml_unescape(name.group(1))] = target if target.startswith("xl/") else f"xl/{target}"
+    return paths
+
+
+def _xml_unescape(text: str) -> str:
+    return (text.replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", '"').replace("&apos;", "'")
+            .replace("&amp;", "&"))
 
 
 def _read_export_workbook(reader, outcome: FileOutcome) -> pl.DataFrame:
-    visible = [name for name in outcome.sheets]
+    visible = [name for name in outcome.sheets if reader.load_sheet(name, n_rows=0).visible == "visible"]
     if len(visible) != 1:
         raise UnreadableFile(
             "classeur non reconnu : ni feuille « Identification » (classeur de centre), ni une feuille "
-            f"unique (export régional) ; feuilles trouvées : {', '.join(visible) or 'aucune'}"
+            f"unique (export régional) ; feuilles trouvées : {', '.join(outcome.sheets) or 'aucune'}"
         )
+    if len(outcome.sheets) > 1:
+        outcome.notes.append("feuille(s) masquée(s) ignorée(s) : " + _quoted(n for n in outcome.sheets if n not in visible))
     grid = _sheet_grid(reader, visible[0])
-    header_index = next((i for i, row in enumerate(grid) if sum(1 for c in row if c) >= 2), None)
+    header_index = next((i for i, row in enumerate(grid) if sum(1 for c in row if not _blank(c)) >= 2), None)
     if header_index is None:
         raise UnreadableFile("feuille vide : aucune ligne d'en-tête trouvée")
     header = [cell or "" for cell in grid[header_index]]
+    _check_export_header(header)
     rows = [
         (header_index + 2 + offset, row)
         for offset, row in enumerate(grid[header_index + 1:])
-        if any(cell is not None and str(cell).strip() for cell in row)
+        if any(not _blank(cell) for cell in row)
     ]
+    outcome.rows_in = len(rows)
     return _export_cells(
         outcome.source_file, visible[0], header, rows, lambda line, col: f"{column_letter(col)}{line}"
     )

@@ -1,0 +1,137 @@
+"""What must each centre correct, and what became of each received file?
+
+Writes the feedback workbook of a run: sheet « Anomalies » lists every error and warning
+by centre and file, ready for the ARS to send back as is; sheet « Fichiers » holds one
+outcome per received file. Values come from the centres' own files, so text that a
+spreadsheet would take for a formula (`=`, `+`, `-`, `@`) is written as a plain string.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import polars as pl
+from openpyxl import Workbook
+from openpyxl.cell.cell import TYPE_STRING
+from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.utils import get_column_letter
+
+# (column of the frame, French header); columns absent from a frame are left out.
+ISSUE_COLUMNS = [
+    ("source_file", "Fichier"), ("submission_key", "Envoi"), ("raison_sociale", "Centre"),
+    ("finess_et", "N° FINESS ET déclaré"), ("severity", "Gravité"), ("sheet", "Feuille"),
+    ("location", "Cellule ou ligne"), ("label", "Libellé"), ("value", "Valeur reçue"), ("message", "Anomalie"),
+]
+OUTCOME_COLUMNS = [
+    ("source_file", "Fichier"), ("readable", "Lu"), ("reason", "Motif si illisible"),
+    ("container", "Conteneur"), ("format", "Format"), ("encoding", "Encodage"), ("separator", "Séparateur"),
+    ("template_version", "Version du modèle"), ("sheets", "Feuilles trouvées"), ("submissions", "Envois"),
+    ("rows_in", "Lignes lues"), ("rows_set_aside", "Lignes écartées"), ("notes", "Remarques"),
+    ("size_bytes", "Taille (octets)"), ("sha256", "Empreinte SHA-256"),
+]
+SEVERITY_FR = {"error": "bloquant", "warning": "avertissement"}
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_HEADER_FILL = PatternFill("solid", fgColor="1F4E78")
+_ERROR_FILL = PatternFill("solid", fgColor="F8CBAD")
+_MAX_WIDTH = 80
+
+
+def outcomes_frame(outcomes, rows_set_aside: pl.DataFrame | None = None,
+                   template_version: str | None = None) -> pl.DataFrame:
+    """One row per received file from `FileOutcome` records, completed with the rows set
+    aside during validation and the template version used (unreadable files have none)."""
+    frame = pl.DataFrame([{
+        "source_file": o.source_file, "sha256": o.sha256, "size_bytes": o.size_bytes, "readable": o.readable,
+        "container": o.container, "format": o.format, "encoding": o.encoding, "separator": o.separator,
+        "sheets": ", ".join(o.sheets) or None, "submissions": o.submissions, "rows_in": o.rows_in,
+        "notes": " ; ".join(o.notes) or None, "reason": o.reason,
+    } for o in outcomes], schema={
+        "source_file": pl.String, "sha256": pl.String, "size_bytes": pl.Int64, "readable": pl.Boolean,
+        "container": pl.String, "format": pl.String, "encoding": pl.String, "separator": pl.String,
+        "sheets": pl.String, "submissions": pl.Int64, "rows_in": pl.Int64, "notes": pl.String, "reason": pl.String,
+    })
+    aside = rows_set_aside if rows_set_aside is not None else pl.DataFrame(
+        schema={"source_file": pl.String, "rows_set_aside": pl.Int64})
+    return frame.join(aside.select("source_file", pl.col("rows_set_aside").cast(pl.Int64)), on="source_file",
+                      how="left").with_columns(
+        pl.when(pl.col("readable")).then(pl.col("rows_set_aside").fill_null(0)).alias("rows_set_aside"),
+        pl.when(pl.col("readable")).then(pl.lit(template_version, pl.String)).alias("template_version"),
+    )
+
+
+def write_feedback_workbook(issues: pl.DataFrame, outcomes: pl.DataFrame, path: Path) -> Path:
+    """Write the run's feedback workbook at `path` and return it."""
+    path = Path(path)
+    workbook = Workbook()
+    anomalies = workbook.active
+    anomalies.title = "Anomalies"
+    ordered = issues
+    sort_keys = [c for c in ("source_file", "submission_key", "severity", "sheet", "location") if c in issues.columns]
+    if sort_keys and not issues.is_empty():
+        ordered = issues.sort(sort_keys, nulls_last=True)
+    if "severity" in ordered.columns:
+        ordered = ordered.with_columns(pl.col("severity").replace(SEVERITY_FR))
+    _write_table(anomalies, ordered, ISSUE_COLUMNS, highlight=("severity", SEVERITY_FR["error"]))
+    files = workbook.create_sheet("Fichiers")
+    shown = outcomes.with_columns(
+        pl.col("readable").replace_strict({True: "oui", False: "non"}, return_dtype=pl.String)
+    ) if "readable" in outcomes.columns else outcomes
+    _write_table(files, shown, OUTCOME_COLUMNS, highlight=("readable", "non"))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    workbook.save(path)
+    return path
+
+
+def _write_table(sheet, frame: pl.DataFrame, columns, highlight) -> None:
+    present = [(name, header) for name, header in columns if name in frame.columns]
+    sheet.append([header for _, header in present])
+    for cell in sheet[1]:
+        cell.font = Font(bold=True, color="FFFFFF")
+        cell.fill = _HEADER_FILL
+        cell.alignment = Alignment(vertical="center", wrap_text=True)
+    widths = [len(header) for _, header in present]
+    flag_at = next((i for i, (name, _) in enumerate(present) if name == highlight[0]), None)
+    for values in frame.select([name for name, _ in present]).iter_rows():
+        row = sheet.max_row + 1
+        for index, value in enumerate(values, start=1):
+            cell = sheet.cell(row=row, column=index)
+            _set_value(cell, value)
+            widths[index - 1] = max(widths[index - 1], min(len(str(value or "")), _MAX_WIDTH))
+        if flag_at is not None and values[flag_at] == highlight[1]:
+            for index in range(1, len(present) + 1):
+                sheet.cell(row=row, column=index).fill = _ERROR_FILL
+    for index, width in enumerate(widths, start=1):
+        sheet.column_dimensions[get_column_letter(index)].width = min(width + 2, _MAX_WIDTH)
+    sheet.freeze_panes = "A2"
+    if present:
+        sheet.auto_filter.ref = f"A1:{get_column_letter(len(present))}{max(sheet.max_row, 1)}"
+
+
+def _set_value(cell, value) -> None:
+    if value is None:
+        return
+    if isinstance(value, str):
+        # A centre's value such as `=HYPERLINK(...)` or `-1` typed as text must stay text:
+        # openpyxl would store any string starting with `=` as a formula.
+        cell.value = value
+        cell.data_type = TYPE_STRING
+        if value.startswith(_FORMULA_START):
+            cell.quotePrefix = True
+        return
+    if isinstance(value, dt.datetime) and value.tzinfo is not None:
+        value = value.replace(tzinfo=None)  # Excel has no time zones; values are Paris time
+    cell.value = value
+
+
+def write_run_feedback(received, validated, path: Path) -> Path:
+    """Stage helper: the feedback workbook of a run from `stages.gather` and `stages.validate`
+    results (unreadable files appear in « Anomalies » too, as blocking)."""
+    outcomes = outcomes_frame(received.outcomes, validated.rows_set_aside, validated.template_version)
+    context = validated.typed.select("submission_key", "raison_sociale", "finess_et")
+    unreadable = outcomes.filter(~pl.col("readable")).select(
+        "source_file", pl.lit("error").alias("severity"),
+        pl.format("fichier illisible : {}", pl.col("reason")).alias("message"),
+    )
+    issues = pl.concat([validated.issues.join(context, on="submission_key", how="left"), unreadable],
+                       how="diagonal_relaxed")
+    return write_feedback_workbook(issues, outcomes, path)

@@ -1,0 +1,91 @@
+"""The feedback workbook of a run: every issue by centre and file, every file's outcome,
+styled for reading, and nothing a centre typed can become a formula."""
+from __future__ import annotations
+
+import openpyxl
+import polars as pl
+
+from observatoire.reports.feedback import outcomes_frame, write_feedback_workbook, write_run_feedback
+from tests.test_submission_fixtures import csv_bytes, export_header, export_row, run, save, values, workbook
+from transforms.submissions import ISSUE_SCHEMA
+
+
+def _issues(rows):
+    return pl.DataFrame(rows, schema=ISSUE_SCHEMA, orient="row")
+
+
+def test_values_that_look_like_formulas_stay_text(tmp_path):
+    dangerous = ["=HYPERLINK(\"http://x\",\"clic\")", "+33 4 78", "-1", "@SUM(A1)", "=1+1"]
+    issues = _issues([("k", "cds.xlsx", "Activité", f"B{i}", "file_active", "File active", value, "error", "m")
+                      for i, value in enumerate(dangerous, start=3)])
+    path = write_feedback_workbook(issues, pl.DataFrame({"source_file": ["=cmd|' /C calc'!A0"]}), tmp_path / "r.xlsx")
+    book = openpyxl.load_workbook(path)
+    sheet = book["Anomalies"]
+    header = [c.value for c in sheet[1]]
+    column = header.index("Valeur reçue") + 1
+    cells = [sheet.cell(row=r, column=column) for r in range(2, 2 + len(dangerous))]
+    assert [c.value for c in cells] == dangerous
+    assert all(c.data_type == "s" for c in cells)
+    files = book["Fichiers"]
+    assert files["A2"].value == "=cmd|' /C calc'!A0" and files["A2"].data_type == "s"
+
+
+def test_layout_frozen_header_filter_widths_and_french_headers(tmp_path):
+    issues = _issues([
+        ("k2", "b.csv", None, "ligne 3", "nb_actes", "Nombre d'actes et consultations", "-1", "error",
+         "attendu un nombre supérieur ou égal à 0"),
+        ("k1", "a.xlsx", "Finances", "B5", "resultat", "Résultat de l'exercice (€)", "1000", "warning",
+         "doit être égal à total des produits − total des charges (à 1 € près)"),
+    ])
+    path = write_feedback_workbook(issues, pl.DataFrame({"source_file": ["a.xlsx"], "readable": [True]}),
+                                   tmp_path / "sub" / "retour.xlsx")
+    sheet = openpyxl.load_workbook(path)["Anomalies"]
+    assert sheet.freeze_panes == "A2"
+    assert sheet.auto_filter.ref == "A1:H3"  # the eight issue columns present, header + two rows
+    rows = [[c.value for c in row] for row in sheet.iter_rows(min_row=1)]
+    assert rows[0] == ["Fichier", "Envoi", "Gravité", "Feuille", "Cellule ou ligne", "Libellé", "Valeur reçue",
+                       "Anomalie"]
+    assert [r[0] for r in rows[1:]] == ["a.xlsx", "b.csv"]  # sorted by file
+    assert rows[1][rows[0].index("Gravité")] == "avertissement" and rows[2][rows[0].index("Gravité")] == "bloquant"
+    message_col = openpyxl.utils.get_column_letter(rows[0].index("Anomalie") + 1)
+    assert sheet.column_dimensions[message_col].width >= len(rows[1][rows[0].index("Anomalie")])
+    assert openpyxl.load_workbook(path)["Fichiers"]["B2"].value == "oui"
+
+
+def test_run_feedback_lists_every_issue_and_every_file(tmp_path):
+    folder = tmp_path / "envois"
+    save(workbook(values(number=1, file_active="beaucoup"))[0], folder / "cds1.xlsx")
+    save(workbook(values(number=2), personnel=[("Médecin généraliste", 1, 1), ("Chirurgien", 1, 1)])[0],
+         folder / "cds2.xlsx")
+    (folder / "export.csv").write_bytes(csv_bytes(export_header(), [export_row(number=3)], encoding="cp1252"))
+    (folder / "casse.xlsx").write_bytes(b"%PDF-1.4")
+    received, validated = run(folder)
+    path = write_run_feedback(received, validated, tmp_path / "retour.xlsx")
+    book = openpyxl.load_workbook(path)
+    anomalies = [dict(zip([c.value for c in book["Anomalies"][1]], [c.value for c in row]))
+                 for row in book["Anomalies"].iter_rows(min_row=2)]
+    assert {(a["Fichier"], a["Gravité"]) for a in anomalies} == {
+        ("casse.xlsx", "bloquant"), ("cds1.xlsx", "bloquant"), ("cds2.xlsx", "avertissement")}
+    cds1 = next(a for a in anomalies if a["Fichier"] == "cds1.xlsx")
+    assert (cds1["Centre"], cds1["Valeur reçue"], cds1["Feuille"]) == (
+        "Centre de santé des Tilleuls 1", "beaucoup", "Activité")
+    files = {row[0].value: [c.value for c in row] for row in book["Fichiers"].iter_rows(min_row=2)}
+    header = [c.value for c in book["Fichiers"][1]]
+    assert set(files) == {"cds1.xlsx", "cds2.xlsx", "export.csv", "casse.xlsx"}
+    at = header.index
+    assert files["cds2.xlsx"][at("Lignes écartées")] == 1
+    assert files["export.csv"][at("Encodage")] == "windows-1252"
+    assert files["export.csv"][at("Version du modèle")] == "2024"
+    assert files["casse.xlsx"][at("Lu")] == "non" and "PDF" in files["casse.xlsx"][at("Motif si illisible")]
+    assert files["casse.xlsx"][at("Version du modèle")] is None
+
+
+def test_outcomes_frame_completes_file_outcomes(tmp_path):
+    folder = tmp_path / "envois"
+    save(workbook(values(), personnel=[("Médecin généraliste", 1, 1), ("Infirmier", "x", 1), ("Infirmier", -1, 1)])[0],
+         folder / "cds.xlsx")
+    received, validated = run(folder)
+    frame = outcomes_frame(received.outcomes, validated.rows_set_aside, validated.template_version)
+    row = frame.row(0, named=True)
+    assert (row["rows_set_aside"], row["template_version"], row["readable"]) == (2, "2024", True)
+    assert row["rows_in"] == len(values()) + 3
