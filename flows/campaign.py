@@ -29,12 +29,9 @@ from observatoire.errors import CampaignError
 from observatoire.readers.calendar import read_calendar
 from transforms.referential import referential_regions
 
-try:  # the feedback workbook comes from another issue; the flow works without it
-    from observatoire.reports.feedback import write_run_feedback
-except ModuleNotFoundError as missing:
-    if missing.name not in ("observatoire.reports", "observatoire.reports.feedback"):
-        raise
-    write_run_feedback = None
+from observatoire.reports.feedback import write_run_feedback
+from observatoire.reports.relance import write_relance_workbooks
+from observatoire.review_store import read_decisions
 
 READ_BATCH_MAX = 250  # files per read task: Prefect overhead per batch, not per file
 READ_BATCH_MIN = 10
@@ -50,11 +47,13 @@ def read_batches(files: list[str]) -> list[list[str]]:
 
 # ------------------------------------------------------------------ tasks
 @task(name="référentiel FINESS", task_run_name="référentiel FINESS", cache_policy=NO_CACHE, retries=1, retry_delay_seconds=5)
-def load_referential(paths: list[str]) -> stages.Referential:
-    ref = stages.load_referential([Path(p) for p in paths])
+def load_referential(paths: list[str], engine_url: str) -> stages.Referential:
+    ref = stages.load_referential([Path(p) for p in paths], warehouse.connect(engine_url))
     logger = get_run_logger()
     for extract in ref.extracts:
         logger.info("Extrait FINESS %s : instantané du %s", extract["file"], extract["extract_date"].isoformat())
+    logger.info("Référentiel : %d instantané(s) dans l'entrepôt, du %s au %s", len(ref.snapshot_dates),
+                min(ref.snapshot_dates).isoformat(), max(ref.snapshot_dates).isoformat())
     return ref
 
 
@@ -89,8 +88,8 @@ def validate(received: stages.ReceivedFiles, year: int, run_at: dt.datetime) -> 
 
 
 @task(name="rapprochement FINESS", task_run_name="rapprochement FINESS", cache_policy=NO_CACHE)
-def reconcile(validated, ref):
-    return stages.reconcile(validated, ref)
+def reconcile(validated, ref, engine_url: str):
+    return stages.reconcile(validated, ref, read_decisions(warehouse.connect(engine_url)))
 
 
 @task(name="statuts", task_run_name="statuts", cache_policy=NO_CACHE)
@@ -109,6 +108,16 @@ def load(engine_url: str, campaign_load) -> None:
 
 @task(name="classeur de retour", task_run_name="classeur de retour", cache_policy=NO_CACHE, retries=1,
       retry_delay_seconds=5)
+@task(name="classeurs de relance", task_run_name="classeurs de relance", cache_policy=NO_CACHE, retries=1,
+      retry_delay_seconds=5)
+def write_relance(url: str, year: int, regions: list[str] | None, out_dir: str) -> list[str]:
+    paths = write_relance_workbooks(warehouse.connect(url), year, regions, Path(out_dir))
+    logger = get_run_logger()
+    for path in paths:
+        logger.info("Classeur de relance écrit : %s", path)
+    return [str(path) for path in paths]
+
+
 def write_feedback(received: stages.ReceivedFiles, validated: stages.ValidatedSubmissions, path: str) -> str:
     written = write_run_feedback(received, validated, Path(path))
     get_run_logger().info("Classeur de retour écrit : %s", written)
@@ -201,7 +210,7 @@ def _stages(params, year, submissions: Path, calendar: Path | None, url, run_id,
     from prefect.artifacts import create_progress_artifact
 
     run_name = params.run_name("campagne")
-    ref = load_referential([str(p) for p in params.finess_files()])
+    ref = load_referential([str(p) for p in params.finess_files()], url)
     regions = list(params.regions) or referential_regions(ref.history)
     calendar_frame = read_calendar(calendar)
     files = [str(p) for p in stages.list_files(submissions)]
@@ -209,7 +218,7 @@ def _stages(params, year, submissions: Path, calendar: Path | None, url, run_id,
                                            description=f"Lecture des fichiers : 0 / {len(files)}")
     reader = read_and_validate.with_options(task_runner=task_runner_for(params.dask_address))
     received, validated = reader(files, str(submissions), year, started_at, progress_id)
-    resolution = reconcile(validated, ref)
+    resolution = reconcile(validated, ref, url)
     status_rows, submission_rows = compute_statuses(validated, resolution, ref, calendar_frame, year, regions)
     campaign_load = stages.build_load(year, regions, received, validated, status_rows, submission_rows, run_id,
                                       dt.datetime.now(dt.timezone.utc))
@@ -244,13 +253,11 @@ def _publish(params, year, regions, run_name, received, validated, campaign_load
     written, not_written = [], None
     if folder is None:
         not_written = "aucun dossier des classeurs n'est donné (paramètre « Dossier des classeurs »)."
-    elif write_run_feedback is None:
-        not_written = "le module des classeurs de retour (observatoire.reports.feedback) n'est pas installé."
     else:
-        path = folder / f"{run_name}-retours.xlsx"
-        written = [Path(write_feedback(received, validated, str(path)))]
+        written = [Path(write_feedback(received, validated, str(folder / f"{run_name}-retours.xlsx")))]
+        written += [Path(p) for p in write_relance(url, year, regions, str(folder))]
     artifacts.publish_workbooks(artifacts.artifact_key(run_name, "classeurs"),
-                                artifacts.workbooks_markdown("Classeur de retour aux centres", written, not_written))
+                                artifacts.workbooks_markdown("Classeurs de retour et de relance", written, not_written))
 
 
 # ------------------------------------------------------------------ secrets, concurrency

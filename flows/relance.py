@@ -2,39 +2,16 @@
 yet for the campaign in progress? It consolidates the campaign as it stands (so the
 warehouse shows today's statuses; the March run replaces them) and then writes the
 relance workbooks from the warehouse.
-
-The workbooks come from `observatoire.reports.relance.write_relance_workbooks` (one per
-region, from the warehouse views), written in another issue: when that module is absent,
-the run says so in its artifact and still consolidates.
 """
 from __future__ import annotations
 
 from pathlib import Path
 
-from prefect import flow, get_run_logger, task
-from prefect.cache_policies import NO_CACHE
+from prefect import flow
 
 from flows import artifacts
-from flows.campaign import consolidate_campaign, resolve_warehouse_url
+from flows.campaign import consolidate_campaign, resolve_warehouse_url, write_relance
 from flows.parameters import CampaignParameters
-from observatoire import warehouse
-
-try:
-    from observatoire.reports.relance import write_relance_workbooks
-except ModuleNotFoundError as missing:
-    if missing.name not in ("observatoire.reports", "observatoire.reports.relance"):
-        raise
-    write_relance_workbooks = None
-
-
-@task(name="classeurs de relance", task_run_name="classeurs de relance", cache_policy=NO_CACHE, retries=1,
-      retry_delay_seconds=5)
-def write_relance(url: str, year: int, regions: list[str] | None, out_dir: str) -> list[str]:
-    paths = write_relance_workbooks(warehouse.connect(url), year, regions, Path(out_dir))
-    logger = get_run_logger()
-    for path in paths:
-        logger.info("Classeur de relance écrit : %s", path)
-    return [str(path) for path in paths]
 
 
 def _run_name() -> str:
@@ -51,14 +28,13 @@ def relance_pre_echeance(params: CampaignParameters = CampaignParameters()) -> l
     year = params.exercise_year()
     # Pin the year: a run started on 31 December must not relaunch another campaign.
     params = params.model_copy(update={"year": year})
-    consolidate_campaign(params)
+    # the consolidation writes no workbook here: this run's product is the relance
+    consolidate_campaign(params.model_copy(update={"output_dir": None}))
     url = resolve_warehouse_url(params)
     folder = params.output_folder(year)
     written, not_written = [], None
     if folder is None:
         not_written = "aucun dossier des classeurs n'est donné (paramètre « Dossier des classeurs »)."
-    elif write_relance_workbooks is None:
-        not_written = "le module des classeurs de relance (observatoire.reports.relance) n'est pas installé."
     else:
         written = write_relance(url, year, params.regions or None, str(folder))
     artifacts.publish_workbooks(

@@ -127,13 +127,10 @@ def test_small_campaign_on_a_dask_cluster(prefect_harness, tmp_path):
     rows = __import__("json").loads(table) if isinstance(table, str) else table
     assert [(row["FINESS ET"], row["Statut"]) for row in rows] == EXPECTED_CHASE
     assert found["campagne-2024-r84-lecture"].data == pytest.approx(100.0)
-    from flows.campaign import write_run_feedback
-
     feedback = tmp_path / "sorties" / "campagne-2024-r84-retours.xlsx"
-    if write_run_feedback is None:
-        assert "n'est pas installé" in found["campagne-2024-r84-classeurs"].data
-    else:
-        assert feedback.stat().st_size > 0 and str(feedback) in found["campagne-2024-r84-classeurs"].data
+    relance = tmp_path / "sorties" / "relance_2024_region_84.xlsx"
+    for workbook in (feedback, relance):
+        assert workbook.stat().st_size > 0 and str(workbook) in found["campagne-2024-r84-classeurs"].data
     with sqlite3.connect(db) as connection:
         outcome, parameters = connection.execute("SELECT outcome, parameters FROM pipeline_run").fetchone()
     assert outcome == "succeeded" and cluster.scheduler_address in parameters
@@ -165,7 +162,7 @@ def test_secret_block_supplies_the_warehouse_url(prefect_harness, tmp_path):
 def test_relance_consolidates_then_writes_one_workbook_per_region(prefect_harness, tmp_path):
     from flows.campaign import consolidate_campaign  # noqa: F401  (same module state as the flow)
     from flows.parameters import CampaignParameters
-    from flows.relance import relance_pre_echeance, write_relance_workbooks
+    from flows.relance import relance_pre_echeance
 
     campaign = write_small_campaign(tmp_path / "campagne")
     db = tmp_path / "entrepot.db"
@@ -180,14 +177,11 @@ def test_relance_consolidates_then_writes_one_workbook_per_region(prefect_harnes
     workbooks = found["relance-2024-r84-classeurs"].data
     # the consolidation ran as a subflow and published its own artifacts
     assert "campagne-2024-r84-synthese" in found
-    if write_relance_workbooks is None:
-        assert "observatoire.reports.relance) n'est pas installé" in workbooks
-    else:
-        expected = tmp_path / "rapports" / "2024" / "relance_2024_region_84.xlsx"
-        assert state.result() == [str(expected)] and expected.stat().st_size > 0
-        assert str(expected) in workbooks
-        from openpyxl import load_workbook
+    expected = tmp_path / "rapports" / "2024" / "relance_2024_region_84.xlsx"
+    assert state.result() == [str(expected)] and expected.stat().st_size > 0
+    assert str(expected) in workbooks
+    from openpyxl import load_workbook
 
-        chased = {row for sheet in load_workbook(expected).worksheets for r in sheet.iter_rows(values_only=True)
-                  for row in r if row in {"690000054", "690000039", "690000070", "690000013"}}
-        assert chased == {"690000054", "690000039", "690000070"}
+    chased = {row for sheet in load_workbook(expected).worksheets for r in sheet.iter_rows(values_only=True)
+              for row in r if row in {"690000054", "690000039", "690000070", "690000013"}}
+    assert chased == {"690000054", "690000039", "690000070"}
