@@ -221,6 +221,29 @@ def stable_id(*parts) -> str:
 
 
 # ------------------------------------------------------------------ load
+def outcomes_frame(outcomes, rows_set_aside: pl.DataFrame | None = None,
+                   template_version: str | None = None) -> pl.DataFrame:
+    """One row per received file from `FileOutcome` records, completed with the rows set
+    aside during validation and the template version used (unreadable files have none)."""
+    frame = pl.DataFrame([{
+        "source_file": o.source_file, "sha256": o.sha256, "size_bytes": o.size_bytes, "readable": o.readable,
+        "container": o.container, "format": o.format, "encoding": o.encoding, "separator": o.separator,
+        "sheets": ", ".join(o.sheets) or None, "submissions": o.submissions, "rows_in": o.rows_in,
+        "notes": " ; ".join(o.notes) or None, "reason": o.reason,
+    } for o in outcomes], schema={
+        "source_file": pl.String, "sha256": pl.String, "size_bytes": pl.Int64, "readable": pl.Boolean,
+        "container": pl.String, "format": pl.String, "encoding": pl.String, "separator": pl.String,
+        "sheets": pl.String, "submissions": pl.Int64, "rows_in": pl.Int64, "notes": pl.String, "reason": pl.String,
+    })
+    aside = rows_set_aside if rows_set_aside is not None else pl.DataFrame(
+        schema={"source_file": pl.String, "rows_set_aside": pl.Int64})
+    return frame.join(aside.select("source_file", pl.col("rows_set_aside").cast(pl.Int64)), on="source_file",
+                      how="left").with_columns(
+        pl.when(pl.col("readable")).then(pl.col("rows_set_aside").fill_null(0)).alias("rows_set_aside"),
+        pl.when(pl.col("readable")).then(pl.lit(template_version, pl.String)).alias("template_version"),
+    )
+
+
 SUBMISSION_COLUMNS = [
     "submission_id", "campaign_year", "region_code", "source_file", "source_row", "source_sha256", "container",
     "template_version", "declared_finess_et", "finess_et", "reconciliation_method", "reconciliation_score",
@@ -236,15 +259,8 @@ def build_load(
     """Shape the frames into the warehouse tables (interfaces.md) for `load_campaign`."""
     from observatoire.warehouse import CampaignLoad
 
-    outcomes = pl.DataFrame([{
-        "source_file": o.source_file, "source_sha256": o.sha256, "size_bytes": o.size_bytes,
-        "readable": o.readable, "container": o.container, "encoding": o.encoding, "separator": o.separator,
-        "sheets": ", ".join(o.sheets) or None, "submissions": o.submissions, "reason": o.reason,
-    } for o in received.outcomes], schema={
-        "source_file": pl.String, "source_sha256": pl.String, "size_bytes": pl.Int64, "readable": pl.Boolean,
-        "container": pl.String, "encoding": pl.String, "separator": pl.String, "sheets": pl.String,
-        "submissions": pl.Int64, "reason": pl.String,
-    })
+    outcomes = outcomes_frame(received.outcomes, validated.rows_set_aside, validated.template_version).rename(
+        {"sha256": "source_sha256"})
     ids = pl.struct("source_file", "source_row").map_elements(
         lambda key: stable_id(year, key["source_file"], key["source_row"]), return_dtype=pl.String
     )
@@ -288,7 +304,6 @@ def build_load(
         "source_file").agg(pl.col("region_code").unique().alias("regions"))
     outcome_table = (
         outcomes.join(file_regions, on="source_file", how="left")
-        .join(validated.rows_set_aside, on="source_file", how="left")
         .with_columns(
             pl.when(pl.col("regions").list.len() == 1).then(pl.col("regions").list.first())
             .otherwise(pl.lit(single_region, pl.String)).alias("region_code"),
@@ -296,7 +311,8 @@ def build_load(
             pl.lit(year).alias("campaign_year"), pl.lit(run_id).alias("run_id"),
         )
         .select("campaign_year", "source_file", "region_code", "source_sha256", "size_bytes", "readable",
-                "container", "encoding", "separator", "sheets", "submissions", "rows_set_aside", "reason", "run_id")
+                "container", "format", "encoding", "separator", "sheets", "template_version", "submissions",
+                "rows_in", "rows_set_aside", "notes", "reason", "run_id")
     )
     status_table = (
         status_rows.join(key_to_id.select("submission_key", "submission_id"), on="submission_key", how="left")

@@ -16,6 +16,8 @@ from openpyxl.cell.cell import TYPE_STRING
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
+from observatoire.stages import outcomes_frame  # noqa: F401  (the file list sheet is built from it)
+
 # (column of the frame, French header); columns absent from a frame are left out.
 ISSUE_COLUMNS = [
     ("source_file", "Fichier"), ("submission_key", "Envoi"), ("raison_sociale", "Centre"),
@@ -34,29 +36,6 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _HEADER_FILL = PatternFill("solid", fgColor="1F4E78")
 _ERROR_FILL = PatternFill("solid", fgColor="F8CBAD")
 _MAX_WIDTH = 80
-
-
-def outcomes_frame(outcomes, rows_set_aside: pl.DataFrame | None = None,
-                   template_version: str | None = None) -> pl.DataFrame:
-    """One row per received file from `FileOutcome` records, completed with the rows set
-    aside during validation and the template version used (unreadable files have none)."""
-    frame = pl.DataFrame([{
-        "source_file": o.source_file, "sha256": o.sha256, "size_bytes": o.size_bytes, "readable": o.readable,
-        "container": o.container, "format": o.format, "encoding": o.encoding, "separator": o.separator,
-        "sheets": ", ".join(o.sheets) or None, "submissions": o.submissions, "rows_in": o.rows_in,
-        "notes": " ; ".join(o.notes) or None, "reason": o.reason,
-    } for o in outcomes], schema={
-        "source_file": pl.String, "sha256": pl.String, "size_bytes": pl.Int64, "readable": pl.Boolean,
-        "container": pl.String, "format": pl.String, "encoding": pl.String, "separator": pl.String,
-        "sheets": pl.String, "submissions": pl.Int64, "rows_in": pl.Int64, "notes": pl.String, "reason": pl.String,
-    })
-    aside = rows_set_aside if rows_set_aside is not None else pl.DataFrame(
-        schema={"source_file": pl.String, "rows_set_aside": pl.Int64})
-    return frame.join(aside.select("source_file", pl.col("rows_set_aside").cast(pl.Int64)), on="source_file",
-                      how="left").with_columns(
-        pl.when(pl.col("readable")).then(pl.col("rows_set_aside").fill_null(0)).alias("rows_set_aside"),
-        pl.when(pl.col("readable")).then(pl.lit(template_version, pl.String)).alias("template_version"),
-    )
 
 
 def write_feedback_workbook(issues: pl.DataFrame, outcomes: pl.DataFrame, path: Path) -> Path:
