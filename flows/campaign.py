@@ -46,7 +46,19 @@ def read_batches(files: list[str]) -> list[list[str]]:
 
 
 # ------------------------------------------------------------------ tasks
-@task(name="référentiel FINESS", task_run_name="référentiel FINESS", cache_policy=NO_CACHE, retries=1, retry_delay_seconds=5)
+def _transient(task, task_run, state) -> bool:
+    """Retry IO hiccups, not a referential that is wrong: that one fails the same way again."""
+    try:
+        state.result()
+    except CampaignError:
+        return False
+    except Exception:
+        return True
+    return False
+
+
+@task(name="référentiel FINESS", task_run_name="référentiel FINESS", cache_policy=NO_CACHE, retries=1,
+      retry_delay_seconds=5, retry_condition_fn=_transient)
 def load_referential(paths: list[str], engine_url: str) -> stages.Referential:
     ref = stages.load_referential([Path(p) for p in paths], warehouse.connect(engine_url))
     logger = get_run_logger()

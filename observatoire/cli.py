@@ -11,7 +11,9 @@ from pathlib import Path
 
 # No internet here and no telemetry wanted: set before Prefect is imported.
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+# The command prints its own summary and one line per failure; Prefect's logs stay in
+# the Prefect UI (set PREFECT_LOGGING_LEVEL=INFO to see them here too).
+os.environ.setdefault("PREFECT_LOGGING_LEVEL", "CRITICAL")
 
 
 def _run_parser(sub) -> None:
@@ -23,6 +25,8 @@ def _run_parser(sub) -> None:
                      help="extrait FINESS data.gouv (répétable : chaque extrait daté est un instantané)")
     run.add_argument("--calendar", help="calendrier CSV annee;finess_et;date_limite")
     run.add_argument("--warehouse", help="URL SQLAlchemy de l'entrepôt (défaut : sqlite:///warehouse.db)")
+    run.add_argument("--output-dir", default="rapports/{annee}",
+                     help="dossier des classeurs de retour et de relance (défaut : rapports/{annee})")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -46,6 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     demo = sub.add_parser("demo", help="générer la campagne d'exemple et la consolider dans warehouse.db")
     demo.add_argument("--out", default="sample")
     demo.add_argument("--warehouse", help="URL de l'entrepôt (défaut : sqlite:///warehouse.db)")
+    demo.add_argument("--output-dir", default="rapports/{annee}", help="dossier des classeurs")
     args = parser.parse_args(argv)
 
     from observatoire.errors import CampaignError
@@ -53,16 +58,17 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         if args.command == "run":
-            return _run(args.year, args.regions, args.submissions, args.finess, args.calendar, args.warehouse)
+            return _run(args.year, args.regions, args.submissions, args.finess, args.calendar, args.warehouse,
+                        args.output_dir)
         if args.command in ("revue", "decision"):
             return review_cli.run(args)
-        return _demo(Path(args.out), args.warehouse)
+        return _demo(Path(args.out), args.warehouse, args.output_dir)
     except (CampaignError, SampleError) as exc:
         print(f"observatoire : {exc}", file=sys.stderr)
         return 2
 
 
-def _run(year, regions, submissions, finess, calendar, warehouse_url) -> int:
+def _run(year, regions, submissions, finess, calendar, warehouse_url, output_dir=None) -> int:
     from pydantic import ValidationError
 
     from flows.campaign import consolidate_campaign
@@ -72,21 +78,21 @@ def _run(year, regions, submissions, finess, calendar, warehouse_url) -> int:
     try:
         params = CampaignParameters(year=year, regions=regions or [], submissions=str(submissions),
                                     finess=[str(f) for f in finess], calendar=str(calendar) if calendar else None,
-                                    warehouse_url=warehouse_url)
+                                    warehouse_url=warehouse_url, output_dir=output_dir)
     except ValidationError as exc:
         raise CampaignError("paramètres invalides : " + "; ".join(e["msg"] for e in exc.errors())) from exc
     print(consolidate_campaign(params=params))
     return 0
 
 
-def _demo(out: Path, warehouse_url: str | None) -> int:
+def _demo(out: Path, warehouse_url: str | None, output_dir: str | None) -> int:
     from observatoire.sample.generator import generate_sample
 
     manifest = generate_sample(out)
     print(f"Campagne d'exemple écrite dans {out}/ (voir {manifest.readme})")
     for year in sorted(manifest.campaigns):
         paths = manifest.campaigns[year]
-        _run(year, None, paths.submissions_dir, manifest.extracts, paths.calendar, warehouse_url)
+        _run(year, None, paths.submissions_dir, manifest.extracts, paths.calendar, warehouse_url, output_dir)
     print("\nRequêtez le résultat : sqlite3 warehouse.db \"SELECT region_code, status, count(*) "
           "FROM centre_year_status GROUP BY 1, 2\"")
     return 0

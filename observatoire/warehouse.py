@@ -53,7 +53,10 @@ def connect(url: str | None) -> Engine:
         with engine.connect() as connection:
             connection.execute(sa.text("SELECT 1"))
     except Exception as exc:  # driver errors vary; the user needs one clear line
-        raise CampaignError(f"Entrepôt injoignable : {redact(resolved)} ({type(exc).__name__}: {exc})") from exc
+        cause = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+        raise CampaignError(
+            f"Entrepôt injoignable : {redact(resolved)} ({type(exc).__name__}: {cause[0] if cause else ''})"
+        ) from exc
     return engine
 
 
