@@ -47,6 +47,9 @@ def main(argv: list[str] | None = None) -> int:
     from observatoire import review_cli
 
     review_cli.add_parsers(sub)
+    query = sub.add_parser("sql", help="exécuter une requête SQL sur l'entrepôt et afficher le résultat")
+    query.add_argument("requete", help="requête SELECT, par exemple « SELECT * FROM v_conformite_region »")
+    query.add_argument("--warehouse", help="URL de l'entrepôt (défaut : sqlite:///warehouse.db)")
     demo = sub.add_parser("demo", help="générer la campagne d'exemple et la consolider dans warehouse.db")
     demo.add_argument("--out", default="sample")
     demo.add_argument("--warehouse", help="URL de l'entrepôt (défaut : sqlite:///warehouse.db)")
@@ -62,6 +65,8 @@ def main(argv: list[str] | None = None) -> int:
                         args.output_dir)
         if args.command in ("revue", "decision"):
             return review_cli.run(args)
+        if args.command == "sql":
+            return _query(args.requete, args.warehouse)
         return _demo(Path(args.out), args.warehouse, args.output_dir)
     except (CampaignError, SampleError) as exc:
         print(f"observatoire : {exc}", file=sys.stderr)
@@ -85,6 +90,22 @@ def _run(year, regions, submissions, finess, calendar, warehouse_url, output_dir
     return 0
 
 
+def _query(sql: str, warehouse_url: str | None) -> int:
+    import polars as pl
+    import sqlalchemy as sa
+
+    from observatoire import warehouse
+
+    engine = warehouse.connect(warehouse_url)
+    with engine.connect() as connection:
+        result = connection.execute(sa.text(sql))
+        frame = pl.DataFrame([tuple(row) for row in result], schema=list(result.keys()), orient="row",
+                             infer_schema_length=None)
+    with pl.Config(tbl_rows=200, tbl_cols=30, fmt_str_lengths=60, tbl_hide_dataframe_shape=True):
+        print(frame)
+    return 0
+
+
 def _demo(out: Path, warehouse_url: str | None, output_dir: str | None) -> int:
     from observatoire.sample.generator import generate_sample
 
@@ -93,8 +114,8 @@ def _demo(out: Path, warehouse_url: str | None, output_dir: str | None) -> int:
     for year in sorted(manifest.campaigns):
         paths = manifest.campaigns[year]
         _run(year, None, paths.submissions_dir, manifest.extracts, paths.calendar, warehouse_url, output_dir)
-    print("\nRequêtez le résultat : sqlite3 warehouse.db \"SELECT region_code, status, count(*) "
-          "FROM centre_year_status GROUP BY 1, 2\"")
+    print("\nInterrogez l'entrepôt : observatoire sql \"SELECT * FROM v_conformite_region\" "
+          "(ou sqlite3 warehouse.db ; voir README, « Interroger l'entrepôt »)")
     return 0
 
 
