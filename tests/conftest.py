@@ -12,15 +12,16 @@ os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 
 REPO = Path(__file__).resolve().parent.parent
-SHARED_DATA = REPO.parent / "shared" / "data"
 PG_ADMIN_URL = os.environ.get("OBSERVATOIRE_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 
 
+PUBLIC_DATA = Path(__file__).resolve().parent / "data" / "public"
+
+
 def shared_data(relative: str) -> Path:
-    path = SHARED_DATA / relative
-    if not path.exists():
-        pytest.skip(f"données publiques absentes : {path} (dossier shared/ à côté du dépôt)")
-    return path
+    """A real public file of shared/data (finess/…), kept byte for byte in tests/data/public
+    so that the tests never depend on a folder beside the clone."""
+    return PUBLIC_DATA / Path(relative).name
 
 
 @pytest.fixture(scope="session")
