@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import csv
 
-import polars as pl
 import pytest
 import sqlalchemy as sa
 

@@ -159,12 +159,9 @@ def test_run_page_artifacts(deployed_run):
     assert progress.type == "progress" and progress.data == pytest.approx(100.0)
     workbooks = found["campagne-2024-r84-classeurs"].data
     rapports = deployed_run["tmp"] / "data" / "rapports" / "2024"
-    try:
-        import observatoire.reports.feedback  # noqa: F401
-    except ModuleNotFoundError:
-        assert "observatoire.reports.feedback) n'est pas installé" in workbooks
-    else:
-        assert str(rapports) in workbooks and any(rapports.glob("*.xlsx"))
+    assert str(rapports) in workbooks
+    assert sorted(p.name for p in rapports.glob("*.xlsx")) == [
+        "campagne-2024-r84-retours.xlsx", "relance_2024_region_84.xlsx"]
 
 
 def test_deployments_are_scheduled_in_paris_one_run_at_a_time(deployed_run):

@@ -2,7 +2,6 @@
 workbook locations, built from small status and issue frames."""
 from __future__ import annotations
 
-from pathlib import Path
 
 import polars as pl
 

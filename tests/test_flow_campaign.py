@@ -151,7 +151,7 @@ def test_secret_block_supplies_the_warehouse_url(prefect_harness, tmp_path):
     from flows.campaign import resolve_warehouse_url
     from flows.parameters import CampaignParameters
 
-    url = f"postgresql+psycopg://observatoire:s3cret@db.example:5432/observatoire"
+    url = "postgresql+psycopg://observatoire:s3cret@db.example:5432/observatoire"
     Secret(value=url).save("secret-entrepot-test", overwrite=True)
     assert resolve_warehouse_url(CampaignParameters(warehouse_secret="secret-entrepot-test")) == url
     # an explicit URL wins over the secret
@@ -160,7 +160,6 @@ def test_secret_block_supplies_the_warehouse_url(prefect_harness, tmp_path):
 
 
 def test_relance_consolidates_then_writes_one_workbook_per_region(prefect_harness, tmp_path):
-    from flows.campaign import consolidate_campaign  # noqa: F401  (same module state as the flow)
     from flows.parameters import CampaignParameters
     from flows.relance import relance_pre_echeance
 

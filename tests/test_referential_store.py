@@ -3,12 +3,10 @@ expected for the years it was open, and not after, even when a run gets only the
 extract; loading the same extract twice changes nothing."""
 import datetime as dt
 
-import polars as pl
 import pytest
 
 from observatoire import referential_store, warehouse
 from observatoire.errors import CampaignError
-from observatoire.readers.reference_data import departement_regions
 from observatoire.stages import load_referential
 from transforms.finess_key import finess_check_digit
 from transforms.referential import expected_centres

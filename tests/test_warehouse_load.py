@@ -12,19 +12,6 @@ import sqlalchemy as sa
 from observatoire import warehouse
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def engine_url(request, tmp_path):
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'warehouse.db'}"
-    return request.getfixturevalue("postgres_url")
-
-
-@pytest.fixture
-def engine(engine_url):
-    engine = warehouse.connect(engine_url)
-    yield engine
-    engine.dispose()
-
 import test_warehouse_builder as build
 
 KEYS = {"centre_year_status": "status_id", "submission": "submission_id", "submission_issue": "issue_id",

@@ -4,24 +4,10 @@ from __future__ import annotations
 
 import re
 
-import pytest
 import sqlalchemy as sa
 
 from observatoire import warehouse
 
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def engine_url(request, tmp_path):
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'warehouse.db'}"
-    return request.getfixturevalue("postgres_url")
-
-
-@pytest.fixture
-def engine(engine_url):
-    engine = warehouse.connect(engine_url)
-    yield engine
-    engine.dispose()
 
 import test_warehouse_builder as build
 

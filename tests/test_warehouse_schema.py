@@ -3,26 +3,11 @@ files, the data dictionary matches what is created, PostgreSQL roles hold."""
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
 from observatoire import warehouse
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def engine_url(request, tmp_path):
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'warehouse.db'}"
-    return request.getfixturevalue("postgres_url")
-
-
-@pytest.fixture
-def engine(engine_url):
-    engine = warehouse.connect(engine_url)
-    yield engine
-    engine.dispose()
 
 
 def _columns(engine) -> dict[str, list[str]]:
