@@ -75,6 +75,7 @@ def personnel_labels() -> PersonnelLabels:
     return default_registry().personnel
 
 
+@functools.cache  # read-only result, asked once per file
 def all_field_label_keys(key) -> dict[str, set[str]]:
     """field -> every comparison key it may appear under in any template (labels and the
     canonical name); readers use it to check a header without knowing the campaign year."""

@@ -6,6 +6,7 @@ regional exports often use them as headers.
 """
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 
@@ -21,7 +22,12 @@ def label_key(label: str | None) -> str | None:
     `:` and no trailing unit in parentheses."""
     if label is None:
         return None
-    text = unicodedata.normalize("NFKD", str(label))
+    return _label_key(str(label))
+
+
+@functools.lru_cache(maxsize=65_536)  # the same few hundred labels recur in every file
+def _label_key(label: str) -> str | None:
+    text = unicodedata.normalize("NFKD", label)
     text = "".join(char for char in text if not unicodedata.combining(char))
     text = text.replace("’", "'").replace("\u00a0", " ").replace("\u202f", " ").lower()
     text = re.sub(r"\s+", " ", text).strip().rstrip(":").strip()
