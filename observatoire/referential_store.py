@@ -24,22 +24,13 @@ _DTYPES = {"valid_from": pl.Date, "valid_to": pl.Date, "dateouv": pl.Date, "is_c
 
 def _read_versions(connection) -> pl.DataFrame:
     rows = connection.execute(sa.text(f"SELECT {', '.join(HISTORY_COLUMNS)} FROM finess_et_history")).all()
-    return _typed(rows, {name: _DTYPES.get(name, pl.String) for name in HISTORY_COLUMNS})
-
-
-def _typed(rows, schema) -> pl.DataFrame:
-    def convert(value, dtype):
-        if value is None:
-            return None
-        if dtype == pl.Date and isinstance(value, str):
-            return dt.date.fromisoformat(value[:10])
-        if dtype == pl.Boolean:
-            return bool(value)
-        return value
-
-    names = list(schema)
-    return pl.DataFrame(
-        [tuple(convert(v, schema[n]) for v, n in zip(row, names)) for row in rows], schema=schema, orient="row"
+    frame = pl.DataFrame([tuple(row) for row in rows], schema=HISTORY_COLUMNS, orient="row",
+                         infer_schema_length=None)
+    # SQLite hands dates back as text and booleans as integers; PostgreSQL as typed values
+    return frame.with_columns(
+        (pl.col(name).cast(pl.String).str.slice(0, 10).str.to_date("%Y-%m-%d") if dtype == pl.Date
+         else pl.col(name).cast(dtype))
+        for name, dtype in ((n, _DTYPES.get(n, pl.String)) for n in HISTORY_COLUMNS)
     )
 
 

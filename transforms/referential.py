@@ -76,14 +76,17 @@ def snapshot_versions(snapshots: list[tuple[dt.date, pl.DataFrame]]) -> pl.DataF
     ).unique(["finess_et", "snapshot_index"], keep="first")
     digest = pl.struct(ATTRIBUTE_COLUMNS).hash(seed=0)
     ordered = memberships.with_columns(digest.alias("digest")).sort("finess_et", "snapshot_index")
+    # rows are sorted by ET then snapshot: a new period starts at a new ET, after a gap, or
+    # when an attribute changed (plain shifts: no per-ET window over 100,000 groups)
     starts = (
-        (pl.col("snapshot_index").shift(1).over("finess_et") != pl.col("snapshot_index") - 1)
-        | (pl.col("digest").shift(1).over("finess_et") != pl.col("digest"))
+        (pl.col("finess_et").shift(1) != pl.col("finess_et"))
+        | (pl.col("snapshot_index").shift(1) != pl.col("snapshot_index") - 1)
+        | (pl.col("digest").shift(1) != pl.col("digest"))
     ).fill_null(True)
     date_of = pl.DataFrame({"index": list(range(len(dates) + 1)), "date": [*dates, None]},
                            schema={"index": pl.Int32, "date": pl.Date})
     return (
-        ordered.with_columns(starts.cum_sum().over("finess_et").alias("version"))
+        ordered.with_columns(starts.cum_sum().alias("version"))
         .group_by("finess_et", "version")
         .agg(pl.col(ATTRIBUTE_COLUMNS).first(), pl.col("snapshot_index").min().alias("first_index"),
              pl.col("snapshot_index").max().alias("last_index"))
