@@ -98,8 +98,13 @@ class Campaign:
 
 
 class CampaignPlanner:
-    def __init__(self, year: int, referential: Referential, seed: int) -> None:
+    def __init__(self, year: int, referential: Referential, seed: int, workbook_share: float = 0.4,
+                 export_regions: set[str] | None = None) -> None:
         self.year = year
+        # plain submissions: share sent as per-centre workbooks, and the regions whose ARS
+        # has a regional export tool (None: every region); the rest only send workbooks
+        self.workbook_share = workbook_share
+        self.export_regions = export_regions
         self.referential = referential
         self.rng = random.Random(f"campaign-{seed}-{year}")
         self.date_limite = CAMPAIGN_DATE_LIMITE[year]
@@ -448,7 +453,9 @@ class CampaignPlanner:
                     self._intend(centre, "missing")
                     self._count("missing")
                     continue
-                container = WORKBOOK if self.rng.random() < 0.4 else EXPORT
+                container = WORKBOOK if self.rng.random() < self.workbook_share else EXPORT
+                if self.export_regions is not None and region not in self.export_regions:
+                    container = WORKBOOK
                 moment = self._on_time(self.date_limite - dt.timedelta(days=3))
                 submission = self._submission("exact", centre, container, moment)
                 if container == WORKBOOK and manifest_listed < 2:

@@ -184,6 +184,7 @@ class Referential:
 
     def __post_init__(self) -> None:
         self.by_et = {e.finess_et: e for e in self.establishments}
+        self._centres_by_ej: dict[str, list[Establishment]] | None = None
 
     @property
     def centres(self) -> list[Establishment]:
@@ -203,7 +204,11 @@ class Referential:
         ]
 
     def centres_of_ej(self, finess_ej: str) -> list[Establishment]:
-        return [e for e in self.centres if e.finess_ej == finess_ej]
+        if self._centres_by_ej is None:  # indexed once: the national referential has 100,000 lines
+            self._centres_by_ej = {}
+            for centre in self.centres:
+                self._centres_by_ej.setdefault(centre.finess_ej, []).append(centre)
+        return list(self._centres_by_ej.get(finess_ej, []))
 
 
 # ------------------------------------------------------------------ numbers
@@ -273,6 +278,10 @@ class ReferentialBuilder:
                     sites = min(count - made, self.rng.choice((2, 2, 3, 4)))
                 made += len(self._gestionnaire(departement, sites))
 
+    def centre_communes(self, departement: str) -> list[Commune]:
+        """Where a centre de santé of `departement` may be (the national builder widens it)."""
+        return communes_for_centres(departement)
+
     def _distinctive(self, departement: str, town: str) -> str:
         used = self._names_used.setdefault(departement, set())
         free = [name for name in DISTINCTIVE_NAMES if name not in used]
@@ -290,7 +299,7 @@ class ReferentialBuilder:
         )[0]
         finess_ej = self.numbers.finess(departement)
         siren = self.numbers.siren()
-        communes = communes_for_centres(departement)
+        communes = self.centre_communes(departement)
         town = rng.choice(communes)
         centres = []
         for index in range(sites):
@@ -349,16 +358,23 @@ class ReferentialBuilder:
         )
 
     # ---- everything else
-    def build_noise(self, count: int) -> None:
+    def build_noise(self, count: int, departement_weights: dict[str, float] | None = None) -> None:
+        """`count` other establishments; every département gets two, then uniformly at random
+        (or by `departement_weights`: overseas territories only have 1,000 numbers each)."""
         rng = self.rng
         departements = list(self.departements)
+        weights_by_dep = [departement_weights.get(d, 1.0) for d in departements] if departement_weights else None
         categories = [c for c, _, _ in NOISE_CATEGORIES]
         weights = [w for _, w, _ in NOISE_CATEGORIES]
         patterns = {c.code: p for c, _, p in NOISE_CATEGORIES}
         hospital_ejs: dict[str, tuple[str, str]] = {}
         for index in range(count):
-            departement = departements[index % len(departements)] if index < 2 * len(departements) \
-                else rng.choice(departements)
+            if index < 2 * len(departements):
+                departement = departements[index % len(departements)]
+            elif weights_by_dep:
+                departement = rng.choices(departements, weights=weights_by_dep)[0]
+            else:
+                departement = rng.choice(departements)
             category = rng.choices(categories, weights=weights)[0]
             commune = rng.choice(communes_for_noise(departement))
             name = rng.choice(patterns[category.code]).format(

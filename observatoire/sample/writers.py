@@ -96,15 +96,14 @@ def reproducible_xlsx(workbook: Workbook) -> bytes:
 
 
 # ------------------------------------------------------------------ per-centre workbook
-def workbook_bytes(submission: Submission, year: int, rng: random.Random) -> bytes:
+def workbook_rows(submission: Submission, year: int, rng: random.Random) -> dict[str, list[list[object]]]:
+    """The rows of each sheet of a per-centre workbook, in sheet order (values as rendered
+    for a spreadsheet). Shared by the openpyxl writer below and the fast national writer."""
     labels = labels_for(year)
     dialect = Dialect(spreadsheet=True)
-    workbook = Workbook()
-    workbook.remove(workbook.active)
+    sheets: dict[str, list[list[object]]] = {}
     for sheet_name, sections in FORM_LAYOUT.items():
-        sheet = workbook.create_sheet(sheet_name)
-        sheet.append([f"Rapport d'activité {year} des centres de santé — {sheet_name}"])
-        sheet.append([])
+        rows: list[list[object]] = [[f"Rapport d'activité {year} des centres de santé — {sheet_name}"], []]
         shuffled = rng.random() < 0.2
         for section, names in sections:
             present = [name for name in names if name in labels and name in submission.fields]
@@ -112,25 +111,39 @@ def workbook_bytes(submission: Submission, year: int, rng: random.Random) -> byt
                 continue
             if shuffled:
                 rng.shuffle(present)
-            sheet.append([section])
+            rows.append([section])
             for name in present:
-                sheet.append([vary_label(labels[name], rng), render(submission.fields[name], dialect, rng)])
-            sheet.append([])
-        sheet.column_dimensions["A"].width = 58
-        sheet.column_dimensions["B"].width = 32
-    _personnel_sheet(workbook.create_sheet(PERSONNEL), submission.staff, year, rng)
+                rows.append([vary_label(labels[name], rng), render(submission.fields[name], dialect, rng)])
+            rows.append([])
+        sheets[sheet_name] = rows
+    sheets[PERSONNEL] = _personnel_rows(submission.staff, year, rng)
+    return sheets
+
+
+def workbook_bytes(submission: Submission, year: int, rng: random.Random) -> bytes:
+    workbook = Workbook()
+    workbook.remove(workbook.active)
+    for sheet_name, rows in workbook_rows(submission, year, rng).items():
+        sheet = workbook.create_sheet(sheet_name)
+        for row in rows:
+            sheet.append(row)
+        if sheet_name == PERSONNEL:
+            sheet.column_dimensions["A"].width = 32
+        else:
+            sheet.column_dimensions["A"].width = 58
+            sheet.column_dimensions["B"].width = 32
     return reproducible_xlsx(workbook)
 
 
-def _personnel_sheet(sheet, staff: list[StaffRow], year: int, rng: random.Random) -> None:
+def _personnel_rows(staff: list[StaffRow], year: int, rng: random.Random) -> list[list[object]]:
+    rows: list[list[object]] = []
     if rng.random() < 0.5:
-        sheet.append([f"Personnel au 31/12/{year}"])
-        sheet.append([])
-    sheet.append(list(PERSONNEL_HEADER))
+        rows += [[f"Personnel au 31/12/{year}"], []]
+    rows.append(list(PERSONNEL_HEADER))
     for row in staff:
         etp: object = float(row.etp) if rng.random() < 0.8 else f"{row.etp:f}".replace(".", ",")
-        sheet.append([vary_label(row.label, rng, 0.15, CASE_AND_ACCENTS), row.effectif, etp])
-    sheet.column_dimensions["A"].width = 32
+        rows.append([vary_label(row.label, rng, 0.15, CASE_AND_ACCENTS), row.effectif, etp])
+    return rows
 
 
 def workbook_name(submission: Submission, year: int, rng: random.Random) -> str:
