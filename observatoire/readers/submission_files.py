@@ -417,6 +417,9 @@ def _formulas_without_value(raw: bytes, outcome: FileOutcome, key: str, empty_va
                 if actual in formulas or actual not in paths:
                     continue
                 xml = archive.read(paths[actual])
+                if b"<f" not in xml:  # the usual case: no formula in the sheet at all
+                    formulas[actual] = set()
+                    continue
                 formulas[actual] = {
                     ref.decode() for ref, body in _CELL_RE.findall(xml)
                     if body and b"<f" in body and not re.search(rb"<v>[^<]+</v>", body)
@@ -429,7 +432,7 @@ def _formulas_without_value(raw: bytes, outcome: FileOutcome, key: str, empty_va
          "l'enregistrer puis le renvoyer (ou saisir la valeur)")
         for sheet, actual, cell, label in empty_values if cell in formulas.get(actual, set())
     ]
-    return pl.DataFrame(records, schema=ISSUE_SCHEMA, orient="row")
+    return pl.DataFrame(records, schema=ISSUE_SCHEMA, orient="row") if records else _empty(ISSUE_SCHEMA)
 
 
 def _sheet_paths(archive: zipfile.ZipFile) -> dict[str, str]:
