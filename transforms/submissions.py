@@ -43,8 +43,11 @@ def map_fields(cells: pl.DataFrame, template: Template) -> tuple[pl.DataFrame, p
     """Attach the canonical field to each cell; personnel export columns and unknown labels
     are left with a null field. Returns (cells with `field`, issues)."""
     lookup = field_lookup(template)
+    # a national campaign has a million cells but a few hundred distinct labels
+    keys = cells.select(pl.col("label").unique()).with_columns(label_key_expr("label").alias("label_key"))
     mapped = (
-        cells.with_columns(blank_to_null(pl.col("value")).alias("value"), label_key_expr("label").alias("label_key"))
+        cells.with_columns(blank_to_null(pl.col("value")).alias("value"))
+        .join(keys, on="label", how="left", nulls_equal=True, maintain_order="left")
         .join(lookup, on="label_key", how="left")
         .with_columns(pl.col("label_key").str.contains(_PERSONNEL_COLUMN).alias("is_personnel"))
     )
