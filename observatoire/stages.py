@@ -15,7 +15,7 @@ from observatoire.errors import CampaignError
 from observatoire.readers.finess_extract import FinessExtract, read_finess_extract
 from observatoire.readers.reference_data import departement_regions
 from observatoire.readers.submission_files import (
-    CELLS_SCHEMA, PERSONNEL_SCHEMA, FileContent, FileOutcome, list_submission_files, read_reception_manifest,
+    FileContent, FileOutcome, cells_frame, list_submission_files, personnel_frame, read_reception_manifest,
     read_submission_file,
 )
 from schemas.registry import personnel_labels, template_for_year
@@ -87,8 +87,8 @@ def gather(contents: list[FileContent], root: Path) -> ReceivedFiles:
     manifest, problems = read_reception_manifest(Path(root))
     return ReceivedFiles(
         outcomes=[content.outcome for content in contents],
-        cells=pl.concat([c.cells for c in contents]) if contents else pl.DataFrame(schema=CELLS_SCHEMA),
-        personnel=pl.concat([c.personnel for c in contents]) if contents else pl.DataFrame(schema=PERSONNEL_SCHEMA),
+        cells=cells_frame([row for content in contents for row in content.cell_rows]),
+        personnel=personnel_frame([row for content in contents for row in content.personnel_rows]),
         manifest=manifest,
         manifest_problems=problems,
         reader_issues=pl.concat([subs.empty_issues(), *[c.issues for c in contents]]),

@@ -67,13 +67,31 @@ class FileOutcome:
 @dataclass
 class FileContent:
     outcome: FileOutcome
-    cells: pl.DataFrame  # CELLS_SCHEMA: one row per (submission, label) pair found
-    personnel: pl.DataFrame  # PERSONNEL_SCHEMA: one row per profession row of a workbook
+    # Rows as tuples, not frames: a national campaign has tens of thousands of files and a
+    # frame per file cost more than reading it; `stages.gather` builds one frame of all.
+    cell_rows: list[tuple]  # CELLS_SCHEMA: one row per (submission, label) pair found
+    personnel_rows: list[tuple]  # PERSONNEL_SCHEMA: one row per profession row of a workbook
     issues: pl.DataFrame = None  # ISSUE_SCHEMA: what reading itself noticed (formulas without value)
 
     def __post_init__(self):
         if self.issues is None:
             self.issues = _empty(ISSUE_SCHEMA)
+
+    @property
+    def cells(self) -> pl.DataFrame:
+        return cells_frame(self.cell_rows)
+
+    @property
+    def personnel(self) -> pl.DataFrame:
+        return personnel_frame(self.personnel_rows)
+
+
+def cells_frame(rows: list[tuple]) -> pl.DataFrame:
+    return pl.DataFrame(rows, schema=CELLS_SCHEMA, orient="row") if rows else _empty(CELLS_SCHEMA)
+
+
+def personnel_frame(rows: list[tuple]) -> pl.DataFrame:
+    return pl.DataFrame(rows, schema=PERSONNEL_SCHEMA, orient="row") if rows else _empty(PERSONNEL_SCHEMA)
 
 
 class UnreadableFile(Exception):
@@ -100,13 +118,13 @@ def read_submission_file(path: Path, root: Path) -> FileContent:
             cells, personnel, issues = _read_workbook(raw, outcome)
     except UnreadableFile as exc:
         outcome.reason = str(exc)
-        return FileContent(outcome, _empty(CELLS_SCHEMA), _empty(PERSONNEL_SCHEMA))
+        return FileContent(outcome, [], [])
     outcome.readable = True
-    outcome.submissions = cells.get_column("submission_key").n_unique()
+    outcome.submissions = len({row[0] for row in cells})
     if outcome.submissions == 0:
         outcome.readable = False
         outcome.reason = "aucun envoi trouvé : le fichier ne contient que des en-têtes ou des lignes vides"
-        return FileContent(outcome, _empty(CELLS_SCHEMA), _empty(PERSONNEL_SCHEMA))
+        return FileContent(outcome, [], [])
     return FileContent(outcome, cells, personnel, issues)
 
 
@@ -208,7 +226,7 @@ def _read_csv_export(raw: bytes, outcome: FileOutcome) -> tuple[pl.DataFrame, pl
     outcome.rows_in = len(grid)
     return _export_cells(
         outcome.source_file, None, header, grid, lambda line, col: f"ligne {line}", outcome.decimal_mark
-    ), _empty(PERSONNEL_SCHEMA)
+    ), []
 
 
 def _check_export_header(header: list) -> None:
@@ -232,7 +250,7 @@ def _export_cells(source_file, sheet, header, grid, locate, decimal_mark=None) -
                 continue
             value = row[col] if col < len(row) else None
             records.append((key, source_file, data_row, sheet, locate(line, col), str(label), value, mark))
-    return pl.DataFrame(records, schema=CELLS_SCHEMA, orient="row")
+    return records
 
 
 # ---------------------------------------------------------------- workbooks
@@ -303,7 +321,7 @@ def _read_workbook(raw: bytes, outcome: FileOutcome) -> tuple[pl.DataFrame, pl.D
             outcome.container = "classeur"
             return _read_centre_workbook(reader, raw, outcome, sheets)
         outcome.container = "export_tableur"
-        return _read_export_workbook(reader, outcome), _empty(PERSONNEL_SCHEMA), _empty(ISSUE_SCHEMA)
+        return _read_export_workbook(reader, outcome), [], _empty(ISSUE_SCHEMA)
     except UnreadableFile:
         raise
     except Exception as exc:  # calamine raises its own types for every kind of damage
@@ -359,10 +377,10 @@ def _read_centre_workbook(reader, raw: bytes, outcome: FileOutcome, sheets: dict
             records.append((key, key, None, sheet, f"B{number}", str(label), value, None))
             if value is None and label_key(label) in known_labels:  # not a title or section row
                 empty_values.append((sheet, actual, f"B{number}", str(label)))
-    cells = pl.DataFrame(records, schema=CELLS_SCHEMA, orient="row")
+    cells = records
     personnel, personnel_empty = _read_personnel(reader, sheets[label_key(SHEET_PERSONNEL)], key)
     # title and section rows carry a label and no value: they are layout, not data read
-    outcome.rows_in = sum(1 for record in records if not _blank(record[6])) + personnel.height
+    outcome.rows_in = sum(1 for record in records if not _blank(record[6])) + len(personnel)
     issues = _formulas_without_value(raw, outcome, key, empty_values + personnel_empty)
     return cells, personnel, issues
 
@@ -397,7 +415,7 @@ def _read_personnel(reader, sheet_name: str, key: str):
         for col, value, label in ((effectif_col, effectif, labels.effectif), (etp_col, etp, labels.etp)):
             if value is None and not (_blank(effectif) and _blank(etp)):  # a blank line is no formula
                 empty_values.append((SHEET_PERSONNEL, sheet_name, f"{column_letter(col)}{number}", label))
-    return pl.DataFrame(records, schema=PERSONNEL_SCHEMA, orient="row"), empty_values
+    return records, empty_values
 
 
 _CELL_RE = re.compile(rb'<c\s[^>]*?r="([A-Z]+[0-9]+)"[^>]*?(?:/>|>(.*?)</c>)', re.S)
