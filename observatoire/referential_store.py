@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from observatoire.errors import CampaignError
+from observatoire.warehouse import insert_rows, writer_lock
 from transforms.referential import (
     ATTRIBUTE_COLUMNS, ESTABLISHMENT_COLUMNS, history_from_versions, snapshot_members, snapshot_versions,
 )
@@ -42,10 +43,8 @@ def _snapshot_dates(connection) -> dict[dt.date, str]:
 def store_snapshots(engine: Engine, extracts: list[dict]) -> list[dt.date]:
     """Add the extracts not stored yet. `extracts`: extract_date, sha256, file, frame
     (normalised establishments). Returns the dates added."""
-    from observatoire.warehouse import _insert, _lock
-
     with engine.begin() as connection:
-        _lock(connection, "referential")
+        writer_lock(connection, "referential")
         known = _snapshot_dates(connection)
         new = []
         for extract in extracts:
@@ -68,8 +67,8 @@ def store_snapshots(engine: Engine, extracts: list[dict]) -> list[dt.date]:
         snapshots += [(e["extract_date"], e["frame"].select(ESTABLISHMENT_COLUMNS)) for e in new]
         versions = snapshot_versions(snapshots)
         connection.execute(sa.text("DELETE FROM finess_et_history"))
-        _insert(connection, "finess_et_history", versions.select(HISTORY_COLUMNS))
-        _insert(connection, "finess_snapshot", pl.DataFrame([{
+        insert_rows(connection, "finess_et_history", versions.select(HISTORY_COLUMNS))
+        insert_rows(connection, "finess_snapshot", pl.DataFrame([{
             "extract_date": e["extract_date"], "source_file": e["file"], "source_sha256": e["sha256"],
             "establishments": e["frame"].height, "loaded_at": dt.datetime.now(dt.timezone.utc),
         } for e in new]))

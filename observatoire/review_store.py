@@ -10,34 +10,17 @@ import datetime as dt
 
 import polars as pl
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Engine
 
 from observatoire.errors import CampaignError
 from transforms.finess_key import is_valid_finess
 from transforms.reconcile import declared_key
-
-REVIEW_COLUMNS = ["campaign_year", "submission_id", "region_code", "declared_key", "declared_finess_et",
-                  "raison_sociale", "commune_insee", "candidates", "source_file", "run_id"]
-
 
 def read_decisions(engine: Engine) -> pl.DataFrame:
     with engine.connect() as connection:
         rows = connection.execute(sa.text("SELECT declared_key, finess_et FROM reconciliation_decision")).all()
     return pl.DataFrame([tuple(r) for r in rows], schema={"declared_key": pl.String, "finess_et": pl.String},
                         orient="row")
-
-
-def replace_reviews(connection: Connection, year: int, regions: list[str], reviews: pl.DataFrame) -> None:
-    """Inside the campaign's load transaction: this run's review cases replace the last ones."""
-    from observatoire.warehouse import _insert
-
-    params = {f"r{i}": code for i, code in enumerate(regions)}
-    in_regions = ", ".join(f":{name}" for name in params) or "NULL"
-    connection.execute(sa.text(
-        f"DELETE FROM reconciliation_review WHERE campaign_year = :year "
-        f"AND (region_code IN ({in_regions}) OR region_code IS NULL)"
-    ), {"year": year, **params})
-    _insert(connection, "reconciliation_review", reviews.select(REVIEW_COLUMNS))
 
 
 def decide(engine: Engine, declared: str, finess_et: str | None, decided_by: str, comment: str | None = None,

@@ -191,29 +191,24 @@ def statuses(
         .with_columns(compliance.attribute_region(pl.col("et_region"), pl.col("declared_region"), regions)
                       .alias("region_code"))
     )
+    submissions = compliance.order_versions(resolved)
     rows = compliance.centre_statuses(
         expected,
-        resolved.select(
+        submissions.select(
             "submission_key", "source_file", "source_row", "finess_et", "finess_ej", "reconciliation_method",
             "is_valid", "date_transmission", pl.col("antennes_list").alias("antennes"), "region_code",
             pl.col("raison_sociale").alias("declared_name"),
             pl.col("commune_insee").str.slice(0, 2).alias("declared_departement"),
+            "version_rank", "is_first_valid", "is_current",
         ),
         ref.history, calendar, year, regions,
     )
-    versions = compliance.order_versions(resolved.select("submission_key", "finess_et", "is_valid",
-                                                         "date_transmission"))
-    submissions = resolved.join(versions.select("submission_key", "version_rank", "is_current"),
-                                on="submission_key")
-    return rows, submissions
+    return rows, submissions.drop("is_first_valid")
 
 
 def _antennes_list(expr: pl.Expr) -> pl.Expr:
-    """`N° FINESS des antennes`: separated by `;`, `,` or new lines, each repaired."""
-    return (
-        expr.str.replace_all(r"[;,\n\r]+", ";").str.split(";")
-        .list.eval(repair_finess(pl.element()).filter(pl.element().str.strip_chars() != ""))
-    )
+    """The declared antennes, each number repaired like a declared FINESS."""
+    return subs.split_antennes(expr).list.eval(repair_finess(pl.element()))
 
 
 def stable_id(*parts) -> str:

@@ -25,7 +25,7 @@ from observatoire.errors import CampaignError
 
 DEFAULT_URL_ENV = "OBSERVATOIRE_WAREHOUSE_URL"
 SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
-TABLES_BY_SCOPE = ("centre_year_status", "submission", "submission_issue")
+TABLES_BY_SCOPE = ("centre_year_status", "submission", "submission_issue", "reconciliation_review")
 SQLITE_BUSY_TIMEOUT_S = 120
 INSERT_BATCH = 5000
 # Execution option asking the SQLite "begin" hook for BEGIN IMMEDIATE (write transactions).
@@ -110,7 +110,7 @@ def migrate(engine: Engine) -> list[str]:
     migration whose statements have changed since is refused: add a new file instead."""
     applied_now = []
     with _write_transaction(engine) as connection:
-        _lock(connection, "migrations")
+        writer_lock(connection, "migrations")
         connection.execute(sa.text(
             "CREATE TABLE IF NOT EXISTS schema_migration ("
             "name TEXT PRIMARY KEY, applied_at TEXT NOT NULL, checksum TEXT)"
@@ -160,7 +160,7 @@ def apply_roles(engine: Engine) -> None:
             driver_connection.execute(statement)  # no parameters: `%I` of format() stays as is
 
 
-def _lock(connection: Connection, scope: str) -> None:
+def writer_lock(connection: Connection, scope: str) -> None:
     """Serialise writers of the same scope until the transaction ends."""
     if connection.dialect.name == "postgresql":
         key = int.from_bytes(hashlib.sha256(f"observatoire:{scope}".encode()).digest()[:8], "big", signed=True)
@@ -193,7 +193,7 @@ def _records(frame: pl.DataFrame, dialect: str) -> list[dict]:
     return frame.to_dicts()
 
 
-def _insert(connection: Connection, table: str, frame: pl.DataFrame) -> None:
+def insert_rows(connection: Connection, table: str, frame: pl.DataFrame) -> None:
     """Bulk insert: COPY on PostgreSQL (through psycopg, inside the caller's transaction),
     executemany by batches elsewhere."""
     if frame.is_empty():
@@ -221,7 +221,7 @@ def _insert(connection: Connection, table: str, frame: pl.DataFrame) -> None:
 
 def record_run_start(engine: Engine, run: dict) -> None:
     with _write_transaction(engine) as connection:
-        _insert(connection, "pipeline_run", pl.DataFrame([run]))
+        insert_rows(connection, "pipeline_run", pl.DataFrame([run]))
 
 
 def record_run_end(engine: Engine, run_id: str, values: dict) -> None:
@@ -250,7 +250,7 @@ def load_campaign(engine: Engine, load: CampaignLoad) -> None:
     region_params = {f"r{i}": code for i, code in enumerate(load.regions)}
     in_regions = ", ".join(f":{name}" for name in region_params) or "NULL"
     with _write_transaction(engine) as connection:
-        _lock(connection, f"campaign:{load.year}")
+        writer_lock(connection, f"campaign:{load.year}")
         for table in TABLES_BY_SCOPE:
             connection.execute(sa.text(
                 f"DELETE FROM {table} WHERE campaign_year = :year "
@@ -258,19 +258,19 @@ def load_campaign(engine: Engine, load: CampaignLoad) -> None:
             ), {**scope, **region_params})
         # A submission folder shared by single-region runs: the same key may sit in another
         # region's rows; the last run to read it owns it.
+        reviews = load.reviews if load.reviews is not None else load.submissions.head(0).select("submission_id")
         for table, key, frame in (("centre_year_status", "status_id", load.statuses),
                                   ("submission", "submission_id", load.submissions),
-                                  ("submission_issue", "issue_id", load.issues)):
+                                  ("submission_issue", "issue_id", load.issues),
+                                  ("reconciliation_review", "submission_id", reviews)):
             _delete_keys(connection, table, key, frame.get_column(key).to_list())
-        if load.reviews is not None:
-            from observatoire.review_store import replace_reviews
-
-            replace_reviews(connection, load.year, load.regions, load.reviews)
         files = [{"year": load.year, "f": name} for name in load.source_files]
         if files:
             connection.execute(sa.text("DELETE FROM file_outcome WHERE campaign_year = :year AND source_file = :f"),
                                files)
-        _insert(connection, "file_outcome", load.outcomes)
-        _insert(connection, "submission", load.submissions)
-        _insert(connection, "submission_issue", load.issues)
-        _insert(connection, "centre_year_status", load.statuses)
+        insert_rows(connection, "file_outcome", load.outcomes)
+        insert_rows(connection, "submission", load.submissions)
+        insert_rows(connection, "submission_issue", load.issues)
+        insert_rows(connection, "centre_year_status", load.statuses)
+        if load.reviews is not None:
+            insert_rows(connection, "reconciliation_review", load.reviews)

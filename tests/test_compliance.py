@@ -7,7 +7,7 @@ import polars as pl
 import pytest
 
 from observatoire.readers.calendar import empty_calendar
-from transforms.compliance import centre_statuses, default_deadline
+from transforms.compliance import centre_statuses, default_deadline, order_versions
 
 PARIS = ZoneInfo("Europe/Paris")
 UTC = dt.timezone.utc
@@ -53,7 +53,7 @@ def _status(rows, calendar=None, year=2024, regions=("84",)):
     history = _history()
     expected = history.filter(pl.col("is_centre_de_sante") & pl.col("region_code").is_in(list(regions))
                               & (pl.col("last_seen") >= dt.date(year, 1, 1)))
-    result = centre_statuses(expected, _submissions(rows), history, calendar if calendar is not None
+    result = centre_statuses(expected, order_versions(_submissions(rows)), history, calendar if calendar is not None
                              else empty_calendar(), year, list(regions))
     return result
 

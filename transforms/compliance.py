@@ -55,18 +55,18 @@ def order_versions(submissions: pl.DataFrame) -> pl.DataFrame:
 
 
 def centre_statuses(
-    expected: pl.DataFrame, submissions: pl.DataFrame, history: pl.DataFrame, calendar: pl.DataFrame,
+    expected: pl.DataFrame, versions: pl.DataFrame, history: pl.DataFrame, calendar: pl.DataFrame,
     year: int, regions: list[str],
 ) -> pl.DataFrame:
     """One row per expected centre, plus one per unexpected submission.
 
-    `expected`: transforms.referential.expected_centres. `submissions`: submission_key,
+    `expected`: transforms.referential.expected_centres. `versions`: the submissions as
+    `order_versions` returns them, with submission_key,
     source_file, source_row, finess_et (resolved or null), reconciliation_method,
     is_valid, date_transmission (Paris), antennes (list of FINESS), region_code
     (`attribute_region`), declared_name, declared_departement, finess_ej. `history`:
     every ET ever seen, for the reasons of unexpected submissions."""
     deadline, extensions = campaign_deadlines(calendar, year)
-    versions = order_versions(submissions)
     expected_ids = expected.select("finess_et")
     of_expected = versions.join(expected_ids, on="finess_et", how="semi")
 

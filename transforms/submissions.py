@@ -39,6 +39,15 @@ def issue_frame(frame: pl.DataFrame, severity: str, message: pl.Expr) -> pl.Data
     )
 
 
+def split_antennes(expr: pl.Expr) -> pl.Expr:
+    """`N° FINESS des antennes` as a list: separated by `;`, `,` or new lines, trimmed,
+    empty pieces dropped (submission-template.md)."""
+    return (
+        expr.str.replace_all(r"[;,\n\r]+", ";").str.split(";")
+        .list.eval(pl.element().str.strip_chars().filter(pl.element().str.strip_chars() != ""))
+    )
+
+
 def map_fields(cells: pl.DataFrame, template: Template) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Attach the canonical field to each cell; personnel export columns and unknown labels
     are left with a null field. Returns (cells with `field`, issues)."""

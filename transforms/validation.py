@@ -15,7 +15,7 @@ import polars as pl
 from schemas.fields import FIELDS, HEALTH_PROFESSIONS, SHEET_PERSONNEL
 from schemas.registry import PersonnelLabels, Template
 from schemas.submission import ANTENNE_MODELS, PERSONNEL_MODELS, SUBMISSION_MODELS, campaign_opens_at
-from transforms.submissions import ISSUE_SCHEMA, issue_frame
+from transforms.submissions import ISSUE_SCHEMA, issue_frame, split_antennes
 
 _FIELD_PATTERN_EXPECTATIONS = {
     "commune_insee": "un code commune INSEE de 5 caractères (ex. 69123 ou 2A004)",
@@ -102,10 +102,9 @@ def validate_submissions(
 def antenne_rows(typed: pl.DataFrame) -> pl.DataFrame:
     """One row per FINESS listed in `antennes` (separated by `;`, `,` or new lines)."""
     return (
-        typed.select("submission_key", pl.col("antennes").str.replace_all(r"[;,\n\r]+", ";").str.split(";").alias("antenne"))
+        typed.select("submission_key", split_antennes(pl.col("antennes")).alias("antenne"))
         .explode("antenne")
-        .with_columns(pl.col("antenne").str.strip_chars())
-        .filter(pl.col("antenne").is_not_null() & (pl.col("antenne") != ""))
+        .filter(pl.col("antenne").is_not_null())
     ) if "antennes" in typed.columns else pl.DataFrame(schema={"submission_key": pl.String, "antenne": pl.String})
 
 

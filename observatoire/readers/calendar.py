@@ -11,7 +11,7 @@ from pathlib import Path
 import polars as pl
 
 from observatoire.errors import CampaignError
-from transforms.finess_key import is_valid_finess
+from transforms.finess_key import valid_finess_expr
 from transforms.reconcile import repair_finess
 
 CALENDAR_SCHEMA = {"annee": pl.Int64, "finess_et": pl.String, "date_limite": pl.Date}
@@ -48,7 +48,7 @@ def read_calendar(path: Path | None) -> pl.DataFrame:
     )
     bad = parsed.filter(
         pl.col("annee").is_null() | pl.col("date_limite").is_null()
-        | (pl.col("finess_et").is_not_null() & ~pl.col("finess_et").map_elements(is_valid_finess, return_dtype=pl.Boolean))
+        | (pl.col("finess_et").is_not_null() & ~valid_finess_expr("finess_et"))
     )
     if not bad.is_empty():
         line = bad["line"][0]
