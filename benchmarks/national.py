@@ -52,8 +52,87 @@ TARGETS = {"vs_floor_max": 2.0, "vs_analyst_min": 5.0, "x10_cost_max": 11.0, "pe
 
 
 # ====================================================================== measurements (child side)
+class TreeSampler:
+    """Memory of the pipeline when it runs on several processes: every 20 ms, the RSS of
+    this process plus that of its reader processes (children started by multiprocessing),
+    and apart, that of its other children (Prefect's temporary server). The pipeline peak
+    reported is the largest of the sampled sum and this process's own high-water mark."""
+
+    def __init__(self, interval: float = 0.02) -> None:
+        import threading
+
+        self.interval, self.pipeline_mb, self.others_mb = interval, 0.0, 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def reset(self) -> None:
+        self.pipeline_mb = self.others_mb = 0.0
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                pipeline, others = _rss_kb(os.getpid()), 0
+                for pid in _descendants(os.getpid()):
+                    try:
+                        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+                    except OSError:
+                        continue
+                    if b"multiprocessing" in cmdline:
+                        pipeline += _rss_kb(pid)
+                    else:
+                        others += _rss_kb(pid)
+                self.pipeline_mb = max(self.pipeline_mb, pipeline / 1024)
+                self.others_mb = max(self.others_mb, others / 1024)
+            except OSError:
+                continue
+
+    def stop(self) -> None:
+        self._stop.set()
+
+
+def _rss_kb(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def _descendants(pid: int) -> list[int]:
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        try:
+            tasks = list(Path(f"/proc/{current}/task").iterdir())
+        except OSError:
+            continue
+        for task in tasks:
+            try:
+                children = [int(c) for c in (task / "children").read_text().split()]
+            except OSError:
+                continue
+            found += children
+            todo += children
+    return found
+
+
+_SAMPLER: "TreeSampler | None" = None
+
+
+def _sampler() -> TreeSampler:
+    global _SAMPLER
+    if _SAMPLER is None:
+        _SAMPLER = TreeSampler()
+    return _SAMPLER
+
+
 class Meter:
-    """Wall time, CPU time and peak RSS of a block; peak reset at the start when possible."""
+    """Wall time, CPU time and peak RSS of a block; peak reset at the start when possible.
+    `peak_rss_mb` counts the reader processes too (see TreeSampler); `own_peak_rss_mb` is
+    this process alone, `other_children_peak_mb` Prefect's temporary server when there is one."""
 
     def __init__(self) -> None:
         self.results: dict[str, dict] = {}
@@ -64,14 +143,18 @@ class Meter:
         class _Block:
             def __enter__(self):
                 _reset_peak()
+                _sampler().reset()
                 self.wall, self.cpu = time.perf_counter(), time.process_time()
                 return self
 
             def __exit__(self, *exc):
+                own = _peak_rss_mb()
                 meter.results[name] = {
                     "seconds": round(time.perf_counter() - self.wall, 4),
                     "cpu_seconds": round(time.process_time() - self.cpu, 4),
-                    "peak_rss_mb": _peak_rss_mb(),
+                    "peak_rss_mb": round(max(own, _sampler().pipeline_mb), 1),
+                    "own_peak_rss_mb": own,
+                    "other_children_peak_mb": round(_sampler().others_mb, 1),
                 }
                 return False
 
@@ -126,7 +209,8 @@ def child_stages(spec: dict) -> dict:
         ref = stages.load_referential([Path(spec["extract"])])
     with meter("read"):
         files = stages.list_files(submissions)
-        received = stages.gather(stages.read_files(files, submissions), submissions)
+        received = stages.gather(stages.read_files(files, submissions, workers=spec.get("read_workers")),
+                                 submissions)
     with meter("validate"):
         validated = stages.validate(received, year, run_at)
     with meter("reconcile"):
@@ -203,6 +287,8 @@ def child_flow(spec: dict) -> dict:
     return {"seconds": meter.results["flow"]["seconds"], "cpu_seconds": meter.results["flow"]["cpu_seconds"],
             "tasks": _task_spans(flow_started),
             "peak_rss_mb": _process_peak_mb(meter), "flow_peak_rss_mb": meter.results["flow"]["peak_rss_mb"],
+            "flow_own_peak_rss_mb": meter.results["flow"]["own_peak_rss_mb"],
+            "prefect_server_peak_mb": meter.results["flow"]["other_children_peak_mb"],
             "prefect_warm_up_seconds": meter.results["prefect_warm_up"]["seconds"],
             "import": meter.results["import"]}
 

@@ -27,6 +27,7 @@ from flows.parameters import CampaignParameters
 from observatoire import stages, warehouse
 from observatoire.errors import CampaignError
 from observatoire.readers.calendar import read_calendar
+from observatoire.readers.pool import ReaderPool
 from transforms.referential import referential_regions
 
 from observatoire.reports.feedback import write_run_feedback
@@ -69,23 +70,41 @@ def load_referential(paths: list[str], engine_url: str) -> stages.Referential:
     return ref
 
 
+# Reader pools of the runs in progress in this process, by token: a pool of processes is
+# not a parameter Prefect can record, so tasks receive its token. A task run elsewhere
+# (on Dask) finds no pool and reads in its own process.
+_READER_POOLS: dict[str, ReaderPool] = {}
+
+
+@contextmanager
+def reader_pool(workers: int | None):
+    pool, token = ReaderPool(workers), str(uuid.uuid4())
+    _READER_POOLS[token] = pool
+    try:
+        yield token, pool.workers
+    finally:
+        _READER_POOLS.pop(token, None)
+        pool.close()
+
+
 @task(name="lecture des fichiers", cache_policy=NO_CACHE, retries=1, retry_delay_seconds=5,
       task_run_name="lecture-{first}")
-def read_batch(paths: list[str], root: str, first: int):
-    contents = stages.read_files([Path(p) for p in paths], Path(root))
+def read_batch(paths: list[str], root: str, first: int, pool_token: str | None = None):
+    pool = _READER_POOLS.get(pool_token) if pool_token else None
+    batch = pool.read(paths, root) if pool is not None else stages.read_batch(paths, root)
     # one log record per batch, one line per file: a record per file costs more to ship
     # to the Prefect server than reading the file
     lines = [
         f"{o.source_file} : lu ({o.container}), {o.submissions} envoi(s)" if o.readable
         else f"{o.source_file} : illisible ({o.reason})"
-        for o in (content.outcome for content in contents)
+        for o in batch.outcomes
     ]
     logger = get_run_logger()
     logger.info("Lot de %d fichier(s) :\n%s", len(lines), "\n".join(lines))
-    unreadable = [line for line, content in zip(lines, contents) if not content.outcome.readable]
+    unreadable = [line for line, outcome in zip(lines, batch.outcomes) if not outcome.readable]
     if unreadable:
         logger.warning("%d fichier(s) illisible(s) :\n%s", len(unreadable), "\n".join(unreadable))
-    return contents
+    return batch
 
 
 @task(name="validation", task_run_name="validation", cache_policy=NO_CACHE)
@@ -142,20 +161,18 @@ def write_feedback(received: stages.ReceivedFiles, validated: stages.ValidatedSu
 
 
 # ------------------------------------------------------------------ read + validate
-def task_runner_for(dask_address: str | None):
-    """The local thread pool, or the Dask cluster at `dask_address`."""
+def task_runner_for(dask_address: str | None, read_workers: int = 1):
+    """Local threads (one per reader process: each waits on its process), or the Dask
+    cluster at `dask_address`."""
     if not dask_address:
-        # Reading is mostly Python under the GIL: on this project's 2-core machines one thread
-        # read the national campaign in 4.4 s, two in 5.4 s (benchmarks/national.py). Scale
-        # out with Dask processes instead.
-        return ThreadPoolTaskRunner(max_workers=1)
+        return ThreadPoolTaskRunner(max_workers=max(1, read_workers))
     from prefect_dask import DaskTaskRunner
 
     return DaskTaskRunner(address=dask_address)
 
 
 @flow(name="lecture-et-validation", flow_run_name="lecture-{year}", validate_parameters=False)
-def read_and_validate(root: str, year: int, run_at: dt.datetime, progress_id=None):
+def read_and_validate(root: str, year: int, run_at: dt.datetime, progress_id=None, pool_token: str | None = None):
     """Lit les fichiers reçus par lots et valide les envois, sur le task runner choisi
     (local ou cluster Dask)."""
     from prefect.artifacts import update_progress_artifact
@@ -166,11 +183,11 @@ def read_and_validate(root: str, year: int, run_at: dt.datetime, progress_id=Non
     batches = read_batches(files)
     futures, starts = [], 0
     for batch in batches:
-        futures.append(read_batch.submit(batch, root, starts))
+        futures.append(read_batch.submit(batch, root, starts, pool_token))
         starts += len(batch)
     contents, done = [], 0
     for batch, future in zip(batches, futures):
-        contents += future.result()
+        contents.append(future.result())
         done += len(batch)
         if progress_id is not None:
             update_progress_artifact(progress_id, progress=100.0 * done / len(files),
@@ -233,14 +250,21 @@ def _stages(params, year, submissions: Path, calendar: Path | None, url, run_id,
     from prefect.artifacts import create_progress_artifact
 
     run_name = params.run_name("campagne")
-    ref = load_referential([str(p) for p in params.finess_files()], url)
-    regions = list(params.regions) or referential_regions(ref.history)
     calendar_frame = read_calendar(calendar)
     files = [str(p) for p in stages.list_files(submissions)]
     progress_id = create_progress_artifact(progress=0.0, key=artifacts.artifact_key(run_name, "lecture"),
                                            description=f"Lecture des fichiers : 0 / {len(files)}")
-    reader = read_and_validate.with_options(task_runner=task_runner_for(params.dask_address))
-    received, validated = reader(str(submissions), year, started_at, progress_id)
+    # The FINESS referential (parse, snapshot store) runs while the files are read: the
+    # reader processes start now and read in parallel with it.
+    with reader_pool(params.read_workers if not params.dask_address else 1) as (token, workers):
+        ref_future = load_referential.submit([str(p) for p in params.finess_files()], url)
+        reader = read_and_validate.with_options(task_runner=task_runner_for(params.dask_address, workers))
+        try:
+            received, validated = reader(str(submissions), year, started_at, progress_id, token)
+        finally:
+            ref_future.wait()
+    ref = ref_future.result()
+    regions = list(params.regions) or referential_regions(ref.history)
     resolution = reconcile(validated, ref, url)
     status_rows, submission_rows = compute_statuses(validated, resolution, ref, calendar_frame, year, regions)
     campaign_load = stages.build_load(year, regions, received, validated, status_rows, submission_rows, run_id,

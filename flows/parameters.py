@@ -80,6 +80,12 @@ class CampaignParameters(BaseModel):
                     "tcp://dask-scheduler:8786. Vide : lecture sur le worker Prefect lui-même.",
     )
 
+    read_workers: int | None = Field(
+        default=None, ge=1, le=64, title="Processus de lecture (facultatif)",
+        description="Nombre de processus qui lisent les fichiers en parallèle sur le worker Prefect. "
+                    "Vide : un par cœur disponible. 1 : lecture dans le processus du flow.",
+    )
+
     @field_validator("regions")
     @classmethod
     def _region_codes(cls, regions: list[str]) -> list[str]:

@@ -24,9 +24,15 @@ _DTYPES = {"valid_from": pl.Date, "valid_to": pl.Date, "dateouv": pl.Date, "is_c
 
 
 def _read_versions(connection) -> pl.DataFrame:
-    rows = connection.execute(sa.text(f"SELECT {', '.join(HISTORY_COLUMNS)} FROM finess_et_history")).all()
-    frame = pl.DataFrame([tuple(row) for row in rows], schema=HISTORY_COLUMNS, orient="row",
-                         infer_schema_length=None)
+    # the driver's cursor, not SQLAlchemy rows: 100,000 versions are read on every run
+    cursor = connection.connection.driver_connection.cursor()
+    try:
+        cursor.execute(f"SELECT {', '.join(HISTORY_COLUMNS)} FROM finess_et_history")
+        rows = cursor.fetchall()
+    finally:
+        cursor.close()
+    frame = pl.DataFrame(rows, schema=HISTORY_COLUMNS, orient="row", infer_schema_length=None) if rows \
+        else pl.DataFrame(schema={name: pl.String for name in HISTORY_COLUMNS})
     # SQLite hands dates back as text and booleans as integers; PostgreSQL as typed values
     return frame.with_columns(
         (pl.col(name).cast(pl.String).str.slice(0, 10).str.to_date("%Y-%m-%d") if dtype == pl.Date
@@ -40,39 +46,51 @@ def _snapshot_dates(connection) -> dict[dt.date, str]:
     return {(d if isinstance(d, dt.date) else dt.date.fromisoformat(str(d)[:10])): sha for d, sha in rows}
 
 
-def store_snapshots(engine: Engine, extracts: list[dict]) -> list[dt.date]:
+def known_snapshots(engine: Engine) -> dict[dt.date, str]:
+    """extract_date -> sha256 of every snapshot the warehouse holds."""
+    with engine.connect() as connection:
+        return _snapshot_dates(connection)
+
+
+def check_not_conflicting(known: dict[dt.date, str], extract_date: dt.date, sha256: str, file: str) -> bool:
+    """True when this extract is already stored; raise if another file of that date is."""
+    if extract_date not in known:
+        return False
+    if known[extract_date] != sha256:
+        raise CampaignError(
+            f"Référentiel FINESS : un autre extrait daté du {extract_date:%d/%m/%Y} est déjà chargé "
+            f"dans l'entrepôt ({file} diffère de celui-ci)."
+        )
+    return True
+
+
+def store_snapshots(engine: Engine, extracts: list[dict]) -> tuple[pl.DataFrame, list[dt.date]] | None:
     """Add the extracts not stored yet. `extracts`: extract_date, sha256, file, frame
-    (normalised establishments). Returns the dates added."""
+    (normalised establishments). Returns the versions now stored with every snapshot date,
+    or None when nothing was added."""
     with engine.begin() as connection:
         writer_lock(connection, "referential")
         known = _snapshot_dates(connection)
         new = []
         for extract in extracts:
-            date = extract["extract_date"]
-            if date in known:
-                if known[date] != extract["sha256"]:
-                    raise CampaignError(
-                        f"Référentiel FINESS : un autre extrait daté du {date:%d/%m/%Y} est déjà chargé "
-                        f"dans l'entrepôt ({extract['file']} diffère de celui-ci)."
-                    )
+            if check_not_conflicting(known, extract["extract_date"], extract["sha256"], extract["file"]):
                 continue
-            known[date] = extract["sha256"]
+            known[extract["extract_date"]] = extract["sha256"]
             new.append(extract)
         if not new:
-            return []
+            return None
         dates = sorted(known)
-        stored = _read_versions(connection)
         old_dates = [d for d in dates if d not in {e["extract_date"] for e in new}]
-        snapshots = snapshot_members(stored, old_dates) if old_dates else []
+        snapshots = snapshot_members(_read_versions(connection), old_dates) if old_dates else []
         snapshots += [(e["extract_date"], e["frame"].select(ESTABLISHMENT_COLUMNS)) for e in new]
-        versions = snapshot_versions(snapshots)
+        versions = snapshot_versions(snapshots).select(HISTORY_COLUMNS)
         connection.execute(sa.text("DELETE FROM finess_et_history"))
-        insert_rows(connection, "finess_et_history", versions.select(HISTORY_COLUMNS))
+        insert_rows(connection, "finess_et_history", versions)
         insert_rows(connection, "finess_snapshot", pl.DataFrame([{
             "extract_date": e["extract_date"], "source_file": e["file"], "source_sha256": e["sha256"],
             "establishments": e["frame"].height, "loaded_at": dt.datetime.now(dt.timezone.utc),
         } for e in new]))
-    return [e["extract_date"] for e in new]
+    return versions, dates
 
 
 def read_history(engine: Engine) -> tuple[pl.DataFrame, list[dt.date]]:

@@ -12,11 +12,11 @@ from pathlib import Path
 import polars as pl
 
 from observatoire.errors import CampaignError
-from observatoire.readers.finess_extract import FinessExtract, read_finess_extract
+from observatoire.readers.finess_extract import FinessExtract, peek_finess_extract, read_finess_extract
 from observatoire.readers.reference_data import departement_regions
+from observatoire.readers.pool import FileBatch, ReaderPool, read_batch
 from observatoire.readers.submission_files import (
-    FileContent, FileOutcome, cells_frame, list_submission_files, personnel_frame, read_reception_manifest,
-    read_submission_file,
+    FileOutcome, list_submission_files, read_reception_manifest,
 )
 from schemas.registry import personnel_labels, template_for_year
 from transforms import compliance, referential, submissions as subs, validation
@@ -38,26 +38,41 @@ class Referential:
 
 def load_referential(paths: list[Path], engine=None) -> Referential:
     """Parse the extracts; with a warehouse, add them to its snapshots and use its whole
-    history (so a run given only the newest extract still knows earlier closures)."""
+    history (so a run given only the newest extract still knows earlier closures). An
+    extract the warehouse already holds (same date, same bytes) is not parsed again."""
     from observatoire import referential_store
 
-    extracts: list[FinessExtract] = [read_finess_extract(Path(path)) for path in paths]
-    regions = departement_regions()
-    parsed = [{"file": Path(e.source_file).name, "extract_date": e.extract_date, "sha256": e.sha256,
-               "frame": referential.normalise_establishments(e.establishments, regions)} for e in extracts]
-    if engine is not None:
-        referential_store.store_snapshots(engine, parsed)
-        history, dates = referential_store.read_history(engine)
-    elif parsed:
+    if engine is None:
+        extracts = [read_finess_extract(Path(path)) for path in paths]
+        if not extracts:
+            raise CampaignError("Aucun référentiel FINESS donné (--finess).")
+        parsed = _normalised(extracts)
         history = referential.establishment_history([(p["extract_date"], p["frame"]) for p in parsed])
-        dates = [p["extract_date"] for p in parsed]
+        return Referential(history, [_described(p) for p in parsed], sorted(p["extract_date"] for p in parsed))
+    known = referential_store.known_snapshots(engine)
+    headers = [peek_finess_extract(Path(path)) for path in paths]
+    new = [h for h in headers if not referential_store.check_not_conflicting(
+        known, h.extract_date, h.sha256, Path(h.source_file).name)]
+    parsed = _normalised([read_finess_extract(Path(h.source_file)) for h in new])
+    stored = referential_store.store_snapshots(engine, parsed) if parsed else None
+    if stored is not None:  # the versions just written: no need to read them back
+        versions, dates = stored
+        history = referential.history_from_versions(versions, dates)
     else:
-        raise CampaignError("Aucun référentiel FINESS donné (--finess).")
-    return Referential(
-        history=history,
-        extracts=[{k: p[k] for k in ("file", "extract_date", "sha256")} for p in parsed],
-        snapshot_dates=sorted(dates),
-    )
+        history, dates = referential_store.read_history(engine)
+    described = [{"file": Path(h.source_file).name, "extract_date": h.extract_date, "sha256": h.sha256}
+                 for h in headers]
+    return Referential(history=history, extracts=described, snapshot_dates=sorted(dates))
+
+
+def _normalised(extracts: list[FinessExtract]) -> list[dict]:
+    regions = departement_regions()
+    return [{"file": Path(e.source_file).name, "extract_date": e.extract_date, "sha256": e.sha256,
+             "frame": referential.normalise_establishments(e.establishments, regions)} for e in extracts]
+
+
+def _described(parsed: dict) -> dict:
+    return {k: parsed[k] for k in ("file", "extract_date", "sha256")}
 
 
 # ------------------------------------------------------------------ read
@@ -78,20 +93,26 @@ def list_files(folder: Path) -> list[Path]:
     return list_submission_files(Path(folder))
 
 
-def read_files(paths: list[Path], root: Path) -> list[FileContent]:
-    """Read a batch of files; never raises for a bad file."""
-    return [read_submission_file(path, Path(root)) for path in paths]
+def read_files(paths: list[Path], root: Path, workers: int | None = 1, batch_size: int = 250) -> list[FileBatch]:
+    """Read files by batches, on `workers` processes (None: one per core); never raises
+    for a bad file."""
+    batches = [paths[i:i + batch_size] for i in range(0, len(paths), batch_size)]
+    if workers == 1 or len(batches) <= 1:
+        return [read_batch(batch, root) for batch in batches]
+    with ReaderPool(workers) as pool:
+        futures = [pool.submit(batch, root) for batch in batches]
+        return [future.result() for future in futures]
 
 
-def gather(contents: list[FileContent], root: Path) -> ReceivedFiles:
+def gather(batches: list[FileBatch], root: Path) -> ReceivedFiles:
     manifest, problems = read_reception_manifest(Path(root))
     return ReceivedFiles(
-        outcomes=[content.outcome for content in contents],
-        cells=cells_frame([row for content in contents for row in content.cell_rows]),
-        personnel=personnel_frame([row for content in contents for row in content.personnel_rows]),
+        outcomes=[outcome for batch in batches for outcome in batch.outcomes],
+        cells=pl.concat([batch.cells for batch in batches]) if batches else read_batch([], root).cells,
+        personnel=pl.concat([batch.personnel for batch in batches]) if batches else read_batch([], root).personnel,
         manifest=manifest,
         manifest_problems=problems,
-        reader_issues=pl.concat([subs.empty_issues(), *[c.issues for c in contents]]),
+        reader_issues=pl.concat([subs.empty_issues(), *[batch.issues for batch in batches]]),
     )
 
 

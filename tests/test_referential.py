@@ -48,6 +48,34 @@ def test_geolocalisation_lines_with_unquoted_separators(tmp_path):
                    "source": "1;ATLASANTE;100;IGN;BD_ADRESSE;V2.1;LAMBERT_93", "datemaj": "2016-02-29"}
 
 
+def test_layouts_other_than_data_gouv_give_the_same_establishments(tmp_path):
+    """data.gouv's layout (every structureet line, then every geolocalisation line) is
+    parsed in one block; interleaved lines, CRLF and blank lines take the line-by-line
+    path and must give the same rows."""
+    real = shared_data("finess/etalab_excerpt_20260512.csv").read_bytes().decode("cp1252")
+    geo = shared_data("finess/etalab_geolocalisation_excerpt_2016.csv").read_bytes().decode("cp1252")
+    header, *structure = real.splitlines()
+    geo_lines = geo.splitlines()
+    layouts = {
+        "data.gouv": [header, *structure, *geo_lines],
+        "interleaved": [header, *structure[:5], geo_lines[0], *structure[5:], *geo_lines[1:]],
+        "blank lines": [header, *structure[:3], "", *structure[3:], "", *geo_lines],
+    }
+    frames = {}
+    for name, lines in layouts.items():
+        path = tmp_path / f"{name}.csv"
+        path.write_bytes(("\n".join(lines) + "\n").encode("cp1252"))
+        frames[name] = read_finess_extract(path)
+    crlf = tmp_path / "crlf.csv"
+    crlf.write_bytes(("\r\n".join(layouts["data.gouv"]) + "\r\n").encode("cp1252"))
+    frames["crlf"] = read_finess_extract(crlf)
+    for name, extract in frames.items():
+        assert extract.establishments.height == len(structure), name
+        assert extract.establishments.equals(frames["data.gouv"].establishments), name
+        assert extract.geolocations.height == len(geo_lines), name
+        assert extract.extract_date == frames["data.gouv"].extract_date
+
+
 def test_not_an_extract_is_a_clear_error(tmp_path):
     path = tmp_path / "x.csv"
     path.write_text("nofinesset;rs\n", encoding="utf-8")

@@ -40,8 +40,11 @@ def _check_two_snapshots(url, tmp_path):
     warehouse.migrate(engine)
     s1 = _extract(tmp_path, "2024-01-10", [OPEN, CLOSED_2024])
     s2 = _extract(tmp_path, "2025-01-12", [OPEN])
-    load_referential([s1], engine)
+    first = load_referential([s1], engine)
+    # the history built in memory while storing is the one the warehouse gives back
+    assert first.history.equals(referential_store.read_history(engine)[0])
     ref = load_referential([s2], engine)  # the second run is given only the newest extract
+    assert ref.history.equals(referential_store.read_history(engine)[0])
     assert ref.snapshot_dates == [dt.date(2024, 1, 10), dt.date(2025, 1, 12)]
     expected = {year: set(expected_centres(ref.history, year, ["84"])["finess_et"]) for year in (2023, 2024, 2025)}
     assert expected[2023] == {_et(OPEN), _et(CLOSED_2024)}

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import io
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,34 +28,74 @@ _HEADER_RE = re.compile(r"^finess;etalab;\d+;(\d{4}-\d{2}-\d{2})\s*$")
 
 
 @dataclass(frozen=True)
+class FinessExtractHeader:
+    source_file: str
+    sha256: str
+    extract_date: dt.date
+
+
+@dataclass(frozen=True)
 class FinessExtract:
     source_file: str
     sha256: str
     extract_date: dt.date
     establishments: pl.DataFrame  # one row per structureet line, every field as text
-    geolocations: pl.DataFrame  # nofinesset, x, y, source, datemaj
+    geolocation_lines: tuple[str, ...] = ()
+
+    @property
+    def geolocations(self) -> pl.DataFrame:  # nofinesset, x, y, source, datemaj
+        return _parse_geolocations(self.geolocation_lines)
+
+
+def _raw(path: Path) -> bytes:
+    try:
+        return Path(path).read_bytes()
+    except OSError as exc:
+        raise CampaignError(f"Référentiel FINESS illisible : {path} ({exc.strerror}).") from exc
+
+
+def _extract_date(path: Path, first_line: str) -> dt.date:
+    header = _HEADER_RE.match(first_line)
+    if header is None:
+        raise CampaignError(
+            f"Référentiel FINESS invalide : {path}, ligne 1 : attendu "
+            f"« finess;etalab;<n>;AAAA-MM-JJ », reçu « {first_line[:60]} »."
+        )
+    return dt.date.fromisoformat(header.group(1))
+
+
+def peek_finess_extract(path: Path) -> FinessExtractHeader:
+    """Date and checksum of an extract from its first line and its bytes, without parsing
+    it: a run can skip the extracts its warehouse already holds."""
+    raw = _raw(path)
+    first_line = raw[:200].split(b"\n", 1)[0].decode("cp1252", errors="replace").rstrip("\r")
+    return FinessExtractHeader(str(path), hashlib.sha256(raw).hexdigest(), _extract_date(path, first_line))
 
 
 def read_finess_extract(path: Path) -> FinessExtract:
     """Parse one extract; raise CampaignError (French) if it is not one."""
-    try:
-        raw = Path(path).read_bytes()
-    except OSError as exc:
-        raise CampaignError(f"Référentiel FINESS illisible : {path} ({exc.strerror}).") from exc
+    raw = _raw(path)
     text = raw.decode("cp1252", errors="replace")
-    lines = text.splitlines()
-    header = _HEADER_RE.match(lines[0]) if lines else None
-    if header is None:
-        raise CampaignError(
-            f"Référentiel FINESS invalide : {path}, ligne 1 : attendu "
-            f"« finess;etalab;<n>;AAAA-MM-JJ », reçu « {(lines[0] if lines else '')[:60]} »."
-        )
-    extract_date = dt.date.fromisoformat(header.group(1))
-    structure_lines = [line for line in lines[1:] if line.startswith("structureet;")]
-    if not structure_lines:
+    first_end = text.find("\n")
+    extract_date = _extract_date(path, (text if first_end < 0 else text[:first_end]).rstrip("\r"))
+    # data.gouv writes every structureet line, then every geolocalisation line: the first
+    # block is parsed by Polars in one go. Anything else (interleaved lines, other
+    # sections) takes the line-by-line path, which gives the same result.
+    body = "" if first_end < 0 else text[first_end + 1:]
+    geo_at = body.find("\ngeolocalisation;")
+    structure_block = body if geo_at < 0 else body[:geo_at + 1]
+    rest = "" if geo_at < 0 else body[geo_at + 1:]
+    n_structure = body.count("\nstructureet;") + body.startswith("structureet;")
+    n_block = structure_block.count("\nstructureet;") + structure_block.startswith("structureet;")
+    n_lines = structure_block.count("\n") + (not structure_block.endswith("\n"))
+    clean = n_structure == n_block == n_lines and "\r" not in structure_block
+    if not clean:  # the general path: keep only the structureet lines
+        structure_block = "\n".join(line for line in body.splitlines() if line.startswith("structureet;"))
+        rest = body
+    if not structure_block.strip():
         raise CampaignError(f"Référentiel FINESS vide : {path} ne contient aucune ligne structureet.")
     establishments = pl.read_csv(
-        io.StringIO("\n".join(structure_lines)),
+        structure_block.encode("utf-8"),
         has_header=False,
         separator=";",
         quote_char='"',
@@ -70,11 +109,11 @@ def read_finess_extract(path: Path) -> FinessExtract:
         sha256=hashlib.sha256(raw).hexdigest(),
         extract_date=extract_date,
         establishments=establishments,
-        geolocations=_parse_geolocations(lines),
+        geolocation_lines=tuple(line for line in rest.splitlines() if line.startswith("geolocalisation;")),
     )
 
 
-def _parse_geolocations(lines: list[str]) -> pl.DataFrame:
+def _parse_geolocations(lines) -> pl.DataFrame:
     rows = []
     for line in lines:
         if line.startswith("geolocalisation;"):

@@ -12,7 +12,9 @@ import csv
 import hashlib
 import io
 import re
+import struct
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -257,9 +259,10 @@ def _export_cells(source_file, sheet, header, grid, locate, decimal_mark=None) -
 _OLE2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 
 
-def _sniff_workbook(raw: bytes, outcome: FileOutcome) -> None:
+def _sniff_workbook(raw: bytes, outcome: FileOutcome) -> zipfile.ZipFile | None:
     """Refuse from the first bytes and the zip directory what is not a workbook, before
-    calamine sees it (and before anything is decompressed)."""
+    calamine sees it (and before anything is decompressed). Returns the zip archive (None
+    for a legacy OLE2 .xls), so that its directory is parsed once per file."""
     if not raw.strip():
         raise UnreadableFile("fichier vide (0 octet)" if not raw else "fichier vide")
     head = raw[:1024].lstrip().lower()
@@ -275,17 +278,17 @@ def _sniff_workbook(raw: bytes, outcome: FileOutcome) -> None:
                 "classeur protégé par mot de passe : l'enregistrer sans mot de passe au format .xlsx et le renvoyer"
             )
         outcome.format = "xls"
-        return
+        return None
     if not raw.startswith(b"PK"):
         raise UnreadableFile(
             "ce fichier n'est pas un classeur (ni .xlsx, ni .xls, ni .ods) : envoyer le classeur Excel du modèle"
         )
     try:
-        with zipfile.ZipFile(io.BytesIO(raw)) as archive:
-            members = archive.infolist()
-            names = {info.filename for info in members}
-            mimetype = archive.read("mimetype")[:100] if "mimetype" in names and \
-                archive.getinfo("mimetype").file_size < 200 else b""
+        archive = zipfile.ZipFile(io.BytesIO(raw))
+        members = archive.infolist()
+        names = {info.filename for info in members}
+        mimetype = archive.read("mimetype")[:100] if "mimetype" in names and \
+            archive.getinfo("mimetype").file_size < 200 else b""
     except (zipfile.BadZipFile, EOFError, ValueError) as exc:
         raise UnreadableFile("classeur tronqué ou corrompu : l'archive .xlsx ne s'ouvre pas") from exc
     total = sum(info.file_size for info in members)
@@ -305,21 +308,23 @@ def _sniff_workbook(raw: bytes, outcome: FileOutcome) -> None:
         outcome.format = "ods"
     elif "xl/workbook.xml" in names or "xl/workbook.bin" in names:
         outcome.format = "xlsx"
+        return archive
     else:
         raise UnreadableFile(
             "archive zip qui n'est pas un classeur (.xlsx ou .ods) : envoyer le classeur Excel du modèle"
         )
+    return archive
 
 
 def _read_workbook(raw: bytes, outcome: FileOutcome) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
-    _sniff_workbook(raw, outcome)
+    archive = _sniff_workbook(raw, outcome)
     try:
         reader = fastexcel.read_excel(raw)
         outcome.sheets = list(reader.sheet_names)
         sheets = {label_key(name): name for name in outcome.sheets}
         if sheets.get(label_key(FORM_SHEETS[0])) is not None:
             outcome.container = "classeur"
-            return _read_centre_workbook(reader, raw, outcome, sheets)
+            return _read_centre_workbook(reader, archive, outcome, sheets)
         outcome.container = "export_tableur"
         return _read_export_workbook(reader, outcome), [], _empty(ISSUE_SCHEMA)
     except UnreadableFile:
@@ -337,7 +342,17 @@ def _sheet_grid(reader, name: str) -> list[list[str | None]]:
     sheet = reader.load_sheet(name, header_row=None, dtypes="string", skip_rows=0)
     if sheet.width == 0:
         return []
-    return [list(row) for row in sheet.to_polars().iter_rows()]
+    return sheet.to_polars().rows()
+
+
+def _label_value_columns(reader, name: str) -> tuple[list, list]:
+    """Columns A (labels) and B (values) of a form sheet as lists, item i = row i + 1."""
+    sheet = reader.load_sheet(name, header_row=None, dtypes="string", skip_rows=0)
+    if sheet.width == 0:
+        return [], []
+    frame = sheet.to_polars()
+    labels = frame.to_series(0).to_list()
+    return labels, (frame.to_series(1).to_list() if frame.width > 1 else [None] * len(labels))
 
 
 def column_letter(index: int) -> str:
@@ -353,7 +368,7 @@ def _blank(value) -> bool:
     return value is None or not str(value).strip()
 
 
-def _read_centre_workbook(reader, raw: bytes, outcome: FileOutcome, sheets: dict):
+def _read_centre_workbook(reader, archive: zipfile.ZipFile, outcome: FileOutcome, sheets: dict):
     key = outcome.source_file
     expected = (*FORM_SHEETS, SHEET_PERSONNEL)
     missing = [name for name in expected if label_key(name) not in sheets]
@@ -366,23 +381,32 @@ def _read_centre_workbook(reader, raw: bytes, outcome: FileOutcome, sheets: dict
     if extra:
         outcome.notes.append("feuille(s) supplémentaire(s) ignorée(s) : " + _quoted(extra))
     records, empty_values = [], []
-    known_labels = set().union(*all_field_label_keys(label_key).values())
+    known_labels = _known_label_keys()
     for sheet in FORM_SHEETS:
         actual = sheets[label_key(sheet)]
-        for number, row in enumerate(_sheet_grid(reader, actual), start=1):
-            label = row[0] if row else None
-            if _blank(label):
+        labels, values = _label_value_columns(reader, actual)
+        for number, (label, value) in enumerate(zip(labels, values), start=1):
+            if label is None or not label.strip():
                 continue
-            value = row[1] if len(row) > 1 else None
-            records.append((key, key, None, sheet, f"B{number}", str(label), value, None))
+            records.append((key, key, None, sheet, f"B{number}", label, value, None))
             if value is None and label_key(label) in known_labels:  # not a title or section row
-                empty_values.append((sheet, actual, f"B{number}", str(label)))
+                empty_values.append((sheet, actual, f"B{number}", label))
     cells = records
     personnel, personnel_empty = _read_personnel(reader, sheets[label_key(SHEET_PERSONNEL)], key)
     # title and section rows carry a label and no value: they are layout, not data read
     outcome.rows_in = sum(1 for record in records if not _blank(record[6])) + len(personnel)
-    issues = _formulas_without_value(raw, outcome, key, empty_values + personnel_empty)
+    issues = _formulas_without_value(archive, outcome, key, empty_values + personnel_empty)
     return cells, personnel, issues
+
+
+_KNOWN_LABELS: set[str] = set()
+
+
+def _known_label_keys() -> set[str]:
+    """Comparison keys of every field label of every template, computed once per process."""
+    if not _KNOWN_LABELS:
+        _KNOWN_LABELS.update(set().union(*all_field_label_keys(label_key).values()))
+    return _KNOWN_LABELS
 
 
 def _read_personnel(reader, sheet_name: str, key: str):
@@ -421,28 +445,29 @@ def _read_personnel(reader, sheet_name: str, key: str):
 _CELL_RE = re.compile(rb'<c\s[^>]*?r="([A-Z]+[0-9]+)"[^>]*?(?:/>|>(.*?)</c>)', re.S)
 
 
-def _formulas_without_value(raw: bytes, outcome: FileOutcome, key: str, empty_values: list) -> pl.DataFrame:
+def _formulas_without_value(archive: zipfile.ZipFile | None, outcome: FileOutcome, key: str,
+                            empty_values: list) -> pl.DataFrame:
     """Calamine gives the cached value of a formula, and null when the workbook was saved
     without one (generated by a script, never opened in Excel). Only when an expected value
-    is null, read that sheet's XML to tell an empty cell from such a formula."""
-    if outcome.format != "xlsx" or not empty_values:
+    is null, read the sheets' XML to tell an empty cell from such a formula."""
+    if outcome.format != "xlsx" or not empty_values or archive is None:
         return _empty(ISSUE_SCHEMA)
     try:
-        with zipfile.ZipFile(io.BytesIO(raw)) as archive:
-            paths = _sheet_paths(archive)
-            formulas: dict[str, set[str]] = {}
-            for _, actual, _, _ in empty_values:
-                if actual in formulas or actual not in paths:
-                    continue
-                xml = archive.read(paths[actual])
-                if b"<f" not in xml:  # the usual case: no formula in the sheet at all
-                    formulas[actual] = set()
-                    continue
-                formulas[actual] = {
-                    ref.decode() for ref, body in _CELL_RE.findall(xml)
-                    if body and b"<f" in body and not re.search(rb"<v>[^<]+</v>", body)
-                }
-    except (zipfile.BadZipFile, KeyError, OSError):
+        xml_by_member = {info.filename: _member_bytes(archive, info) for info in archive.infolist()
+                         if info.filename.startswith("xl/worksheets/") and info.filename.endswith(".xml")}
+        if not any(b"<f" in xml for xml in xml_by_member.values()):
+            return _empty(ISSUE_SCHEMA)  # the usual case: no formula in any sheet
+        paths = _sheet_paths(archive)
+        formulas: dict[str, set[str]] = {}
+        for _, actual, _, _ in empty_values:
+            if actual in formulas or actual not in paths:
+                continue
+            xml = xml_by_member.get(paths[actual]) or archive.read(paths[actual])
+            formulas[actual] = {
+                ref.decode() for ref, body in _CELL_RE.findall(xml)
+                if body and b"<f" in body and not re.search(rb"<v>[^<]+</v>", body)
+            } if b"<f" in xml else set()
+    except (zipfile.BadZipFile, KeyError, OSError, EOFError, ValueError, struct.error):
         return _empty(ISSUE_SCHEMA)
     records = [
         (key, key, sheet, cell, None, label, None, "warning",
@@ -451,6 +476,26 @@ def _formulas_without_value(raw: bytes, outcome: FileOutcome, key: str, empty_va
         for sheet, actual, cell, label in empty_values if cell in formulas.get(actual, set())
     ]
     return pl.DataFrame(records, schema=ISSUE_SCHEMA, orient="row") if records else _empty(ISSUE_SCHEMA)
+
+
+def _member_bytes(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
+    """A member's content straight from the archive bytes: `ZipFile.read` costs more in
+    Python bookkeeping than inflating a small sheet. Sizes were bounded by the sniff."""
+    if info.compress_type not in (zipfile.ZIP_DEFLATED, zipfile.ZIP_STORED) or info.flag_bits & 0x1:
+        return archive.read(info)
+    data = archive.fp.getbuffer()
+    start = info.header_offset
+    if bytes(data[start:start + 4]) != b"PK\x03\x04":
+        raise zipfile.BadZipFile("en-tête local absent")
+    name_length, extra_length = struct.unpack_from("<HH", data, start + 26)
+    begin = start + 30 + name_length + extra_length
+    payload = data[begin:begin + info.compress_size]
+    if info.compress_type == zipfile.ZIP_STORED:
+        return bytes(payload)
+    try:
+        return zlib.decompressobj(-15).decompress(payload, info.file_size + 1)
+    except zlib.error as exc:
+        raise zipfile.BadZipFile(str(exc)) from exc
 
 
 def _sheet_paths(archive: zipfile.ZipFile) -> dict[str, str]:

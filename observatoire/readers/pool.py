@@ -1,0 +1,115 @@
+"""Reading files on every core: a national campaign is tens of thousands of small
+workbooks, and opening one is CPU work (inflate, parse XML) that holds the GIL, so
+threads do not help (measured: two threads read the national campaign no faster than one).
+
+`read_batch` reads a list of files into one `FileBatch` (frames, not rows, so that a batch
+crosses a process boundary as Arrow buffers). A `ReaderPool` runs it in worker processes;
+with one worker, or none given, it runs in the calling process. Workers are *spawned*, not
+forked: the parent holds Prefect's threads and event loop, which a fork would copy
+half-locked. They import only the readers (about 0.25 s), and `warm_up` starts them while
+the caller does other work (the FINESS referential).
+"""
+from __future__ import annotations
+
+import multiprocessing
+import os
+import sys
+import types
+from contextlib import contextmanager
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+
+from observatoire.readers.submission_files import (
+    FileOutcome, cells_frame, personnel_frame, read_submission_file,
+)
+from transforms.submissions import ISSUE_SCHEMA
+
+
+@dataclass(frozen=True)
+class FileBatch:
+    outcomes: list[FileOutcome]
+    cells: pl.DataFrame  # CELLS_SCHEMA
+    personnel: pl.DataFrame  # PERSONNEL_SCHEMA
+    issues: pl.DataFrame  # ISSUE_SCHEMA: what reading noticed (formula without cached value)
+
+
+def read_batch(paths: list[str | Path], root: str | Path) -> FileBatch:
+    """Read `paths` (below `root`); never raises for a bad file: its outcome says why."""
+    root = Path(root)
+    contents = [read_submission_file(Path(path), root) for path in paths]
+    issues = [content.issues for content in contents if content.issues.height]
+    return FileBatch(
+        outcomes=[content.outcome for content in contents],
+        cells=cells_frame([row for content in contents for row in content.cell_rows]),
+        personnel=personnel_frame([row for content in contents for row in content.personnel_rows]),
+        issues=pl.concat(issues) if issues else pl.DataFrame(schema=ISSUE_SCHEMA),
+    )
+
+
+def default_workers() -> int:
+    """One worker per core this process may use."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def _ready() -> int:
+    return os.getpid()
+
+
+@contextmanager
+def _main_module_hidden():
+    """`multiprocessing.spawn` skips re-importing the parent's main module when that module
+    is named `__main__` with no file: show it such a module while the workers start."""
+    real = sys.modules.get("__main__")
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        yield
+    finally:
+        if real is not None:
+            sys.modules["__main__"] = real
+
+
+class ReaderPool:
+    """`read(paths, root)` in worker processes (`workers` > 1) or in this process."""
+
+    def __init__(self, workers: int | None = None) -> None:
+        self.workers = default_workers() if workers is None else max(1, int(workers))
+        self._executor = None
+        if self.workers > 1:
+            self._executor = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"))
+            # Start every worker now, without waiting for them: they import the readers while
+            # the caller goes on. A spawned worker re-runs the caller's main script unless it
+            # is guarded by `if __name__ == "__main__"`; the workers need nothing from it, so
+            # they are started with the main module hidden and work from any caller.
+            with _main_module_hidden():
+                for _ in range(self.workers):
+                    self._executor.submit(_ready)
+
+    def submit(self, paths: list[str | Path], root: str | Path) -> Future:
+        if self._executor is None:
+            future: Future = Future()
+            try:
+                future.set_result(read_batch(paths, root))
+            except BaseException as exc:  # same contract as a worker: the error is in the future
+                future.set_exception(exc)
+            return future
+        return self._executor.submit(read_batch, [str(p) for p in paths], str(root))
+
+    def read(self, paths: list[str | Path], root: str | Path) -> FileBatch:
+        return self.submit(paths, root).result()
+
+    def close(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=True, cancel_futures=True)
+            self._executor = None
+
+    def __enter__(self) -> "ReaderPool":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
