@@ -57,12 +57,14 @@ def map_fields(cells: pl.DataFrame, template: Template) -> tuple[pl.DataFrame, p
     mapped = (
         cells.with_columns(blank_to_null(pl.col("value")).alias("value"))
         .join(keys, on="label", how="left", nulls_equal=True, maintain_order="left")
-        .join(lookup, on="label_key", how="left")
+        .join(lookup, on="label_key", how="left", maintain_order="left")
         .with_columns(pl.col("label_key").str.contains(_PERSONNEL_COLUMN).alias("is_personnel"))
     )
-    duplicated = mapped.filter(pl.col("field").is_not_null()).filter(
-        pl.int_range(pl.len()).over("submission_key", "field") > 0
-    )
+    # first occurrence of a field in its submission, in file order (a window over the two
+    # string keys cost 6x more at national scale)
+    first_of_field = pl.struct("submission_key", "field").is_first_distinct()
+    mapped = mapped.with_columns(pl.col("field").is_null().or_(first_of_field).alias("_kept"))
+    duplicated = mapped.filter(~pl.col("_kept"))
     unknown = mapped.filter(pl.col("field").is_null() & ~pl.col("is_personnel") & pl.col("value").is_not_null())
     issues = pl.concat([
         issue_frame(unknown, "warning", pl.format(
@@ -70,16 +72,24 @@ def map_fields(cells: pl.DataFrame, template: Template) -> tuple[pl.DataFrame, p
         )),
         issue_frame(duplicated, "warning", pl.lit("champ renseigné plusieurs fois : seule la première valeur est retenue")),
     ])
-    first = mapped.filter(pl.col("field").is_null() | (pl.int_range(pl.len()).over("submission_key", "field") == 0))
-    return first.drop("label_key"), issues
+    first = mapped.filter(pl.col("_kept"))
+    return first.drop("label_key", "_kept"), issues
 
 
-def normalise_text_fields(value: pl.Expr, field: pl.Expr) -> pl.Expr:
+def normalise_text_fields(frame: pl.DataFrame) -> pl.Expr:
     """Text fields as the rules expect them: an enumerated value matched to its option
     ignoring case, accents and spaces; an identifier whose leading zero a spreadsheet
-    dropped padded back (`1000` -> `01000`)."""
+    dropped padded back (`1000` -> `01000`). `frame` holds the `field` and `value` columns
+    the expression applies to: enumerated values are keyed once per distinct value."""
+    value, field = pl.col("value"), pl.col("field")
     enum_of = {label_key(option): option for options in ENUMS.values() for option in options}
-    matched = label_key_expr_of(value).replace_strict(enum_of, default=None, return_dtype=pl.String)
+    typed = (
+        frame.filter(field.is_in(list(ENUMS)) & value.is_not_null()).select(value.unique())
+        .with_columns(label_key_expr_of(value).replace_strict(enum_of, default=None, return_dtype=pl.String)
+                      .alias("option"))
+        .filter(pl.col("option").is_not_null())
+    )
+    matched = value.replace_strict(typed["value"], typed["option"], default=None, return_dtype=pl.String)
     result = pl.when(field.is_in(list(ENUMS)) & matched.is_not_null()).then(matched).otherwise(value)
     for name, width in ZERO_PADDED.items():
         short = value.str.contains(rf"^[0-9]{{{width - 1}}}$")
@@ -96,13 +106,14 @@ def cast_fields(mapped: pl.DataFrame, template: Template) -> tuple[pl.DataFrame,
     point_decimal = pl.col("decimal_mark") == "." if "decimal_mark" in mapped.columns else None
     typed_columns, failures = {}, []
     for kind_name, parser in PARSERS.items():
+        of_kind = fields.filter(kind == kind_name)
         if kind_name in ("int", "decimal"):
             parsed = parser(pl.col("value"), point_decimal)
         elif kind_name == "text":
-            parsed = normalise_text_fields(pl.col("value"), pl.col("field"))
+            parsed = normalise_text_fields(of_kind)
         else:
             parsed = parser(pl.col("value"))
-        of_kind = fields.filter(kind == kind_name).with_columns(parsed.alias("typed"))
+        of_kind = of_kind.with_columns(parsed.alias("typed"))
         failed = of_kind.filter(pl.col("value").is_not_null() & pl.col("typed").is_null())
         failures.append(issue_frame(failed, "error" if kind_name != "text" else "warning", pl.format(
             "valeur « {} » illisible : attendu {}", pl.col("value"), pl.lit(EXPECTED_FORMAT.get(kind_name, "du texte"))
@@ -112,12 +123,21 @@ def cast_fields(mapped: pl.DataFrame, template: Template) -> tuple[pl.DataFrame,
         pl.col("source_file").first(), pl.col("source_row").first()
     )
     wide = keys
-    for name, spec in FIELDS.items():
-        column = (
-            typed_columns[spec.kind].filter(pl.col("field") == name)
-            .select("submission_key", pl.col("typed").cast(KIND_DTYPES[spec.kind]).alias(name))
+    for kind_name, of_kind in typed_columns.items():  # one pivot and one join per kind, not per field
+        names = [name for name, spec in FIELDS.items() if spec.kind == kind_name]
+        if not names:
+            continue
+        dtype = KIND_DTYPES[kind_name]
+        present = of_kind.filter(pl.col("field").is_in(names))
+        columns = (
+            present.select("submission_key", "field", pl.col("typed").cast(dtype))
+            .pivot(on="field", index="submission_key", values="typed", aggregate_function=None)
+            if present.height else pl.DataFrame(schema={"submission_key": pl.String})
         )
-        wide = wide.join(column, on="submission_key", how="left")
+        wide = wide.join(columns, on="submission_key", how="left", maintain_order="left").with_columns(
+            pl.lit(None, dtype).alias(name) for name in names if name not in columns.columns
+        )
+    wide = wide.select("submission_key", "source_file", "source_row", *FIELDS)
     issues = pl.concat(failures).with_columns(_template_label(template))
     return wide, issues
 
