@@ -21,6 +21,7 @@ import polars as pl
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.task_runners import ThreadPoolTaskRunner
+from prefect.utilities.annotations import quote
 
 from flows import artifacts
 from flows.parameters import CampaignParameters
@@ -34,9 +35,11 @@ from observatoire.reports.feedback import write_run_feedback
 from observatoire.reports.relance import write_relance_workbooks
 from observatoire.review_store import read_decisions
 
-READ_BATCH_MAX = 250  # files per read task: Prefect overhead per batch, not per file
+# Files per read task: Prefect's cost (task runs, state changes, logs) is per batch, not per
+# file. The reader processes get the files in smaller chunks (ReaderPool.prefetch).
+READ_BATCH_MAX = 2500
 READ_BATCH_MIN = 10
-PROGRESS_STEPS = 20  # about this many progress updates while files are read
+PROGRESS_STEPS = 12  # about this many read tasks and progress updates while files are read
 
 
 def read_batches(files: list[str]) -> list[list[str]]:
@@ -161,26 +164,26 @@ def write_feedback(received: stages.ReceivedFiles, validated: stages.ValidatedSu
 
 
 # ------------------------------------------------------------------ read + validate
-def task_runner_for(dask_address: str | None, read_workers: int = 1):
-    """Local threads (one per reader process: each waits on its process), or the Dask
+def task_runner_for(dask_address: str | None):
+    """The flow's own threads (read tasks only wait on the reader processes), or the Dask
     cluster at `dask_address`."""
     if not dask_address:
-        return ThreadPoolTaskRunner(max_workers=max(1, read_workers))
+        return ThreadPoolTaskRunner()
     from prefect_dask import DaskTaskRunner
 
     return DaskTaskRunner(address=dask_address)
 
 
-@flow(name="lecture-et-validation", flow_run_name="lecture-{year}", validate_parameters=False)
-def read_and_validate(root: str, year: int, run_at: dt.datetime, progress_id=None, pool_token: str | None = None):
-    """Lit les fichiers reçus par lots et valide les envois, sur le task runner choisi
-    (local ou cluster Dask)."""
+def _read_and_validate(root: str, year: int, run_at: dt.datetime, progress_id=None, pool_token: str | None = None,
+                       files: list[str] | None = None, on_dask: bool = False):
+    """Read the received files by batches (one task each), then validate the submissions."""
     from prefect.artifacts import update_progress_artifact
 
-    # the folder, not the file list, is the parameter: a flow run's parameters are stored
-    # by the server, which refuses more than 512 kB (about 3,800 paths)
-    files = [str(p) for p in stages.list_files(Path(root))]
+    files = [str(p) for p in stages.list_files(Path(root))] if files is None else files
     batches = read_batches(files)
+    pool = _READER_POOLS.get(pool_token) if pool_token else None
+    if pool is not None:  # the reader processes start on every batch now; tasks collect them
+        pool.prefetch(batches, root)
     futures, starts = [], 0
     for batch in batches:
         futures.append(read_batch.submit(batch, root, starts, pool_token))
@@ -193,7 +196,18 @@ def read_and_validate(root: str, year: int, run_at: dt.datetime, progress_id=Non
             update_progress_artifact(progress_id, progress=100.0 * done / len(files),
                                      description=f"Lecture des fichiers : {done} / {len(files)}")
     received = stages.gather(contents, Path(root))
-    return received, validate.submit(received, year, run_at).result()
+    # quote: Prefect would otherwise walk every object of these frames' containers (tens of
+    # thousands of file outcomes) looking for futures, for each task they are given to. Not
+    # on Dask, whose serialisation turns the quote into a plain tuple.
+    return received, validate.submit(received if on_dask else quote(received), year, run_at).result()
+
+
+@flow(name="lecture-et-validation", flow_run_name="lecture-{year}", validate_parameters=False)
+def read_and_validate(root: str, year: int, run_at: dt.datetime, progress_id=None, pool_token: str | None = None):
+    """Lit les fichiers reçus par lots et valide les envois, sur le cluster Dask donné."""
+    # the folder, not the file list, is the parameter: a flow run's parameters are stored
+    # by the server, which refuses more than 512 kB (about 3,800 paths)
+    return quote(_read_and_validate(root, year, run_at, progress_id, pool_token, on_dask=True))
 
 
 # ------------------------------------------------------------------ the flow
@@ -258,18 +272,23 @@ def _stages(params, year, submissions: Path, calendar: Path | None, url, run_id,
     # reader processes start now and read in parallel with it.
     with reader_pool(params.read_workers if not params.dask_address else 1) as (token, workers):
         ref_future = load_referential.submit([str(p) for p in params.finess_files()], url)
-        reader = read_and_validate.with_options(task_runner=task_runner_for(params.dask_address, workers))
         try:
-            received, validated = reader(str(submissions), year, started_at, progress_id, token)
+            if params.dask_address:  # a subflow, for its Dask task runner
+                reader = read_and_validate.with_options(task_runner=task_runner_for(params.dask_address))
+                received, validated = reader(str(submissions), year, started_at, progress_id).unquote()
+            else:  # the tasks of this flow; their threads only wait on the reader processes
+                received, validated = _read_and_validate(str(submissions), year, started_at, progress_id, token,
+                                                         files)
         finally:
             ref_future.wait()
     ref = ref_future.result()
     regions = list(params.regions) or referential_regions(ref.history)
-    resolution = reconcile(validated, ref, url)
-    status_rows, submission_rows = compute_statuses(validated, resolution, ref, calendar_frame, year, regions)
+    resolution = reconcile(quote(validated), quote(ref), url)
+    status_rows, submission_rows = compute_statuses(quote(validated), quote(resolution), quote(ref),
+                                                    quote(calendar_frame), year, quote(regions))
     campaign_load = stages.build_load(year, regions, received, validated, status_rows, submission_rows, run_id,
                                       dt.datetime.now(dt.timezone.utc))
-    load(url, campaign_load)
+    load(url, quote(campaign_load))
     _publish(params, year, regions, run_name, received, validated, campaign_load, run_id, url)
     counts = stages.status_counts(campaign_load.statuses)
     end = {

@@ -93,7 +93,7 @@ def list_files(folder: Path) -> list[Path]:
     return list_submission_files(Path(folder))
 
 
-def read_files(paths: list[Path], root: Path, workers: int | None = 1, batch_size: int = 250) -> list[FileBatch]:
+def read_files(paths: list[Path], root: Path, workers: int | None = 1, batch_size: int = 50) -> list[FileBatch]:
     """Read files by batches, on `workers` processes (None: one per core); never raises
     for a bad file."""
     batches = [paths[i:i + batch_size] for i in range(0, len(paths), batch_size)]

@@ -49,6 +49,17 @@ def read_batch(paths: list[str | Path], root: str | Path) -> FileBatch:
     )
 
 
+def concat_batches(batches: list[FileBatch]) -> FileBatch:
+    if len(batches) == 1:
+        return batches[0]
+    return FileBatch(
+        outcomes=[outcome for batch in batches for outcome in batch.outcomes],
+        cells=pl.concat([batch.cells for batch in batches]),
+        personnel=pl.concat([batch.personnel for batch in batches]),
+        issues=pl.concat([batch.issues for batch in batches]),
+    )
+
+
 def default_workers() -> int:
     """One worker per core this process may use."""
     try:
@@ -80,6 +91,7 @@ class ReaderPool:
     def __init__(self, workers: int | None = None) -> None:
         self.workers = default_workers() if workers is None else max(1, int(workers))
         self._executor = None
+        self._prefetched: dict[tuple, list[Future]] = {}
         if self.workers > 1:
             self._executor = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"))
             # Start every worker now, without waiting for them: they import the readers while
@@ -100,10 +112,25 @@ class ReaderPool:
             return future
         return self._executor.submit(read_batch, [str(p) for p in paths], str(root))
 
+    def prefetch(self, batches: list[list[str | Path]], root: str | Path, chunk: int = 50) -> None:
+        """Queue every batch now, in chunks of `chunk` files, so that the workers never wait
+        for the caller and share the last files evenly; `read` of one of these batches then
+        collects its chunks."""
+        for paths in batches:
+            chunks = [paths[i:i + chunk] for i in range(0, len(paths), chunk)]
+            self._prefetched[(tuple(str(p) for p in paths), str(root))] = [self.submit(c, root) for c in chunks]
+
     def read(self, paths: list[str | Path], root: str | Path) -> FileBatch:
+        futures = self._prefetched.pop((tuple(str(p) for p in paths), str(root)), None)
+        if futures is not None:
+            try:
+                return concat_batches([future.result() for future in futures])
+            except Exception:  # a worker that died: read the batch again (and raise if it fails again)
+                pass
         return self.submit(paths, root).result()
 
     def close(self) -> None:
+        self._prefetched.clear()
         if self._executor is not None:
             self._executor.shutdown(wait=True, cancel_futures=True)
             self._executor = None
