@@ -259,7 +259,66 @@ def _export_cells(source_file, sheet, header, grid, locate, decimal_mark=None) -
 _OLE2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 
 
-def _sniff_workbook(raw: bytes, outcome: FileOutcome) -> zipfile.ZipFile | None:
+class _Archive:
+    """The zip directory of a workbook: members with their sizes and offsets, read from the
+    central directory with `struct` (zipfile's bookkeeping cost a fifth of reading a small
+    workbook). Anything unusual (zip64, data before the archive, inconsistent records) is
+    left to `zipfile`, which then decides."""
+
+    def __init__(self, raw: bytes) -> None:
+        self.raw = raw
+        try:
+            self.members = _central_directory(raw)
+        except (struct.error, ValueError, UnicodeDecodeError):
+            self.members = None
+        if self.members is None:
+            with zipfile.ZipFile(io.BytesIO(raw)) as archive:  # BadZipFile for the caller
+                self.members = archive.infolist()
+        self._by_name = {member.filename: member for member in self.members}
+
+    def names(self) -> set[str]:
+        return set(self._by_name)
+
+    def read(self, name: str) -> bytes:
+        member = self._by_name.get(name)
+        if member is None:
+            raise KeyError(name)
+        return _member_bytes(self.raw, member)
+
+
+_EOCD = struct.Struct("<4s4H2LH")
+_CENTRAL = struct.Struct("<4s6H3L5H2L")
+
+
+class _Member:
+    __slots__ = ("filename", "compress_type", "flag_bits", "compress_size", "file_size", "header_offset")
+
+    def __init__(self, filename, compress_type, flag_bits, compress_size, file_size, header_offset):
+        self.filename, self.compress_type, self.flag_bits = filename, compress_type, flag_bits
+        self.compress_size, self.file_size, self.header_offset = compress_size, file_size, header_offset
+
+
+def _central_directory(raw: bytes) -> list[_Member] | None:
+    """Members from the end-of-central-directory record; None when zipfile should decide."""
+    end = raw.rfind(b"PK\x05\x06", max(0, len(raw) - 65_557))
+    if end < 0 or end + _EOCD.size > len(raw):
+        return None
+    _, disk, cd_disk, _, count, cd_size, cd_offset, _ = _EOCD.unpack_from(raw, end)
+    if disk or cd_disk or count == 0xFFFF or cd_offset == 0xFFFFFFFF or cd_offset + cd_size != end:
+        return None  # multi-disk, zip64 or bytes before the archive
+    members, at = [], cd_offset
+    for _ in range(count):
+        (signature, _, _, flags, method, _, _, _, compressed, size, name_length, extra_length, comment_length,
+         _, _, _, offset) = _CENTRAL.unpack_from(raw, at)
+        if signature != b"PK\x01\x02" or 0xFFFFFFFF in (compressed, size, offset):
+            return None
+        name = raw[at + 46:at + 46 + name_length].decode("utf-8" if flags & 0x800 else "cp437")
+        members.append(_Member(name, method, flags, compressed, size, offset))
+        at += 46 + name_length + extra_length + comment_length
+    return members if at == end else None
+
+
+def _sniff_workbook(raw: bytes, outcome: FileOutcome) -> _Archive | None:
     """Refuse from the first bytes and the zip directory what is not a workbook, before
     calamine sees it (and before anything is decompressed). Returns the zip archive (None
     for a legacy OLE2 .xls), so that its directory is parsed once per file."""
@@ -284,12 +343,12 @@ def _sniff_workbook(raw: bytes, outcome: FileOutcome) -> zipfile.ZipFile | None:
             "ce fichier n'est pas un classeur (ni .xlsx, ni .xls, ni .ods) : envoyer le classeur Excel du modèle"
         )
     try:
-        archive = zipfile.ZipFile(io.BytesIO(raw))
-        members = archive.infolist()
-        names = {info.filename for info in members}
+        archive = _Archive(raw)
+        members = archive.members
+        names = archive.names()
         mimetype = archive.read("mimetype")[:100] if "mimetype" in names and \
-            archive.getinfo("mimetype").file_size < 200 else b""
-    except (zipfile.BadZipFile, EOFError, ValueError) as exc:
+            archive._by_name["mimetype"].file_size < 200 else b""
+    except (zipfile.BadZipFile, EOFError, ValueError, struct.error, zlib.error) as exc:
         raise UnreadableFile("classeur tronqué ou corrompu : l'archive .xlsx ne s'ouvre pas") from exc
     total = sum(info.file_size for info in members)
     if total > MAX_UNCOMPRESSED_BYTES:
@@ -368,7 +427,7 @@ def _blank(value) -> bool:
     return value is None or not str(value).strip()
 
 
-def _read_centre_workbook(reader, archive: zipfile.ZipFile, outcome: FileOutcome, sheets: dict):
+def _read_centre_workbook(reader, archive: _Archive, outcome: FileOutcome, sheets: dict):
     key = outcome.source_file
     expected = (*FORM_SHEETS, SHEET_PERSONNEL)
     missing = [name for name in expected if label_key(name) not in sheets]
@@ -445,7 +504,7 @@ def _read_personnel(reader, sheet_name: str, key: str):
 _CELL_RE = re.compile(rb'<c\s[^>]*?r="([A-Z]+[0-9]+)"[^>]*?(?:/>|>(.*?)</c>)', re.S)
 
 
-def _formulas_without_value(archive: zipfile.ZipFile | None, outcome: FileOutcome, key: str,
+def _formulas_without_value(archive: _Archive | None, outcome: FileOutcome, key: str,
                             empty_values: list) -> pl.DataFrame:
     """Calamine gives the cached value of a formula, and null when the workbook was saved
     without one (generated by a script, never opened in Excel). Only when an expected value
@@ -453,7 +512,7 @@ def _formulas_without_value(archive: zipfile.ZipFile | None, outcome: FileOutcom
     if outcome.format != "xlsx" or not empty_values or archive is None:
         return _empty(ISSUE_SCHEMA)
     try:
-        xml_by_member = {info.filename: _member_bytes(archive, info) for info in archive.infolist()
+        xml_by_member = {info.filename: _member_bytes(archive.raw, info) for info in archive.members
                          if info.filename.startswith("xl/worksheets/") and info.filename.endswith(".xml")}
         if not any(b"<f" in xml for xml in xml_by_member.values()):
             return _empty(ISSUE_SCHEMA)  # the usual case: no formula in any sheet
@@ -478,27 +537,26 @@ def _formulas_without_value(archive: zipfile.ZipFile | None, outcome: FileOutcom
     return pl.DataFrame(records, schema=ISSUE_SCHEMA, orient="row") if records else _empty(ISSUE_SCHEMA)
 
 
-def _member_bytes(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
-    """A member's content straight from the archive bytes: `ZipFile.read` costs more in
-    Python bookkeeping than inflating a small sheet. Sizes were bounded by the sniff."""
+def _member_bytes(raw: bytes, info) -> bytes:
+    """A member's content straight from the archive bytes (sizes were bounded by the sniff)."""
     if info.compress_type not in (zipfile.ZIP_DEFLATED, zipfile.ZIP_STORED) or info.flag_bits & 0x1:
-        return archive.read(info)
-    data = archive.fp.getbuffer()
+        with zipfile.ZipFile(io.BytesIO(raw)) as archive:
+            return archive.read(info.filename)
     start = info.header_offset
-    if bytes(data[start:start + 4]) != b"PK\x03\x04":
+    if raw[start:start + 4] != b"PK\x03\x04":
         raise zipfile.BadZipFile("en-tête local absent")
-    name_length, extra_length = struct.unpack_from("<HH", data, start + 26)
+    name_length, extra_length = struct.unpack_from("<HH", raw, start + 26)
     begin = start + 30 + name_length + extra_length
-    payload = data[begin:begin + info.compress_size]
+    payload = raw[begin:begin + info.compress_size]
     if info.compress_type == zipfile.ZIP_STORED:
-        return bytes(payload)
+        return payload
     try:
         return zlib.decompressobj(-15).decompress(payload, info.file_size + 1)
     except zlib.error as exc:
         raise zipfile.BadZipFile(str(exc)) from exc
 
 
-def _sheet_paths(archive: zipfile.ZipFile) -> dict[str, str]:
+def _sheet_paths(archive: _Archive) -> dict[str, str]:
     """Sheet name -> XML member, from workbook.xml and its relationships."""
     workbook = archive.read("xl/workbook.xml").decode("utf-8", "replace")
     rels = archive.read("xl/_rels/workbook.xml.rels").decode("utf-8", "replace")
