@@ -702,6 +702,18 @@ def ratios(result: dict) -> dict:
                 a, b = getter(one), getter(ten)
                 entry[name] = round(b / a, 2) if a and b else None
             out[f"x10_vs_x1-{kind}"] = entry
+    for key, run in result["runs"].items():  # the memory target is set at 30,000 files
+        multiplier = key.split("-")[0].removeprefix("x")
+        files = (result["datasets"].get(multiplier) or {}).get("files", 0)
+        if files >= 30_000:
+            peaks = [run.get(m, {}).get("peak_rss_mb") for m in ("flow", "stages")]
+            peaks = [p for p in peaks if p is not None]
+            out[f"memory_30k-{key}"] = {
+                "files": files, "flow_peak_rss_mb": run.get("flow", {}).get("peak_rss_mb"),
+                "stages_peak_rss_mb": run.get("stages", {}).get("peak_rss_mb"),
+                "prefect_server_peak_mb": run.get("flow", {}).get("prefect_server_peak_mb"),
+                "under_target": bool(peaks) and max(peaks) < TARGETS["peak_mb_30k_max"],
+            }
     out["targets"] = TARGETS
     return out
 

@@ -195,6 +195,8 @@ def _read_and_validate(root: str, year: int, run_at: dt.datetime, progress_id=No
         if progress_id is not None:
             update_progress_artifact(progress_id, progress=100.0 * done / len(files),
                                      description=f"Lecture des fichiers : {done} / {len(files)}")
+    if pool is not None:  # every file is read: give the reader processes' memory back before validating
+        pool.close()
     received = stages.gather(contents, Path(root))
     # quote: Prefect would otherwise walk every object of these frames' containers (tens of
     # thousands of file outcomes) looking for futures, for each task they are given to. Not

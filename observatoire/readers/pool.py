@@ -6,8 +6,8 @@ threads do not help (measured: two threads read the national campaign no faster 
 crosses a process boundary as Arrow buffers). A `ReaderPool` runs it in worker processes;
 with one worker, or none given, it runs in the calling process. Workers are *spawned*, not
 forked: the parent holds Prefect's threads and event loop, which a fork would copy
-half-locked. They import only the readers (about 0.25 s), and `warm_up` starts them while
-the caller does other work (the FINESS referential).
+half-locked. They import only the readers (about 0.25 s) and are started as soon as the
+pool is made, while the caller does other work (the FINESS referential).
 """
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ import multiprocessing
 import os
 import sys
 import types
-from contextlib import contextmanager
 from concurrent.futures import Future, ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +25,7 @@ import polars as pl
 from observatoire.readers.submission_files import (
     FileOutcome, cells_frame, personnel_frame, read_submission_file,
 )
+from observatoire.readers.worker_init import init_reader_process
 from transforms.submissions import ISSUE_SCHEMA
 
 
@@ -93,7 +94,8 @@ class ReaderPool:
         self._executor = None
         self._prefetched: dict[tuple, list[Future]] = {}
         if self.workers > 1:
-            self._executor = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"))
+            self._executor = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
+                                                 initializer=init_reader_process)
             # Start every worker now, without waiting for them: they import the readers while
             # the caller goes on. A spawned worker re-runs the caller's main script unless it
             # is guarded by `if __name__ == "__main__"`; the workers need nothing from it, so
