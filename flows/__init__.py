@@ -1,0 +1,1 @@
+import observatoire  # noqa: F401  (sets the allocator's memory settings before Polars loads)

@@ -54,16 +54,17 @@ def map_fields(cells: pl.DataFrame, template: Template) -> tuple[pl.DataFrame, p
     lookup = field_lookup(template)
     # a national campaign has a million cells but a few hundred distinct labels
     keys = cells.select(pl.col("label").unique()).with_columns(label_key_expr("label").alias("label_key"))
-    mapped = (
-        cells.with_columns(blank_to_null(pl.col("value")).alias("value"))
-        .join(keys, on="label", how="left", nulls_equal=True, maintain_order="left")
-        .join(lookup, on="label_key", how="left", maintain_order="left")
-        .with_columns(pl.col("label_key").str.contains(_PERSONNEL_COLUMN).alias("is_personnel"))
-    )
     # first occurrence of a field in its submission, in file order (a window over the two
-    # string keys cost 6x more at national scale)
+    # string keys cost 6x more at national scale); one lazy query: no intermediate copies
     first_of_field = pl.struct("submission_key", "field").is_first_distinct()
-    mapped = mapped.with_columns(pl.col("field").is_null().or_(first_of_field).alias("_kept"))
+    mapped = (
+        cells.lazy().with_columns(blank_to_null(pl.col("value")).alias("value"))
+        .join(keys.lazy(), on="label", how="left", nulls_equal=True, maintain_order="left")
+        .join(lookup.lazy(), on="label_key", how="left", maintain_order="left")
+        .with_columns(pl.col("label_key").str.contains(_PERSONNEL_COLUMN).alias("is_personnel"))
+        .with_columns(pl.col("field").is_null().or_(first_of_field).alias("_kept"))
+        .collect()
+    )
     duplicated = mapped.filter(~pl.col("_kept"))
     unknown = mapped.filter(pl.col("field").is_null() & ~pl.col("is_personnel") & pl.col("value").is_not_null())
     issues = pl.concat([
@@ -101,7 +102,10 @@ def cast_fields(mapped: pl.DataFrame, template: Template) -> tuple[pl.DataFrame,
     """One typed row per submission (every field of FIELDS as a column), and one issue
     per cell whose text could not be read as its field's kind: a bad cell never hides
     another, each is reported with its own location and value."""
-    fields = mapped.filter(pl.col("field").is_not_null())
+    # only what parsing and issues need: at national scale every column copied costs ~20 MB
+    located = [name for name in ISSUE_SCHEMA if name in mapped.columns and name not in ("severity", "message")]
+    fields = mapped.select(*located, *(["decimal_mark"] if "decimal_mark" in mapped.columns else [])).filter(
+        pl.col("field").is_not_null())
     kind = pl.col("field").replace_strict({name: spec.kind for name, spec in FIELDS.items()}, default="text")
     point_decimal = pl.col("decimal_mark") == "." if "decimal_mark" in mapped.columns else None
     typed_columns, failures = {}, []
@@ -118,7 +122,9 @@ def cast_fields(mapped: pl.DataFrame, template: Template) -> tuple[pl.DataFrame,
         failures.append(issue_frame(failed, "error" if kind_name != "text" else "warning", pl.format(
             "valeur « {} » illisible : attendu {}", pl.col("value"), pl.lit(EXPECTED_FORMAT.get(kind_name, "du texte"))
         )))
-        typed_columns[kind_name] = of_kind
+        typed_columns[kind_name] = of_kind.select("submission_key", "field", "typed")
+        del of_kind, failed
+    del fields
     keys = mapped.group_by("submission_key", maintain_order=True).agg(
         pl.col("source_file").first(), pl.col("source_row").first()
     )
