@@ -40,6 +40,7 @@ from observatoire.review_store import read_decisions
 READ_BATCH_MAX = 2500
 READ_BATCH_MIN = 10
 PROGRESS_STEPS = 12  # about this many read tasks and progress updates while files are read
+LOG_LINES = 2000  # lines per log record of per-file results
 
 
 def read_batches(files: list[str]) -> list[list[str]]:
@@ -119,10 +120,16 @@ def validate(received: stages.ReceivedFiles, year: int, run_at: dt.datetime) -> 
              pl.col("n_warnings").sum().alias("warnings"))
         .sort("source_file")
     )
-    get_run_logger().info("Validation, par fichier :\n%s", "\n".join(
-        f"{row['source_file']} : {row['n']} envoi(s), {row['valid']} valide(s), {row['errors']} erreur(s), "
-        f"{row['warnings']} alerte(s)" for row in per_file.iter_rows(named=True)
-    ))
+    lines = [
+        f"{source_file} : {n} envoi(s), {valid} valide(s), {errors} erreur(s), {warnings} alerte(s)"
+        for source_file, n, valid, errors, warnings in per_file.iter_rows()
+    ]
+    # one record per LOG_LINES lines: Prefect drops a log record over 1 MB (PREFECT_LOGGING_TO_API_MAX_LOG_SIZE),
+    # which the list of a national campaign is
+    logger = get_run_logger()
+    for start in range(0, len(lines), LOG_LINES):
+        logger.info("Validation, par fichier (%d à %d sur %d) :\n%s", start + 1, min(start + LOG_LINES, len(lines)),
+                    len(lines), "\n".join(lines[start:start + LOG_LINES]))
     return validated
 
 

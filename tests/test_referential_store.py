@@ -70,3 +70,23 @@ def test_two_snapshots_sqlite(tmp_path):
 @pytest.mark.postgres
 def test_two_snapshots_postgresql(postgres_url, tmp_path):
     _check_two_snapshots(postgres_url, tmp_path)
+
+
+def test_an_extract_already_stored_is_not_parsed_again(tmp_path, monkeypatch):
+    from observatoire import stages
+
+    engine = warehouse.connect(f"sqlite:///{tmp_path / 'w.db'}")
+    warehouse.migrate(engine)
+    s1 = _extract(tmp_path, "2024-01-10", [OPEN, CLOSED_2024])
+    first = load_referential([s1], engine)
+
+    def no_parse(path):
+        raise AssertionError(f"{path} relu alors que l'entrepôt le contient déjà")
+
+    monkeypatch.setattr(stages, "read_finess_extract", no_parse)
+    again = load_referential([s1], engine)  # same date, same bytes: taken from the warehouse
+    assert again.history.equals(first.history)
+    assert again.extracts == first.extracts
+    s2 = _extract(tmp_path, "2025-01-12", [OPEN])
+    with pytest.raises(AssertionError, match="relu"):  # a new extract is parsed
+        load_referential([s2], engine)
