@@ -74,6 +74,9 @@ def test_read_batches_cover_every_file_once():
     files = [f"f{i}.csv" for i in range(1003)]
     batches = read_batches(files)
     assert [f for batch in batches for f in batch] == files
-    assert max(map(len, batches)) == 51 and len(batches) == 20
+    # about 12 batches (one read task and one progress step each): ceil(1003 / 12) = 84 files
+    assert max(map(len, batches)) == 84 and len(batches) == 12
     assert read_batches(files[:3]) == [files[:3]]
-    assert max(map(len, read_batches([f"f{i}" for i in range(100_000)]))) == 250
+    # at most 2,500 files per task: 100,000 files make 40 tasks, not 12 of 8,334
+    big = read_batches([f"f{i}" for i in range(100_000)])
+    assert max(map(len, big)) == 2500 and len(big) == 40
