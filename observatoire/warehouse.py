@@ -194,6 +194,9 @@ def _records(frame: pl.DataFrame, dialect: str) -> list[dict]:
     return frame.to_dicts()
 
 
+_FLAT_DTYPES = (pl.String, pl.Boolean, pl.Date)
+
+
 def insert_rows(connection: Connection, table: str, frame: pl.DataFrame) -> None:
     """Bulk insert: COPY on PostgreSQL (through psycopg, inside the caller's transaction),
     executemany by batches elsewhere."""
@@ -203,12 +206,20 @@ def insert_rows(connection: Connection, table: str, frame: pl.DataFrame) -> None
     if connection.dialect.name == "postgresql" and connection.dialect.driver == "psycopg":
         import psycopg
 
-        statement = f"COPY {table} ({', '.join(columns)}) FROM STDIN"
+        # flat frames go as one CSV text written by Polars (a quoted "" is an empty string,
+        # an unquoted empty field is NULL: the same rule as COPY's csv format); nested
+        # columns row by row
+        flat = all(dtype.is_numeric() or dtype in _FLAT_DTYPES or isinstance(dtype, pl.Datetime)
+                   for dtype in frame.dtypes)
+        statement = f"COPY {table} ({', '.join(columns)}) FROM STDIN" + (" (FORMAT csv)" if flat else "")
         try:
             with connection.connection.driver_connection.cursor() as cursor:
                 with cursor.copy(statement) as copy:
-                    for row in frame.iter_rows():
-                        copy.write_row(row)
+                    if flat:
+                        copy.write(frame.write_csv(include_header=False))
+                    else:
+                        for row in frame.iter_rows():
+                            copy.write_row(row)
         except psycopg.Error as exc:  # same exception classes as the SQLAlchemy path (IntegrityError…)
             raise sa.exc.DBAPIError.instance(statement, None, exc, psycopg.Error) from exc
         return

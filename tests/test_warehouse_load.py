@@ -126,3 +126,36 @@ def test_health_profession_etp_follows_the_template_list(tmp_path, profession):
     warehouse.load_campaign(engine, load)
     expected = 1.5 if profession in HEALTH_PROFESSIONS else 0.0
     assert _view(engine, "SELECT etp_total, etp_health_professions FROM v_indicateurs_centre") == [(1.5, expected)]
+
+
+def test_bulk_insert_keeps_empty_text_nulls_and_awkward_characters(engine):
+    """COPY in csv format (PostgreSQL) and the driver's executemany (SQLite) write exactly
+    the values given: an empty text is not NULL, separators, quotes and new lines survive."""
+    import datetime as dt
+
+    with engine.begin() as connection:
+        connection.execute(sa.text(
+            "CREATE TABLE bulk_probe (t TEXT, b BOOLEAN, d DATE, ts TIMESTAMP WITH TIME ZONE, f DOUBLE PRECISION, "
+            "i INTEGER)"))
+    instant = dt.datetime(2025, 2, 28, 23, 59, 30, tzinfo=dt.timezone.utc)
+    frame = pl.DataFrame({
+        "t": ["", None, "a,b;c", 'il a dit "oui"', "ligne 1\nligne 2", "Saint-Étienne’s œuvre"],
+        "b": [True, None, False, True, False, True],
+        "d": [dt.date(2024, 12, 31), None, None, None, None, dt.date(2025, 1, 1)],
+        "ts": [instant, None, None, None, None, None],
+        "f": [1.5, None, 0.0000001, -2.0, 3.25, 1e12],
+        "i": [1, None, 3, 4, 5, 6],
+    })
+    with engine.begin() as connection:
+        warehouse.insert_rows(connection, "bulk_probe", frame)
+    with engine.connect() as connection:
+        rows = connection.execute(sa.text("SELECT t, b, d, ts, f, i FROM bulk_probe")).all()
+    assert [row[0] for row in rows] == frame["t"].to_list()
+    assert [None if row[1] is None else bool(row[1]) for row in rows] == frame["b"].to_list()
+    assert [None if row[2] is None else str(row[2])[:10] for row in rows] == [
+        None if d is None else d.isoformat() for d in frame["d"].to_list()]
+    first = rows[0][3]
+    first = first if isinstance(first, dt.datetime) else dt.datetime.fromisoformat(first)
+    assert first == instant and rows[1][3] is None
+    assert [row[4] for row in rows] == frame["f"].to_list()
+    assert [row[5] for row in rows] == frame["i"].to_list()
