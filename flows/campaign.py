@@ -20,7 +20,6 @@ from pathlib import Path
 import polars as pl
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
-from prefect.task_runners import ThreadPoolTaskRunner
 from prefect.utilities.annotations import quote
 
 from flows import artifacts
@@ -171,11 +170,8 @@ def write_feedback(received: stages.ReceivedFiles, validated: stages.ValidatedSu
 
 
 # ------------------------------------------------------------------ read + validate
-def task_runner_for(dask_address: str | None):
-    """The flow's own threads (read tasks only wait on the reader processes), or the Dask
-    cluster at `dask_address`."""
-    if not dask_address:
-        return ThreadPoolTaskRunner()
+def dask_task_runner(dask_address: str):
+    """The Dask cluster at `dask_address` (reading and validation only)."""
     from prefect_dask import DaskTaskRunner
 
     return DaskTaskRunner(address=dask_address)
@@ -283,7 +279,7 @@ def _stages(params, year, submissions: Path, calendar: Path | None, url, run_id,
         ref_future = load_referential.submit([str(p) for p in params.finess_files()], url)
         try:
             if params.dask_address:  # a subflow, for its Dask task runner
-                reader = read_and_validate.with_options(task_runner=task_runner_for(params.dask_address))
+                reader = read_and_validate.with_options(task_runner=dask_task_runner(params.dask_address))
                 received, validated = reader(str(submissions), year, started_at, progress_id).unquote()
             else:  # the tasks of this flow; their threads only wait on the reader processes
                 received, validated = _read_and_validate(str(submissions), year, started_at, progress_id, token,

@@ -13,8 +13,8 @@ import polars as pl
 
 from observatoire.errors import CampaignError
 from observatoire.readers.finess_extract import FinessExtract, peek_finess_extract, read_finess_extract
-from observatoire.readers.reference_data import departement_regions
 from observatoire.readers.pool import FileBatch, ReaderPool, read_batch
+from observatoire.readers.reference_data import departement_regions
 from observatoire.readers.submission_files import (
     FileOutcome, list_submission_files, read_reception_manifest,
 )
