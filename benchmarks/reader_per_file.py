@@ -15,20 +15,15 @@ import time
 from pathlib import Path
 
 BENCH_DIR = Path(__file__).resolve().parent
-DEFAULT = BENCH_DIR / ".cache" / "datasets" / "national-v2-c3000-x1-f100000-s2025" / "2024" / "submissions"
+REPO = BENCH_DIR.parent
+sys.path.insert(0, str(BENCH_DIR))
+if str(REPO) not in sys.path:
+    sys.path.append(str(REPO))  # after PYTHONPATH, which may point at another checkout to compare
 
+from national import _floor_read_file  # noqa: E402  (the floor of benchmarks/national.py, file by file)
+from observatoire.sample.national import YEAR, cache_key  # noqa: E402
 
-def _floor(path: Path) -> None:
-    import fastexcel
-    import polars as pl
-
-    raw = path.read_bytes()
-    if path.suffix.lower() == ".csv":
-        pl.read_csv(raw, separator=";", infer_schema=False, truncate_ragged_lines=True, encoding="utf8-lossy")
-        return
-    reader = fastexcel.read_excel(raw)
-    for name in reader.sheet_names:
-        reader.load_sheet(name, header_row=None, dtypes="string").to_polars()
+DEFAULT = BENCH_DIR / ".cache" / "datasets" / cache_key(3000, 2025, 1, 100_000) / str(YEAR) / "submissions"
 
 
 def _best(function, files: list[Path], repeat: int) -> float:
@@ -57,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     files = list_submission_files(root)
     reader = _best(lambda path: read_submission_file(path, root), files, args.repeat)
-    floor = _best(_floor, files, args.repeat)
+    floor = _best(_floor_read_file, files, args.repeat)
     print(f"{len(files)} fichiers : lecteur {reader:.0f} µs/fichier, plancher {floor:.0f} µs/fichier, "
           f"rapport {reader / floor:.2f}")
     return 0

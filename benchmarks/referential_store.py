@@ -17,7 +17,12 @@ import time
 from pathlib import Path
 
 BENCH_DIR = Path(__file__).resolve().parent
-DEFAULT = BENCH_DIR / ".cache" / "datasets" / "national-v2-c3000-x1-f100000-s2025" / "finess"
+if str(BENCH_DIR.parent) not in sys.path:
+    sys.path.append(str(BENCH_DIR.parent))  # after PYTHONPATH, which may point at another checkout
+
+from observatoire.sample.national import cache_key  # noqa: E402
+
+DEFAULT = BENCH_DIR / ".cache" / "datasets" / cache_key(3000, 2025, 1, 100_000) / "finess"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -84,7 +84,7 @@ def reader_pool(workers: int | None):
     pool, token = ReaderPool(workers), str(uuid.uuid4())
     _READER_POOLS[token] = pool
     try:
-        yield token, pool.workers
+        yield token
     finally:
         _READER_POOLS.pop(token, None)
         pool.close()
@@ -151,8 +151,6 @@ def load(engine_url: str, campaign_load) -> None:
                           campaign_load.submissions.height, campaign_load.issues.height)
 
 
-@task(name="classeur de retour", task_run_name="classeur de retour", cache_policy=NO_CACHE, retries=1,
-      retry_delay_seconds=5)
 @task(name="classeurs de relance", task_run_name="classeurs de relance", cache_policy=NO_CACHE, retries=1,
       retry_delay_seconds=5)
 def write_relance(url: str, year: int, regions: list[str] | None, out_dir: str) -> list[str]:
@@ -163,6 +161,8 @@ def write_relance(url: str, year: int, regions: list[str] | None, out_dir: str) 
     return [str(path) for path in paths]
 
 
+@task(name="classeur de retour", task_run_name="classeur de retour", cache_policy=NO_CACHE, retries=1,
+      retry_delay_seconds=5)
 def write_feedback(received: stages.ReceivedFiles, validated: stages.ValidatedSubmissions, path: str) -> str:
     written = write_run_feedback(received, validated, Path(path))
     get_run_logger().info("Classeur de retour écrit : %s", written)
@@ -275,12 +275,15 @@ def _stages(params, year, submissions: Path, calendar: Path | None, url, run_id,
                                            description=f"Lecture des fichiers : 0 / {len(files)}")
     # The FINESS referential (parse, snapshot store) runs while the files are read: the
     # reader processes start now and read in parallel with it.
-    with reader_pool(params.read_workers if not params.dask_address else 1) as (token, workers):
+    with reader_pool(params.read_workers if not params.dask_address else 1) as token:
         ref_future = load_referential.submit([str(p) for p in params.finess_files()], url)
         try:
             if params.dask_address:  # a subflow, for its Dask task runner
                 reader = read_and_validate.with_options(task_runner=dask_task_runner(params.dask_address))
-                received, validated = reader(str(submissions), year, started_at, progress_id).unquote()
+                try:
+                    received, validated = reader(str(submissions), year, started_at, progress_id).unquote()
+                except OSError as exc:  # distributed's "Timed out trying to connect to …"
+                    raise CampaignError(f"Cluster Dask injoignable : {params.dask_address} ({exc}).") from exc
             else:  # the tasks of this flow; their threads only wait on the reader processes
                 received, validated = _read_and_validate(str(submissions), year, started_at, progress_id, token,
                                                          files)
@@ -325,7 +328,7 @@ def _publish(params, year, regions, run_name, received, validated, campaign_load
     if folder is None:
         not_written = "aucun dossier des classeurs n'est donné (paramètre « Dossier des classeurs »)."
     else:
-        written = [Path(write_feedback(received, validated, str(folder / f"{run_name}-retours.xlsx")))]
+        written = [Path(write_feedback(quote(received), quote(validated), str(folder / f"{run_name}-retours.xlsx")))]
         written += [Path(p) for p in write_relance(url, year, regions, str(folder))]
     artifacts.publish_workbooks(artifacts.artifact_key(run_name, "classeurs"),
                                 artifacts.workbooks_markdown("Classeurs de retour et de relance", written, not_written))

@@ -95,6 +95,14 @@ class CampaignParameters(BaseModel):
                 raise ValueError(f"code région COG attendu sur deux chiffres (84, 11, 01…), reçu « {code} »")
         return cleaned
 
+    @field_validator("submissions")
+    @classmethod
+    def _submissions_given(cls, value: str) -> str:
+        # a field cleared in the UI arrives as "": reading "." would take the worker's own files
+        if not value.strip():
+            raise ValueError("dossier des envois obligatoire (par exemple envois/{annee})")
+        return value
+
     @field_validator("calendar", "warehouse_url", "warehouse_secret", "output_dir", "dask_address")
     @classmethod
     def _blank_is_none(cls, value: str | None) -> str | None:

@@ -95,10 +95,16 @@ def _query(sql: str, warehouse_url: str | None) -> int:
     import sqlalchemy as sa
 
     from observatoire import warehouse
+    from observatoire.errors import CampaignError
 
     engine = warehouse.connect(warehouse_url)
     with engine.connect() as connection:
-        result = connection.execute(sa.text(sql))
+        try:
+            result = connection.execute(sa.text(sql))
+        except sa.exc.SQLAlchemyError as exc:
+            raise CampaignError(f"requête refusée par l'entrepôt : {getattr(exc, 'orig', exc)}") from exc
+        if not result.returns_rows:
+            raise CampaignError("la requête ne renvoie pas de lignes : observatoire sql attend un SELECT")
         frame = pl.DataFrame([tuple(row) for row in result], schema=list(result.keys()), orient="row",
                              infer_schema_length=None)
     with pl.Config(tbl_rows=200, tbl_cols=30, fmt_str_lengths=60, tbl_hide_dataframe_shape=True):

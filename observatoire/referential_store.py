@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from observatoire.errors import CampaignError
-from observatoire.warehouse import insert_rows, writer_lock
+from observatoire.warehouse import insert_rows, write_transaction, writer_lock
 from transforms.referential import (
     ATTRIBUTE_COLUMNS, ESTABLISHMENT_COLUMNS, history_from_versions, snapshot_members, snapshot_versions,
 )
@@ -68,7 +68,7 @@ def store_snapshots(engine: Engine, extracts: list[dict]) -> tuple[pl.DataFrame,
     """Add the extracts not stored yet. `extracts`: extract_date, sha256, file, frame
     (normalised establishments). Returns the versions now stored with every snapshot date,
     or None when nothing was added."""
-    with engine.begin() as connection:
+    with write_transaction(engine) as connection:
         writer_lock(connection, "referential")
         known = _snapshot_dates(connection)
         new = []

@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from observatoire.errors import CampaignError
+from observatoire.warehouse import write_transaction
 from transforms.finess_key import is_valid_finess
 from transforms.reconcile import declared_key
 
@@ -33,7 +34,7 @@ def decide(engine: Engine, declared: str, finess_et: str | None, decided_by: str
         {"f": [declared or None], "n": [raison_sociale], "c": [commune_insee]}, schema={"f": pl.String, "n": pl.String,
                                                                                       "c": pl.String}
     ).select(declared_key(pl.col("f"), pl.col("n"), pl.col("c")))[0, 0]
-    with engine.begin() as connection:
+    with write_transaction(engine) as connection:
         connection.execute(sa.text("DELETE FROM reconciliation_decision WHERE declared_key = :k"), {"k": key})
         connection.execute(sa.text(
             "INSERT INTO reconciliation_decision (declared_key, finess_et, decided_by, decided_at, comment) "

@@ -13,7 +13,7 @@ import polars as pl
 
 from observatoire.errors import CampaignError
 from observatoire.readers.finess_extract import FinessExtract, peek_finess_extract, read_finess_extract
-from observatoire.readers.pool import FileBatch, ReaderPool, read_batch
+from observatoire.readers.pool import FileBatch, ReaderPool, concat_batches, read_batch
 from observatoire.readers.reference_data import departement_regions
 from observatoire.readers.submission_files import (
     FileOutcome, list_submission_files, read_reception_manifest,
@@ -53,7 +53,7 @@ def load_referential(paths: list[Path], engine=None) -> Referential:
     headers = [peek_finess_extract(Path(path)) for path in paths]
     new = [h for h in headers if not referential_store.check_not_conflicting(
         known, h.extract_date, h.sha256, Path(h.source_file).name)]
-    parsed = _normalised([read_finess_extract(Path(h.source_file)) for h in new])
+    parsed = _normalised([read_finess_extract(Path(h.source_file), h) for h in new])
     stored = referential_store.store_snapshots(engine, parsed) if parsed else None
     if stored is not None:  # the versions just written: no need to read them back
         versions, dates = stored
@@ -84,7 +84,7 @@ class ReceivedFiles:
     manifest: pl.DataFrame
     manifest_problems: list[str]
     # what reading noticed in readable files (formula without cached value), ISSUE_SCHEMA
-    reader_issues: pl.DataFrame | None = None
+    reader_issues: pl.DataFrame
 
 
 def list_files(folder: Path) -> list[Path]:
@@ -106,13 +106,10 @@ def read_files(paths: list[Path], root: Path, workers: int | None = 1, batch_siz
 
 def gather(batches: list[FileBatch], root: Path) -> ReceivedFiles:
     manifest, problems = read_reception_manifest(Path(root))
+    files = concat_batches(batches)
     return ReceivedFiles(
-        outcomes=[outcome for batch in batches for outcome in batch.outcomes],
-        cells=pl.concat([batch.cells for batch in batches]) if batches else read_batch([], root).cells,
-        personnel=pl.concat([batch.personnel for batch in batches]) if batches else read_batch([], root).personnel,
-        manifest=manifest,
-        manifest_problems=problems,
-        reader_issues=pl.concat([subs.empty_issues(), *[batch.issues for batch in batches]]),
+        outcomes=files.outcomes, cells=files.cells, personnel=files.personnel,
+        manifest=manifest, manifest_problems=problems, reader_issues=files.issues,
     )
 
 
@@ -138,8 +135,7 @@ def validate(received: ReceivedFiles, year: int, run_at: dt.datetime) -> Validat
     personnel_wide, personnel_rule_issues = validation.validate_personnel(personnel_typed, typed, labels)
     known = typed.select("submission_key")
     issues = pl.concat([
-        (received.reader_issues if received.reader_issues is not None else subs.empty_issues())
-        .join(known, on="submission_key", how="semi"), mapping_issues, cast_issues,
+        received.reader_issues.join(known, on="submission_key", how="semi"), mapping_issues, cast_issues,
         rule_issues, antenne_issues, personnel_issues, personnel_rule_issues,
     ])
     errors = issues.filter(pl.col("severity") == "error").group_by("submission_key").len("n_errors")
@@ -237,6 +233,12 @@ def stable_id(*parts) -> str:
 
 
 # ------------------------------------------------------------------ load
+def unreadable_file_issues(outcomes: pl.DataFrame) -> pl.DataFrame:
+    """One blocking issue (ISSUE_SCHEMA) per file that could not be read, from `outcomes_frame`."""
+    return subs.issue_frame(outcomes.filter(~pl.col("readable")), "error",
+                            pl.format("fichier illisible : {}", pl.col("reason")))
+
+
 def outcomes_frame(outcomes, rows_set_aside: pl.DataFrame | None = None,
                    template_version: str | None = None) -> pl.DataFrame:
     """One row per received file from `FileOutcome` records, completed with the rows set
@@ -296,13 +298,7 @@ def build_load(
     )
     key_to_id = subs_rows.select("submission_key", "submission_id", "region_code")
     single_region = regions[0] if len(regions) == 1 else None
-    unreadable = outcomes.filter(~pl.col("readable")).select(
-        pl.lit(None, pl.String).alias("submission_key"), "source_file",
-        pl.lit(None, pl.String).alias("sheet"), pl.lit(None, pl.String).alias("location"),
-        pl.lit(None, pl.String).alias("field"), pl.lit(None, pl.String).alias("label"),
-        pl.lit(None, pl.String).alias("value"), pl.lit("error").alias("severity"),
-        pl.format("fichier illisible : {}", pl.col("reason")).alias("message"),
-    )
+    unreadable = unreadable_file_issues(outcomes)
     issues = (
         pl.concat([validated.issues, unreadable])
         .join(key_to_id, on="submission_key", how="left")

@@ -77,7 +77,7 @@ def _take_over_sqlite_transactions(engine: Engine) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
-def _write_transaction(engine: Engine):
+def write_transaction(engine: Engine):
     """`engine.begin()` for a writer: same on PostgreSQL, BEGIN IMMEDIATE on SQLite."""
     return engine.execution_options(**{_WRITE: True}).begin()
 
@@ -110,7 +110,7 @@ def migrate(engine: Engine) -> list[str]:
     analyst views of `sql/views/*.sql`; returns the migrations applied now. An applied
     migration whose statements have changed since is refused: add a new file instead."""
     applied_now = []
-    with _write_transaction(engine) as connection:
+    with write_transaction(engine) as connection:
         writer_lock(connection, "migrations")
         connection.execute(sa.text(
             "CREATE TABLE IF NOT EXISTS schema_migration ("
@@ -185,13 +185,16 @@ class CampaignLoad:
     reviews: pl.DataFrame | None = None  # reconciliation_review rows of this run
 
 
+def _sqlite_values(frame: pl.DataFrame) -> pl.DataFrame:
+    """SQLite stores instants and dates as ISO-8601 text, instants with their offset."""
+    return frame.with_columns(
+        pl.col(pl.Datetime).dt.to_string("%Y-%m-%dT%H:%M:%S%:z"),
+        pl.col(pl.Date).dt.to_string("%Y-%m-%d"),
+    )
+
+
 def _records(frame: pl.DataFrame, dialect: str) -> list[dict]:
-    if dialect == "sqlite":  # store instants as ISO-8601 text with their offset
-        frame = frame.with_columns(
-            pl.col(pl.Datetime).dt.to_string("%Y-%m-%dT%H:%M:%S%:z"),
-            pl.col(pl.Date).dt.to_string("%Y-%m-%d"),
-        )
-    return frame.to_dicts()
+    return (_sqlite_values(frame) if dialect == "sqlite" else frame).to_dicts()
 
 
 _FLAT_DTYPES = (pl.String, pl.Boolean, pl.Date)
@@ -226,10 +229,7 @@ def insert_rows(connection: Connection, table: str, frame: pl.DataFrame) -> None
     if connection.dialect.name == "sqlite" and connection.dialect.driver == "pysqlite":
         # the driver's own executemany on tuples, in the caller's transaction: SQLAlchemy's
         # per-row parameter processing cost 3x the insert itself for the FINESS history
-        frame = frame.with_columns(
-            pl.col(pl.Datetime).dt.to_string("%Y-%m-%dT%H:%M:%S%:z"),
-            pl.col(pl.Date).dt.to_string("%Y-%m-%d"),
-        )
+        frame = _sqlite_values(frame)
         statement = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
         try:
             connection.connection.driver_connection.executemany(statement, frame.iter_rows())
@@ -245,13 +245,13 @@ def insert_rows(connection: Connection, table: str, frame: pl.DataFrame) -> None
 
 
 def record_run_start(engine: Engine, run: dict) -> None:
-    with _write_transaction(engine) as connection:
+    with write_transaction(engine) as connection:
         insert_rows(connection, "pipeline_run", pl.DataFrame([run]))
 
 
 def record_run_end(engine: Engine, run_id: str, values: dict) -> None:
     assignments = ", ".join(f"{name} = :{name}" for name in values)
-    with _write_transaction(engine) as connection:
+    with write_transaction(engine) as connection:
         connection.execute(sa.text(f"UPDATE pipeline_run SET {assignments} WHERE run_id = :run_id"),
                            _records(pl.DataFrame([{**values, "run_id": run_id}]), connection.dialect.name)[0])
 
@@ -274,7 +274,7 @@ def load_campaign(engine: Engine, load: CampaignLoad) -> None:
     scope = {"year": load.year}
     region_params = {f"r{i}": code for i, code in enumerate(load.regions)}
     in_regions = ", ".join(f":{name}" for name in region_params) or "NULL"
-    with _write_transaction(engine) as connection:
+    with write_transaction(engine) as connection:
         writer_lock(connection, f"campaign:{load.year}")
         for table in TABLES_BY_SCOPE:
             connection.execute(sa.text(

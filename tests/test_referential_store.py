@@ -80,7 +80,7 @@ def test_an_extract_already_stored_is_not_parsed_again(tmp_path, monkeypatch):
     s1 = _extract(tmp_path, "2024-01-10", [OPEN, CLOSED_2024])
     first = load_referential([s1], engine)
 
-    def no_parse(path):
+    def no_parse(path, header=None):
         raise AssertionError(f"{path} relu alors que l'entrepôt le contient déjà")
 
     monkeypatch.setattr(stages, "read_finess_extract", no_parse)

@@ -12,6 +12,8 @@ import datetime as dt
 
 import polars as pl
 
+from transforms.referential import open_during
+
 STATUSES = ("on_time", "late", "invalid", "missing", "covered", "unexpected")
 UNEXPECTED_REASONS = {
     "unknown_finess": "FINESS inconnu du référentiel (ni ET, ni EJ, ni raison sociale reconnue)",
@@ -148,10 +150,7 @@ def _unexpected(versions: pl.DataFrame, history: pl.DataFrame, year: int, region
         pl.col("raison_sociale").alias("referential_name"),
         pl.col("departement").alias("referential_departement"), "is_centre_de_sante", "dateouv", "last_seen",
     )
-    open_in_year = (
-        (pl.col("dateouv").is_null() | (pl.col("dateouv") <= dt.date(year, 12, 31)))
-        & (pl.col("last_seen") >= dt.date(year, 1, 1))
-    )
+    open_in_year = open_during(year)
     reason = (
         pl.when(pl.col("reconciliation_method") == "review").then(pl.lit("review"))
         .when(pl.col("finess_et").is_null() | pl.col("is_centre_de_sante").is_null()).then(pl.lit("unknown_finess"))

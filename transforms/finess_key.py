@@ -32,15 +32,20 @@ def _luhn_sum(digits: str) -> int:
 
 def is_valid_finess(number: str | None) -> bool:
     """True when `number` is 9 characters of the FINESS shape with a correct Luhn key."""
-    if number is None or not _FINESS_RE.match(number):
+    if number is None or not _FINESS_RE.fullmatch(number):
         return False
-    return _luhn_sum(_luhn_digits(number)) % 10 == 0
+    digits = _luhn_digits(number)
+    return digits.isdigit() and _luhn_sum(digits) % 10 == 0  # `1A…` has the shape, not a key
+
+
+def luhn_check_digit(digits: str) -> str:
+    """The digit that makes `digits` + it pass the Luhn check (FINESS, SIREN, SIRET)."""
+    return str((10 - _luhn_sum(digits + "0") % 10) % 10)
 
 
 def finess_check_digit(first_eight: str) -> str:
     """The 9th character that makes `first_eight` + key a valid FINESS number."""
-    partial = _luhn_sum(_luhn_digits(first_eight) + "0")
-    return str((10 - partial % 10) % 10)
+    return luhn_check_digit(_luhn_digits(first_eight))
 
 
 def valid_finess_expr(column: str | pl.Expr) -> pl.Expr:

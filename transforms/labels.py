@@ -29,7 +29,7 @@ def label_key(label: str | None) -> str | None:
 def _label_key(label: str) -> str | None:
     text = unicodedata.normalize("NFKD", label)
     text = "".join(char for char in text if not unicodedata.combining(char))
-    text = text.replace("’", "'").replace("\u00a0", " ").replace("\u202f", " ").lower()
+    text = text.replace("’", "'").replace("‘", "'").replace("\u00a0", " ").replace("\u202f", " ").lower()
     text = re.sub(r"\s+", " ", text).strip().rstrip(":").strip()
     return _UNIT_RE.sub("", text).strip() or None
 

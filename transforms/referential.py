@@ -132,16 +132,18 @@ def establishment_history(snapshots: list[tuple[dt.date, pl.DataFrame]]) -> pl.D
     return history_from_versions(snapshot_versions(snapshots), [date for date, _ in snapshots])
 
 
-def expected_centres(history: pl.DataFrame, year: int, regions: list[str]) -> pl.DataFrame:
-    """Centres de santé of `regions` open during exercise `year` (campaign-rules.md):
-    CDS category, opened on or before 31 December, present in a snapshot dated on or after
-    1 January of the year."""
-    return history.filter(
-        pl.col("is_centre_de_sante"),
-        pl.col("region_code").is_in(regions),
-        pl.col("dateouv").is_null() | (pl.col("dateouv") <= dt.date(year, 12, 31)),
-        pl.col("last_seen") >= dt.date(year, 1, 1),
+def open_during(year: int) -> pl.Expr:
+    """An ET open during exercise `year` (campaign-rules.md): opened on or before
+    31 December, present in a snapshot dated on or after 1 January of the year."""
+    return (
+        (pl.col("dateouv").is_null() | (pl.col("dateouv") <= dt.date(year, 12, 31)))
+        & (pl.col("last_seen") >= dt.date(year, 1, 1))
     )
+
+
+def expected_centres(history: pl.DataFrame, year: int, regions: list[str]) -> pl.DataFrame:
+    """Centres de santé of `regions` open during exercise `year`."""
+    return history.filter(pl.col("is_centre_de_sante"), pl.col("region_code").is_in(regions), open_during(year))
 
 
 def referential_regions(history: pl.DataFrame) -> list[str]:

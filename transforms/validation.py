@@ -15,7 +15,7 @@ import polars as pl
 from schemas.fields import FIELDS, HEALTH_PROFESSIONS, SHEET_PERSONNEL
 from schemas.registry import PersonnelLabels, Template
 from schemas.submission import ANTENNE_MODELS, PERSONNEL_MODELS, SUBMISSION_MODELS, campaign_opens_at
-from transforms.submissions import ISSUE_SCHEMA, issue_frame, split_antennes
+from transforms.submissions import empty_issues, issue_frame, split_antennes
 
 _FIELD_PATTERN_EXPECTATIONS = {
     "commune_insee": "un code commune INSEE de 5 caractères (ex. 69123 ou 2A004)",
@@ -101,7 +101,7 @@ def validate_submissions(
     return pl.concat([
         issue_frame(located.filter(pl.col("severity") == "error"), "error", pl.col("message")),
         issue_frame(located.filter(pl.col("severity") == "warning"), "warning", pl.col("message")),
-    ]) if not located.is_empty() else pl.DataFrame(schema=ISSUE_SCHEMA)
+    ]) if not located.is_empty() else empty_issues()
 
 
 def antenne_rows(typed: pl.DataFrame) -> pl.DataFrame:
@@ -117,7 +117,7 @@ def validate_antennes(typed: pl.DataFrame, mapped: pl.DataFrame, template: Templ
     """A warning for each bad FINESS of the antennes list, naming that FINESS."""
     rows = antenne_rows(typed).with_row_index("row_index")
     if rows.is_empty():
-        return pl.DataFrame(schema=ISSUE_SCHEMA)
+        return empty_issues()
     failures = run_models(rows.drop("row_index"), ANTENNE_MODELS).join(
         rows.select(pl.col("row_index").cast(pl.Int64), "submission_key", "antenne"), on="row_index"
     )
@@ -156,9 +156,7 @@ def validate_personnel(
         (pl.col("severity") == "error") | ~pl.col("row_index").is_in(set_aside["row_index"].implode())
     )
     kept = indexed.join(set_aside.select(pl.col("row_index").cast(pl.UInt32)), on="row_index", how="anti")
-    duplicated = kept.filter(pl.len().over("submission_key", "profession") > 1).filter(
-        pl.int_range(pl.len()).over("submission_key", "profession") > 0
-    )
+    duplicated = kept.filter(pl.int_range(pl.len()).over("submission_key", "profession") > 0)
     summed = kept.group_by("submission_key", "profession").agg(pl.col("effectif").sum(), pl.col("etp").sum())
     health = summed.filter(pl.col("profession").is_in(HEALTH_PROFESSIONS) & (pl.col("etp") > 0))
     without_health = submissions.select("submission_key", "source_file").join(
@@ -176,16 +174,9 @@ def validate_personnel(
     ])
     wide = summed.pivot(on="profession", index="submission_key", values=["effectif", "etp"],
                         aggregate_function="first") if not summed.is_empty() else summed.select("submission_key")
-    wide = wide.rename({
-        column: f"{measure}_{column.split('_', 1)[1]}"
-        for column in wide.columns if column != "submission_key"
-        for measure in ("effectif", "etp") if column.startswith(measure + "_")
-    })
-    for code in labels.professions:
-        for measure, dtype in (("effectif", pl.Int64), ("etp", pl.Float64)):
-            name = f"{measure}_{code}"
-            if name not in wide.columns:
-                wide = wide.with_columns(pl.lit(None, dtype).alias(name))
-    columns = [f"{m}_{code}" for code in labels.professions for m in ("effectif", "etp")]
-    return wide.select("submission_key", *[pl.col(c).cast(pl.Int64 if c.startswith("effectif") else pl.Float64)
-                                           for c in columns]), issues
+    # pivot names its columns effectif_<code> / etp_<code>; professions nobody declared are null
+    columns = [(f"{m}_{code}", dtype) for code in labels.professions
+               for m, dtype in (("effectif", pl.Int64), ("etp", pl.Float64))]
+    return wide.select("submission_key", *[
+        (pl.col(name) if name in wide.columns else pl.lit(None)).cast(dtype).alias(name) for name, dtype in columns
+    ]), issues

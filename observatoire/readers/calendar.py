@@ -32,7 +32,13 @@ def read_calendar(path: Path | None) -> pl.DataFrame:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
         text = raw.decode("cp1252", errors="replace")
-    frame = pl.read_csv(io.StringIO(text), separator=";", infer_schema=False)
+    try:
+        frame = pl.read_csv(io.StringIO(text), separator=";", infer_schema=False)
+    except pl.exceptions.PolarsError as exc:  # empty file, ragged lines, stray quote
+        raise CampaignError(
+            f"Calendrier invalide : {path} : fichier vide ou lignes de longueurs inégales "
+            "(attendu annee;finess_et;date_limite sur chaque ligne)."
+        ) from exc
     frame = frame.rename({name: name.strip().lower() for name in frame.columns})
     if not {"annee", "finess_et", "date_limite"} <= set(frame.columns):
         raise CampaignError(

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import polars as pl
@@ -32,6 +32,7 @@ class FinessExtractHeader:
     source_file: str
     sha256: str
     extract_date: dt.date
+    raw: bytes = field(default=b"", repr=False, compare=False)  # the file's bytes, read once
 
 
 @dataclass(frozen=True)
@@ -40,11 +41,11 @@ class FinessExtract:
     sha256: str
     extract_date: dt.date
     establishments: pl.DataFrame  # one row per structureet line, every field as text
-    geolocation_lines: tuple[str, ...] = ()
+    geolocation_text: str = ""  # the lines after the structureet block, split only when asked
 
     @property
     def geolocations(self) -> pl.DataFrame:  # nofinesset, x, y, source, datemaj
-        return _parse_geolocations(self.geolocation_lines)
+        return _parse_geolocations(self.geolocation_text.splitlines())
 
 
 def _raw(path: Path) -> bytes:
@@ -69,12 +70,13 @@ def peek_finess_extract(path: Path) -> FinessExtractHeader:
     it: a run can skip the extracts its warehouse already holds."""
     raw = _raw(path)
     first_line = raw[:200].split(b"\n", 1)[0].decode("cp1252", errors="replace").rstrip("\r")
-    return FinessExtractHeader(str(path), hashlib.sha256(raw).hexdigest(), _extract_date(path, first_line))
+    return FinessExtractHeader(str(path), hashlib.sha256(raw).hexdigest(), _extract_date(path, first_line), raw)
 
 
-def read_finess_extract(path: Path) -> FinessExtract:
-    """Parse one extract; raise CampaignError (French) if it is not one."""
-    raw = _raw(path)
+def read_finess_extract(path: Path, header: FinessExtractHeader | None = None) -> FinessExtract:
+    """Parse one extract (from the bytes of `header` when it was peeked at already); raise
+    CampaignError (French) if it is not one."""
+    raw = header.raw if header is not None and header.raw else _raw(path)
     text = raw.decode("cp1252", errors="replace")
     first_end = text.find("\n")
     extract_date = _extract_date(path, (text if first_end < 0 else text[:first_end]).rstrip("\r"))
@@ -94,22 +96,28 @@ def read_finess_extract(path: Path) -> FinessExtract:
         rest = body
     if not structure_block.strip():
         raise CampaignError(f"Référentiel FINESS vide : {path} ne contient aucune ligne structureet.")
-    establishments = pl.read_csv(
-        structure_block.encode("utf-8"),
-        has_header=False,
-        separator=";",
-        quote_char='"',
-        new_columns=STRUCTUREET_FIELDS,
-        schema_overrides={name: pl.String for name in STRUCTUREET_FIELDS},
-        infer_schema=False,
-        truncate_ragged_lines=False,
-    )
+    try:
+        establishments = pl.read_csv(
+            structure_block.encode("utf-8"),
+            has_header=False,
+            separator=";",
+            quote_char='"',
+            new_columns=STRUCTUREET_FIELDS,
+            schema_overrides={name: pl.String for name in STRUCTUREET_FIELDS},
+            infer_schema=False,
+            truncate_ragged_lines=False,
+        )
+    except pl.exceptions.PolarsError as exc:  # a line with more or fewer than 32 fields
+        raise CampaignError(
+            f"Référentiel FINESS invalide : {path} : ligne structureet de {len(STRUCTUREET_FIELDS)} champs "
+            "attendue (ligne coupée ou guillemet non fermé)."
+        ) from exc
     return FinessExtract(
         source_file=str(path),
-        sha256=hashlib.sha256(raw).hexdigest(),
+        sha256=header.sha256 if header is not None and header.raw else hashlib.sha256(raw).hexdigest(),
         extract_date=extract_date,
         establishments=establishments,
-        geolocation_lines=tuple(line for line in rest.splitlines() if line.startswith("geolocalisation;")),
+        geolocation_text=rest,
     )
 
 

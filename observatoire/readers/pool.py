@@ -26,7 +26,7 @@ from observatoire.readers.submission_files import (
     FileOutcome, cells_frame, personnel_frame, read_submission_file,
 )
 from observatoire.readers.worker_init import init_reader_process
-from transforms.submissions import ISSUE_SCHEMA
+from transforms.submissions import empty_issues
 
 
 @dataclass(frozen=True)
@@ -46,11 +46,13 @@ def read_batch(paths: list[str | Path], root: str | Path) -> FileBatch:
         outcomes=[content.outcome for content in contents],
         cells=cells_frame([row for content in contents for row in content.cell_rows]),
         personnel=personnel_frame([row for content in contents for row in content.personnel_rows]),
-        issues=pl.concat(issues) if issues else pl.DataFrame(schema=ISSUE_SCHEMA),
+        issues=pl.concat(issues) if issues else empty_issues(),
     )
 
 
 def concat_batches(batches: list[FileBatch]) -> FileBatch:
+    if not batches:
+        return read_batch([], ".")
     if len(batches) == 1:
         return batches[0]
     return FileBatch(
@@ -117,7 +119,10 @@ class ReaderPool:
     def prefetch(self, batches: list[list[str | Path]], root: str | Path, chunk: int = 50) -> None:
         """Queue every batch now, in chunks of `chunk` files, so that the workers never wait
         for the caller and share the last files evenly; `read` of one of these batches then
-        collects its chunks."""
+        collects its chunks. Without worker processes there is nothing to queue: `read`
+        reads each batch when it is asked for."""
+        if self._executor is None:
+            return
         for paths in batches:
             chunks = [paths[i:i + chunk] for i in range(0, len(paths), chunk)]
             self._prefetched[(tuple(str(p) for p in paths), str(root))] = [self.submit(c, root) for c in chunks]

@@ -17,8 +17,3 @@ def departement_regions() -> pl.DataFrame:
     """code_departement (COG: 01…95, 2A, 2B, 971…976), nom_departement, code_region, nom_region."""
     return _bundled_csv("cog_departements_regions_2024.csv")
 
-
-@functools.cache
-def centre_de_sante_categories() -> pl.DataFrame:
-    """code, label, status, date_valid, date_fin of the centre-de-santé categories."""
-    return _bundled_csv("categories_centres_de_sante.csv")

@@ -9,6 +9,7 @@ French reason instead of an exception, and are never decompressed beyond a bound
 from __future__ import annotations
 
 import csv
+import functools
 import hashlib
 import io
 import re
@@ -110,12 +111,21 @@ def list_submission_files(folder: Path) -> list[Path]:
 
 def read_submission_file(path: Path, root: Path) -> FileContent:
     relative = path.relative_to(root).as_posix()
-    raw = path.read_bytes()
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        return FileContent(FileOutcome(relative, "", 0, reason=f"fichier illisible sur le disque ({exc.strerror})"),
+                           [], [])
     outcome = FileOutcome(relative, hashlib.sha256(raw).hexdigest(), len(raw))
     issues = _empty(ISSUE_SCHEMA)
     try:
         if path.suffix.lower() == ".csv":
-            cells, personnel = _read_csv_export(raw, outcome)
+            try:
+                cells, personnel = _read_csv_export(raw, outcome)
+            except csv.Error as exc:  # e.g. a quote never closed swallows the rest of the file
+                raise UnreadableFile(
+                    "CSV illisible : guillemet non fermé ou cellule de plus de 131 072 caractères"
+                ) from exc
         else:
             cells, personnel, issues = _read_workbook(raw, outcome)
     except UnreadableFile as exc:
@@ -367,7 +377,6 @@ def _sniff_workbook(raw: bytes, outcome: FileOutcome) -> _Archive | None:
         outcome.format = "ods"
     elif "xl/workbook.xml" in names or "xl/workbook.bin" in names:
         outcome.format = "xlsx"
-        return archive
     else:
         raise UnreadableFile(
             "archive zip qui n'est pas un classeur (.xlsx ou .ods) : envoyer le classeur Excel du modèle"
@@ -458,14 +467,10 @@ def _read_centre_workbook(reader, archive: _Archive, outcome: FileOutcome, sheet
     return cells, personnel, issues
 
 
-_KNOWN_LABELS: set[str] = set()
-
-
-def _known_label_keys() -> set[str]:
+@functools.cache
+def _known_label_keys() -> frozenset[str]:
     """Comparison keys of every field label of every template, computed once per process."""
-    if not _KNOWN_LABELS:
-        _KNOWN_LABELS.update(set().union(*all_field_label_keys(label_key).values()))
-    return _KNOWN_LABELS
+    return frozenset().union(*all_field_label_keys(label_key).values())
 
 
 def _read_personnel(reader, sheet_name: str, key: str):
@@ -540,8 +545,11 @@ def _formulas_without_value(archive: _Archive | None, outcome: FileOutcome, key:
 def _member_bytes(raw: bytes, info) -> bytes:
     """A member's content straight from the archive bytes (sizes were bounded by the sniff)."""
     if info.compress_type not in (zipfile.ZIP_DEFLATED, zipfile.ZIP_STORED) or info.flag_bits & 0x1:
-        with zipfile.ZipFile(io.BytesIO(raw)) as archive:
-            return archive.read(info.filename)
+        try:
+            with zipfile.ZipFile(io.BytesIO(raw)) as archive:
+                return archive.read(info.filename)
+        except (RuntimeError, NotImplementedError) as exc:  # encrypted member, unsupported compression
+            raise zipfile.BadZipFile(str(exc)) from exc
     start = info.header_offset
     if raw[start:start + 4] != b"PK\x03\x04":
         raise zipfile.BadZipFile("en-tête local absent")
@@ -625,8 +633,11 @@ def read_reception_manifest(folder: Path) -> tuple[pl.DataFrame, list[str]]:
     lines = [line for line in text.splitlines() if line.strip()]
     if not lines:
         return empty, []
-    separator = _detect_separator(lines[0])
-    rows = list(csv.reader(io.StringIO("\n".join(lines)), delimiter=separator))
+    try:
+        separator = _detect_separator(lines[0])
+        rows = list(csv.reader(io.StringIO("\n".join(lines)), delimiter=separator))
+    except csv.Error:
+        return empty, [f"{MANIFEST_NAME} : illisible (guillemet non fermé ou cellule démesurée)"]
     header = [label_key(cell) or "" for cell in rows[0]]
     if not _MANIFEST_COLUMNS <= set(header):
         return empty, [f"{MANIFEST_NAME} : en-tête attendu « fichier;date_reception », reçu « {lines[0]} »"]

@@ -16,7 +16,7 @@ from openpyxl.cell.cell import TYPE_STRING
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
-from observatoire.stages import outcomes_frame  # noqa: F401  (the file list sheet is built from it)
+from observatoire.stages import outcomes_frame, unreadable_file_issues
 
 # (column of the frame, French header); columns absent from a frame are left out.
 ISSUE_COLUMNS = [
@@ -70,8 +70,8 @@ def _write_table(sheet, frame: pl.DataFrame, columns, highlight) -> None:
         cell.alignment = Alignment(vertical="center", wrap_text=True)
     widths = [len(header) for _, header in present]
     flag_at = next((i for i, (name, _) in enumerate(present) if name == highlight[0]), None)
-    for values in frame.select([name for name, _ in present]).iter_rows():
-        row = sheet.max_row + 1
+    # rows numbered here: `sheet.max_row` scans every cell, once per row it was asked for
+    for row, values in enumerate(frame.select([name for name, _ in present]).iter_rows(), start=2):
         for index, value in enumerate(values, start=1):
             cell = sheet.cell(row=row, column=index)
             _set_value(cell, value)
@@ -107,10 +107,6 @@ def write_run_feedback(received, validated, path: Path) -> Path:
     results (unreadable files appear in « Anomalies » too, as blocking)."""
     outcomes = outcomes_frame(received.outcomes, validated.rows_set_aside, validated.template_version)
     context = validated.typed.select("submission_key", "raison_sociale", "finess_et")
-    unreadable = outcomes.filter(~pl.col("readable")).select(
-        "source_file", pl.lit("error").alias("severity"),
-        pl.format("fichier illisible : {}", pl.col("reason")).alias("message"),
-    )
-    issues = pl.concat([validated.issues.join(context, on="submission_key", how="left"), unreadable],
-                       how="diagonal_relaxed")
+    issues = pl.concat([validated.issues.join(context, on="submission_key", how="left"),
+                        unreadable_file_issues(outcomes)], how="diagonal_relaxed")
     return write_feedback_workbook(issues, outcomes, path)

@@ -97,16 +97,16 @@ def _workbook(year: int, region: str, chase, rates, today: dt.date) -> Workbook:
     sheet.title = "À relancer"
     _header(sheet, CHASE_COLUMNS)
     rows = sorted(chase, key=lambda r: (r.departement or "", STATUS_ORDER[r.status], r.raison_sociale or ""))
-    for row in rows:
+    fills = {status: PatternFill("solid", fgColor=colour) for status, colour in STATUS_FILLS.items()}
+    for number, row in enumerate(rows, start=2):  # `sheet.max_row` would scan every cell per row
         deadline = _as_date(row.deadline)
         sheet.append([
             row.departement, row.finess_et, row.raison_sociale, STATUS_LABELS[row.status], row.chase_reason,
             row.telephone, row.email, deadline, days_late(row.status, deadline, row.days_late, today),
             row.submissions_received, row.latest_submission_errors, row.status_reason,
         ])
-        fill = PatternFill("solid", fgColor=STATUS_FILLS[row.status])
-        sheet.cell(sheet.max_row, 4).fill = fill
-        sheet.cell(sheet.max_row, 8).number_format = "DD/MM/YYYY"
+        sheet.cell(number, 4).fill = fills[row.status]
+        sheet.cell(number, 8).number_format = "DD/MM/YYYY"
     if not rows:
         sheet.append([f"Aucun centre à relancer pour la campagne {year} en région {region}."])
     sheet.freeze_panes = "A2"

@@ -20,7 +20,7 @@ from observatoire.sample.geography import (
     communes_for_noise,
     load_departements,
 )
-from transforms.finess_key import finess_check_digit, is_valid_finess
+from transforms.finess_key import finess_check_digit, is_valid_finess, luhn_check_digit
 
 
 @dataclass(frozen=True)
@@ -238,15 +238,7 @@ class NumberAllocator:
 
 def luhn_complete(digits: str) -> str:
     """`digits` + the digit that makes the whole pass the Luhn check (SIREN, SIRET)."""
-    for last in "0123456789":
-        candidate = digits + last
-        total = 0
-        for position, char in enumerate(reversed(candidate)):
-            value = int(char) * (2 if position % 2 else 1)
-            total += value - 9 if value > 9 else value
-        if total % 10 == 0:
-            return candidate
-    raise AssertionError("unreachable")
+    return digits + luhn_check_digit(digits)
 
 
 # ------------------------------------------------------------------ builders

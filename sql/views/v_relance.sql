@@ -3,49 +3,32 @@
 -- date limite (late). The telephone comes from FINESS; the e-mail, declared telephone and
 -- error count from the centre's latest submission, of that campaign or, failing that, of
 -- the latest earlier campaign (a missing centre has none this year).
+-- One window over the chased centres joined to their submissions: filtering the view by year
+-- stays one pass (a CTE of submissions joined back made SQLite rescan it per centre).
 -- Portable SQL (SQLite and PostgreSQL); re-created by `migrate` on every run.
 CREATE VIEW v_relance AS
-WITH to_chase AS (
-    SELECT campaign_year, region_code, departement, finess_et, finess_ej, raison_sociale, status,
-           status_reason, deadline, first_valid_at, days_late, submissions_received, telephone
-    FROM centre_year_status
-    WHERE status IN ('missing', 'invalid', 'late') AND finess_et IS NOT NULL
-),
-latest_submission AS (
-    SELECT c.campaign_year AS chase_year, c.finess_et, s.campaign_year AS submission_year,
-           s.contact_courriel, s.contact_telephone, s.date_transmission, s.n_errors, s.source_file,
+WITH ranked AS (
+    SELECT c.campaign_year, c.region_code, c.departement, c.finess_et, c.finess_ej, c.raison_sociale, c.status,
+           c.status_reason, c.deadline, c.first_valid_at, c.days_late, c.submissions_received, c.telephone,
+           s.campaign_year AS submission_year, s.contact_courriel, s.contact_telephone, s.date_transmission,
+           s.n_errors, s.source_file,
            ROW_NUMBER() OVER (
                PARTITION BY c.campaign_year, c.finess_et
                ORDER BY s.campaign_year DESC, s.version_rank DESC, s.submission_id DESC
            ) AS recency
-    FROM to_chase c
-    JOIN submission s ON s.finess_et = c.finess_et AND s.campaign_year <= c.campaign_year
+    FROM centre_year_status c
+    LEFT JOIN submission s ON s.finess_et = c.finess_et AND s.campaign_year <= c.campaign_year
+    WHERE c.status IN ('missing', 'invalid', 'late') AND c.finess_et IS NOT NULL
 )
 SELECT
-    c.campaign_year,
-    c.region_code,
-    c.departement,
-    c.finess_et,
-    c.finess_ej,
-    c.raison_sociale,
-    c.status,
-    CASE c.status
+    campaign_year, region_code, departement, finess_et, finess_ej, raison_sociale, status,
+    CASE status
         WHEN 'missing' THEN 'aucun envoi reçu'
         WHEN 'invalid' THEN 'envoi reçu mais non valide : erreurs à corriger'
         WHEN 'late' THEN 'envoi valide reçu après la date limite'
     END AS chase_reason,
-    c.status_reason,
-    c.deadline,
-    c.first_valid_at,
-    c.days_late,
-    c.submissions_received,
-    c.telephone,
-    l.contact_courriel AS email,
-    l.contact_telephone AS declared_telephone,
-    l.submission_year AS latest_submission_year,
-    l.date_transmission AS latest_transmission_at,
-    l.n_errors AS latest_submission_errors,
-    l.source_file AS latest_source_file
-FROM to_chase c
-LEFT JOIN latest_submission l
-    ON l.chase_year = c.campaign_year AND l.finess_et = c.finess_et AND l.recency = 1;
+    status_reason, deadline, first_valid_at, days_late, submissions_received, telephone,
+    contact_courriel AS email, contact_telephone AS declared_telephone, submission_year AS latest_submission_year,
+    date_transmission AS latest_transmission_at, n_errors AS latest_submission_errors, source_file AS latest_source_file
+FROM ranked
+WHERE recency = 1;
