@@ -164,7 +164,7 @@ def _with_reception_dates(typed: pl.DataFrame, manifest: pl.DataFrame) -> pl.Dat
     """A submission without a transmission date takes its reception date from the manifest."""
     received = manifest.select("source_file", parse_datetime(pl.col("date_reception")).alias("date_reception"))
     return (
-        typed.join(received.unique("source_file"), on="source_file", how="left")
+        typed.join(received.unique("source_file", keep="first", maintain_order=True), on="source_file", how="left")
         .with_columns(
             pl.when(pl.col("date_transmission").is_not_null()).then(pl.lit("fichier"))
             .when(pl.col("date_reception").is_not_null()).then(pl.lit("manifeste")).alias("transmission_source"),
