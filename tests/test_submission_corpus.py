@@ -254,6 +254,19 @@ def test_formula_without_cached_value_is_flagged(tmp_path):
     assert "obligatoire" in error["message"][0]
 
 
+def test_formula_check_reads_each_workbooks_own_sheet_order(tmp_path):
+    # the sheet -> XML member map is kept per template: a workbook whose sheets were
+    # reordered (another workbook.xml) must not be checked against the first one's map
+    for name, move in (("ordre_modele.xlsx", 0), ("ordre_change.xlsx", -2)):
+        book, where = workbook(values(resultat="=B4-B3"))
+        book.move_sheet("Finances", offset=move)
+        (tmp_path / name).mkdir()
+        outcome, validated = _single(tmp_path / name, name, book)
+        sheet, cell = where["resultat"]
+        warning = issues_of(validated, name).filter(pl.col("severity") == "warning")
+        assert warning.select("sheet", "location").rows() == [("Finances", cell)], name
+
+
 def test_ods_workbook_is_read(tmp_path):
     outcome, validated = _single(tmp_path, "cds.ods", ods_bytes(ods_workbook_sheets(values())))
     _assert_valid(outcome, validated)
