@@ -23,7 +23,7 @@ from pathlib import Path
 import polars as pl
 
 from observatoire.readers.submission_files import (
-    FileOutcome, cells_frame, personnel_frame, read_submission_file,
+    CELLS_SCHEMA, PERSONNEL_SCHEMA, FileOutcome, cells_frame, concat_columns, personnel_frame, read_submission_file,
 )
 from observatoire.readers.worker_init import init_reader_process
 from transforms.submissions import empty_issues
@@ -44,8 +44,9 @@ def read_batch(paths: list[str | Path], root: str | Path) -> FileBatch:
     issues = [content.issues for content in contents if content.issues.height]
     return FileBatch(
         outcomes=[content.outcome for content in contents],
-        cells=cells_frame([row for content in contents for row in content.cell_rows]),
-        personnel=personnel_frame([row for content in contents for row in content.personnel_rows]),
+        cells=cells_frame(concat_columns([content.cell_columns for content in contents], CELLS_SCHEMA)),
+        personnel=personnel_frame(concat_columns([content.personnel_columns for content in contents],
+                                                 PERSONNEL_SCHEMA)),
         issues=pl.concat(issues) if issues else empty_issues(),
     )
 

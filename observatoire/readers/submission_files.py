@@ -70,10 +70,11 @@ class FileOutcome:
 @dataclass
 class FileContent:
     outcome: FileOutcome
-    # Rows as tuples, not frames: a national campaign has tens of thousands of files and a
-    # frame per file cost more than reading it; `stages.gather` builds one frame of all.
-    cell_rows: list[tuple]  # CELLS_SCHEMA: one row per (submission, label) pair found
-    personnel_rows: list[tuple]  # PERSONNEL_SCHEMA: one row per profession row of a workbook
+    # Columns as Python lists, in the schema's order ([] when nothing was read), not frames:
+    # a national campaign has tens of thousands of files and a frame per file cost more than
+    # reading it; `pool.read_batch` builds one frame per batch of files, column by column.
+    cell_columns: list[list]  # CELLS_SCHEMA: one row per (submission, label) pair found
+    personnel_columns: list[list]  # PERSONNEL_SCHEMA: one row per profession row of a workbook
     issues: pl.DataFrame = None  # ISSUE_SCHEMA: what reading itself noticed (formulas without value)
 
     def __post_init__(self):
@@ -82,19 +83,35 @@ class FileContent:
 
     @property
     def cells(self) -> pl.DataFrame:
-        return cells_frame(self.cell_rows)
+        return cells_frame(self.cell_columns)
 
     @property
     def personnel(self) -> pl.DataFrame:
-        return personnel_frame(self.personnel_rows)
+        return personnel_frame(self.personnel_columns)
 
 
-def cells_frame(rows: list[tuple]) -> pl.DataFrame:
-    return pl.DataFrame(rows, schema=CELLS_SCHEMA, orient="row") if rows else _empty(CELLS_SCHEMA)
+def _frame(columns: list[list], schema: dict) -> pl.DataFrame:
+    if not columns or not columns[0]:
+        return _empty(schema)
+    return pl.DataFrame(dict(zip(schema, columns)), schema=schema)
 
 
-def personnel_frame(rows: list[tuple]) -> pl.DataFrame:
-    return pl.DataFrame(rows, schema=PERSONNEL_SCHEMA, orient="row") if rows else _empty(PERSONNEL_SCHEMA)
+def cells_frame(columns: list[list]) -> pl.DataFrame:
+    return _frame(columns, CELLS_SCHEMA)
+
+
+def personnel_frame(columns: list[list]) -> pl.DataFrame:
+    return _frame(columns, PERSONNEL_SCHEMA)
+
+
+def concat_columns(parts: list[list[list]], schema: dict) -> list[list]:
+    """The columns of several files, one after the other."""
+    parts = [part for part in parts if part]
+    return [[value for part in parts for value in part[j]] for j in range(len(schema))] if parts else []
+
+
+def _columns(records: list[tuple], schema: dict) -> list[list]:
+    return [list(column) for column in zip(*records)] if records else []
 
 
 class UnreadableFile(Exception):
@@ -132,7 +149,7 @@ def read_submission_file(path: Path, root: Path) -> FileContent:
         outcome.reason = str(exc)
         return FileContent(outcome, [], [])
     outcome.readable = True
-    outcome.submissions = len({row[0] for row in cells})
+    outcome.submissions = len(set(cells[0])) if cells else 0
     if outcome.submissions == 0:
         outcome.readable = False
         outcome.reason = "aucun envoi trouvé : le fichier ne contient que des en-têtes ou des lignes vides"
@@ -208,7 +225,7 @@ def _header_line(lines: list[str]) -> int | None:
     return None
 
 
-def _read_csv_export(raw: bytes, outcome: FileOutcome) -> tuple[pl.DataFrame, pl.DataFrame]:
+def _read_csv_export(raw: bytes, outcome: FileOutcome) -> tuple[list[list], list[list]]:
     outcome.format, outcome.container = "csv", "export_csv"
     if not raw.strip(b" \t\r\n\xef\xbb\xbf"):
         raise UnreadableFile("fichier vide")
@@ -252,7 +269,7 @@ def _check_export_header(header: list) -> None:
         )
 
 
-def _export_cells(source_file, sheet, header, grid, locate, decimal_mark=None) -> pl.DataFrame:
+def _export_cells(source_file, sheet, header, grid, locate, decimal_mark=None) -> list[list]:
     records = []
     mark = "." if decimal_mark == "." else None
     for data_row, (line, row) in enumerate(grid, start=1):
@@ -262,7 +279,7 @@ def _export_cells(source_file, sheet, header, grid, locate, decimal_mark=None) -
                 continue
             value = row[col] if col < len(row) else None
             records.append((key, source_file, data_row, sheet, locate(line, col), str(label), value, mark))
-    return records
+    return _columns(records, CELLS_SCHEMA)
 
 
 # ---------------------------------------------------------------- workbooks
@@ -384,7 +401,7 @@ def _sniff_workbook(raw: bytes, outcome: FileOutcome) -> _Archive | None:
     return archive
 
 
-def _read_workbook(raw: bytes, outcome: FileOutcome) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+def _read_workbook(raw: bytes, outcome: FileOutcome) -> tuple[list[list], list[list], pl.DataFrame]:
     archive = _sniff_workbook(raw, outcome)
     try:
         reader = fastexcel.read_excel(raw)
@@ -448,23 +465,26 @@ def _read_centre_workbook(reader, archive: _Archive, outcome: FileOutcome, sheet
     extra = [name for name in outcome.sheets if label_key(name) not in {label_key(n) for n in expected}]
     if extra:
         outcome.notes.append("feuille(s) supplémentaire(s) ignorée(s) : " + _quoted(extra))
-    records, empty_values = [], []
+    cells, empty_values = [[] for _ in CELLS_SCHEMA], []
     known_labels = _known_label_keys()
     for sheet in FORM_SHEETS:
         actual = sheets[label_key(sheet)]
         labels, values = _label_value_columns(reader, actual)
-        for number, (label, value) in enumerate(zip(labels, values), start=1):
-            if label is None or not label.strip():
-                continue
-            records.append((key, key, None, sheet, f"B{number}", label, value, None))
-            if value is None and label_key(label) in known_labels:  # not a title or section row
-                empty_values.append((sheet, actual, f"B{number}", label))
-    cells = records
+        kept = [i for i, label in enumerate(labels) if label is not None and label.strip()]
+        locations = [f"B{i + 1}" for i in kept]
+        for column, items in zip(cells, ([key] * len(kept), [key] * len(kept), [None] * len(kept),
+                                         [sheet] * len(kept), locations, [labels[i] for i in kept],
+                                         [values[i] for i in kept], [None] * len(kept))):
+            column += items
+        empty_values += [  # a known label without value, not a title or section row
+            (sheet, actual, location, labels[i]) for i, location in zip(kept, locations)
+            if values[i] is None and label_key(labels[i]) in known_labels
+        ]
     personnel, personnel_empty = _read_personnel(reader, sheets[label_key(SHEET_PERSONNEL)], key)
     # title and section rows carry a label and no value: they are layout, not data read
-    outcome.rows_in = sum(1 for record in records if not _blank(record[6])) + len(personnel)
+    outcome.rows_in = sum(1 for value in cells[6] if not _blank(value)) + len(personnel)
     issues = _formulas_without_value(archive, outcome, key, empty_values + personnel_empty)
-    return cells, personnel, issues
+    return cells, _columns(personnel, PERSONNEL_SCHEMA), issues
 
 
 @functools.cache
@@ -611,7 +631,7 @@ def _xml_unescape(text: str) -> str:
             .replace("&amp;", "&"))
 
 
-def _read_export_workbook(reader, outcome: FileOutcome) -> pl.DataFrame:
+def _read_export_workbook(reader, outcome: FileOutcome) -> list[list]:
     visible = [name for name in outcome.sheets if reader.load_sheet(name, n_rows=0).visible == "visible"]
     if len(visible) != 1:
         raise UnreadableFile(
