@@ -62,6 +62,30 @@ def test_a_load_replaces_only_its_year_and_regions(engine):
     assert _rows(engine, "submission_issue", "campaign_year = 2024 AND region_code = '84'") == []
 
 
+def test_a_rerun_replaces_the_file_outcomes_of_its_year_only_however_many_files(engine):
+    # more files than one delete statement's chunk (500) on SQLite; the same names in 2023
+    warehouse.migrate(engine)
+    names = [f"{n:04d}.xlsx" for n in range(1201)]
+
+    def load(year: int, run_id: str, files: list[str]):
+        base = build.campaign(year, ["84"], [], [], run_id)
+        outcomes = pl.DataFrame([{
+            "campaign_year": year, "source_file": name, "region_code": "84", "source_sha256": f"sha-{name}",
+            "size_bytes": 1, "readable": False, "container": None, "encoding": None, "separator": None,
+            "sheets": None, "submissions": 0, "rows_set_aside": 0, "reason": "vide", "run_id": run_id,
+        } for name in files], schema=build.OUTCOME_SCHEMA)
+        return dataclasses.replace(base, outcomes=outcomes, source_files=files)
+
+    warehouse.load_campaign(engine, load(2023, "y2023", names))
+    warehouse.load_campaign(engine, load(2024, "first", names))
+    warehouse.load_campaign(engine, load(2024, "second", names[:700]))
+    with engine.connect() as connection:
+        counts = dict(connection.execute(sa.text(
+            "SELECT run_id, count(*) FROM file_outcome GROUP BY run_id")).all())
+    # the rerun replaced its 700 files, the 501 it did not see stay, 2023 is untouched
+    assert counts == {"y2023": 1201, "first": 501, "second": 700}
+
+
 def test_a_failing_load_leaves_the_previous_content(engine):
     warehouse.migrate(engine)
     warehouse.load_campaign(engine, build.scenario_2024("good"))
