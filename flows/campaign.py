@@ -37,7 +37,9 @@ from observatoire.review_store import read_decisions
 # Files per read task: Prefect's cost (task runs, state changes, logs) is per batch, not per
 # file. The reader processes get the files in smaller chunks (ReaderPool.prefetch).
 READ_BATCH_MAX = 2500
-READ_BATCH_MIN = 10
+# Each task run costs the Prefect server ~25 ms of CPU, shared with the reader processes on
+# a small machine: a campaign that reads in two seconds needs no 12-step progress bar.
+READ_BATCH_MIN = 500
 PROGRESS_STEPS = 12  # about this many read tasks and progress updates while files are read
 LOG_LINES = 2000  # lines per log record of per-file results
 

@@ -71,11 +71,13 @@ def test_artifact_keys_are_valid_prefect_keys():
 
 
 def test_read_batches_cover_every_file_once():
-    files = [f"f{i}.csv" for i in range(1003)]
+    files = [f"f{i}.csv" for i in range(7003)]
     batches = read_batches(files)
     assert [f for batch in batches for f in batch] == files
-    # about 12 batches (one read task and one progress step each): ceil(1003 / 12) = 84 files
-    assert max(map(len, batches)) == 84 and len(batches) == 12
+    # about 12 batches (one read task and one progress step each): ceil(7003 / 12) = 584 files
+    assert max(map(len, batches)) == 584 and len(batches) == 12
+    # but at least 500 files per task: 1,003 files make 3 tasks (500, 500, 3), not 12 of 84
+    assert [len(batch) for batch in read_batches(files[:1003])] == [500, 500, 3]
     assert read_batches(files[:3]) == [files[:3]]
     # at most 2,500 files per task: 100,000 files make 40 tasks, not 12 of 8,334
     big = read_batches([f"f{i}" for i in range(100_000)])
