@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+import threading
 import uuid
 from contextlib import contextmanager
 from pathlib import Path
@@ -51,6 +52,38 @@ def read_batches(files: list[str]) -> list[list[str]]:
     return [files[i:i + size] for i in range(0, len(files), size)]
 
 
+# ------------------------------------------------------------------ warehouse engines
+# One engine per warehouse for the runs in progress in this process: a new engine costs a
+# connection, the dialect's first queries and a probe (0.1 s on PostgreSQL), and every task
+# used to make its own, never disposed. A task run elsewhere (another process) connects.
+_ENGINES: dict[str, list] = {}  # url -> [engine, runs using it]
+_ENGINES_LOCK = threading.Lock()
+
+
+@contextmanager
+def shared_engine(url: str):
+    """The engine of `url` for the duration of a run; disposed when its last run ends."""
+    with _ENGINES_LOCK:
+        entry = _ENGINES.get(url)
+        if entry is None:
+            entry = _ENGINES[url] = [warehouse.connect(url), 0]
+        entry[1] += 1
+    try:
+        yield entry[0]
+    finally:
+        with _ENGINES_LOCK:
+            entry[1] -= 1
+            if entry[1] == 0:
+                _ENGINES.pop(url, None)
+                entry[0].dispose()
+
+
+def run_engine(url: str):
+    """The engine shared by the run in progress, else a new one."""
+    entry = _ENGINES.get(url)
+    return entry[0] if entry is not None else warehouse.connect(url)
+
+
 # ------------------------------------------------------------------ tasks
 def _transient(task, task_run, state) -> bool:
     """Retry IO hiccups, not a referential that is wrong: that one fails the same way again."""
@@ -66,7 +99,7 @@ def _transient(task, task_run, state) -> bool:
 @task(name="référentiel FINESS", task_run_name="référentiel FINESS", cache_policy=NO_CACHE, retries=1,
       retry_delay_seconds=5, retry_condition_fn=_transient)
 def load_referential(paths: list[str], engine_url: str) -> stages.Referential:
-    ref = stages.load_referential([Path(p) for p in paths], warehouse.connect(engine_url))
+    ref = stages.load_referential([Path(p) for p in paths], run_engine(engine_url))
     logger = get_run_logger()
     for extract in ref.extracts:
         logger.info("Extrait FINESS %s : instantané du %s", extract["file"], extract["extract_date"].isoformat())
@@ -136,7 +169,7 @@ def validate(received: stages.ReceivedFiles, year: int, run_at: dt.datetime) -> 
 
 @task(name="rapprochement FINESS", task_run_name="rapprochement FINESS", cache_policy=NO_CACHE)
 def reconcile(validated, ref, engine_url: str):
-    return stages.reconcile(validated, ref, read_decisions(warehouse.connect(engine_url)))
+    return stages.reconcile(validated, ref, read_decisions(run_engine(engine_url)))
 
 
 @task(name="statuts", task_run_name="statuts", cache_policy=NO_CACHE)
@@ -147,7 +180,7 @@ def compute_statuses(validated, resolution, ref, calendar, year, regions):
 @task(name="chargement de l'entrepôt", task_run_name="chargement de l'entrepôt", cache_policy=NO_CACHE,
       retries=2, retry_delay_seconds=5)
 def load(engine_url: str, campaign_load) -> None:
-    warehouse.load_campaign(warehouse.connect(engine_url), campaign_load)
+    warehouse.load_campaign(run_engine(engine_url), campaign_load)
     get_run_logger().info("Entrepôt %s : %d statut(s), %d envoi(s), %d problème(s) chargés",
                           warehouse.redact(engine_url), campaign_load.statuses.height,
                           campaign_load.submissions.height, campaign_load.issues.height)
@@ -156,7 +189,7 @@ def load(engine_url: str, campaign_load) -> None:
 @task(name="classeurs de relance", task_run_name="classeurs de relance", cache_policy=NO_CACHE, retries=1,
       retry_delay_seconds=5)
 def write_relance(url: str, year: int, regions: list[str] | None, out_dir: str) -> list[str]:
-    paths = write_relance_workbooks(warehouse.connect(url), year, regions, Path(out_dir))
+    paths = write_relance_workbooks(run_engine(url), year, regions, Path(out_dir))
     logger = get_run_logger()
     for path in paths:
         logger.info("Classeur de relance écrit : %s", path)
@@ -239,7 +272,11 @@ def _consolidate(params: CampaignParameters, year: int) -> str:
     run_id = str(uuid.uuid4())
     started_at = dt.datetime.now(dt.timezone.utc)
     url = resolve_warehouse_url(params)
-    engine = warehouse.connect(url)
+    with shared_engine(url) as engine:
+        return _consolidate_into(params, year, logger, run_id, started_at, url, engine)
+
+
+def _consolidate_into(params, year, logger, run_id, started_at, url, engine) -> str:
     warehouse.migrate(engine)
     submissions = params.submissions_dir(year)
     calendar = params.calendar_file(year)

@@ -82,3 +82,19 @@ def test_read_batches_cover_every_file_once():
     # at most 2,500 files per task: 100,000 files make 40 tasks, not 12 of 8,334
     big = read_batches([f"f{i}" for i in range(100_000)])
     assert max(map(len, big)) == 2500 and len(big) == 40
+
+
+def test_a_run_shares_one_warehouse_engine_and_disposes_it(tmp_path):
+    from flows.campaign import run_engine, shared_engine
+
+    url = f"sqlite:///{tmp_path / 'entrepot.db'}"
+    with shared_engine(url) as engine:
+        assert run_engine(url) is engine  # the tasks of the run use it
+        with shared_engine(url) as second_run:  # another run in the same process, same warehouse
+            assert second_run is engine
+        assert run_engine(url) is engine  # still used by the first run
+        with engine.connect() as connection:
+            connection.exec_driver_sql("SELECT 1")
+        assert engine.pool.checkedin() == 1
+    assert engine.pool.checkedin() == 0  # disposed with the last run
+    assert run_engine(url) is not engine  # outside a run: a new engine
