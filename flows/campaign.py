@@ -272,11 +272,14 @@ def _consolidate(params: CampaignParameters, year: int) -> str:
     run_id = str(uuid.uuid4())
     started_at = dt.datetime.now(dt.timezone.utc)
     url = resolve_warehouse_url(params)
-    with shared_engine(url) as engine:
-        return _consolidate_into(params, year, logger, run_id, started_at, url, engine)
+    # the reader processes start first: they import the readers while this run migrates
+    # and records itself
+    with reader_pool(params.read_workers if not params.dask_address else 1) as token, \
+            shared_engine(url) as engine:
+        return _consolidate_into(params, year, logger, run_id, started_at, url, engine, token)
 
 
-def _consolidate_into(params, year, logger, run_id, started_at, url, engine) -> str:
+def _consolidate_into(params, year, logger, run_id, started_at, url, engine, pool_token) -> str:
     warehouse.migrate(engine)
     submissions = params.submissions_dir(year)
     calendar = params.calendar_file(year)
@@ -293,7 +296,7 @@ def _consolidate_into(params, year, logger, run_id, started_at, url, engine) -> 
         "parameters": json.dumps(parameters, ensure_ascii=False), "started_at": started_at, "outcome": "running",
     })
     try:
-        summary, end = _stages(params, year, submissions, calendar, url, run_id, started_at)
+        summary, end = _stages(params, year, submissions, calendar, url, run_id, started_at, pool_token)
     except Exception as exc:
         message = str(exc) if isinstance(exc, CampaignError) else f"{type(exc).__name__}: {exc}"
         warehouse.record_run_end(engine, run_id, {"finished_at": dt.datetime.now(dt.timezone.utc),
@@ -304,30 +307,28 @@ def _consolidate_into(params, year, logger, run_id, started_at, url, engine) -> 
     return summary
 
 
-def _stages(params, year, submissions: Path, calendar: Path | None, url, run_id, started_at):
+def _stages(params, year, submissions: Path, calendar: Path | None, url, run_id, started_at, token):
     from prefect.artifacts import create_progress_artifact
 
     run_name = params.run_name("campagne")
-    calendar_frame = read_calendar(calendar)
-    files = [str(p) for p in stages.list_files(submissions)]
-    progress_id = create_progress_artifact(progress=0.0, key=artifacts.artifact_key(run_name, "lecture"),
-                                           description=f"Lecture des fichiers : 0 / {len(files)}")
-    # The FINESS referential (parse, snapshot store) runs while the files are read: the
-    # reader processes start now and read in parallel with it.
-    with reader_pool(params.read_workers if not params.dask_address else 1) as token:
-        ref_future = load_referential.submit([str(p) for p in params.finess_files()], url)
-        try:
-            if params.dask_address:  # a subflow, for its Dask task runner
-                reader = read_and_validate.with_options(task_runner=dask_task_runner(params.dask_address))
-                try:
-                    received, validated = reader(str(submissions), year, started_at, progress_id).unquote()
-                except OSError as exc:  # distributed's "Timed out trying to connect to …"
-                    raise CampaignError(f"Cluster Dask injoignable : {params.dask_address} ({exc}).") from exc
-            else:  # the tasks of this flow; their threads only wait on the reader processes
-                received, validated = _read_and_validate(str(submissions), year, started_at, progress_id, token,
-                                                         files)
-        finally:
-            ref_future.wait()
+    # The FINESS referential (parse, snapshot store) runs while the files are read by the
+    # reader processes.
+    ref_future = load_referential.submit([str(p) for p in params.finess_files()], url)
+    try:
+        calendar_frame = read_calendar(calendar)
+        files = [str(p) for p in stages.list_files(submissions)]
+        progress_id = create_progress_artifact(progress=0.0, key=artifacts.artifact_key(run_name, "lecture"),
+                                               description=f"Lecture des fichiers : 0 / {len(files)}")
+        if params.dask_address:  # a subflow, for its Dask task runner
+            reader = read_and_validate.with_options(task_runner=dask_task_runner(params.dask_address))
+            try:
+                received, validated = reader(str(submissions), year, started_at, progress_id).unquote()
+            except OSError as exc:  # distributed's "Timed out trying to connect to …"
+                raise CampaignError(f"Cluster Dask injoignable : {params.dask_address} ({exc}).") from exc
+        else:  # the tasks of this flow; their threads only wait on the reader processes
+            received, validated = _read_and_validate(str(submissions), year, started_at, progress_id, token, files)
+    finally:
+        ref_future.wait()
     ref = ref_future.result()
     regions = list(params.regions) or referential_regions(ref.history)
     resolution = reconcile(quote(validated), quote(ref), url)
