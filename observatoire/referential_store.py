@@ -8,6 +8,7 @@ changes nothing.
 from __future__ import annotations
 
 import datetime as dt
+import sqlite3
 
 import polars as pl
 import sqlalchemy as sa
@@ -24,8 +25,22 @@ _DTYPES = {"valid_from": pl.Date, "valid_to": pl.Date, "dateouv": pl.Date, "is_c
 
 
 def _read_versions(connection) -> pl.DataFrame:
-    # the driver's cursor, not SQLAlchemy rows: 100,000 versions are read on every run
-    cursor = connection.connection.driver_connection.cursor()
+    # 100,000 versions are read on every run: as one JSON array per column, built by the
+    # database in one scan and decoded by Polars (no Python object per value), where the
+    # driver is known; else as rows through the driver's cursor
+    driver_connection = connection.connection.driver_connection
+    dialect = (connection.dialect.name, connection.dialect.driver)
+    frame = None
+    if dialect == ("sqlite", "pysqlite"):
+        frame = _sqlite_columns(driver_connection)
+    elif dialect == ("postgresql", "psycopg"):
+        frame = _postgresql_columns(driver_connection)
+    return frame if frame is not None else _fetched_rows(driver_connection)
+
+
+def _fetched_rows(driver_connection) -> pl.DataFrame:
+    # the driver's cursor, not SQLAlchemy rows
+    cursor = driver_connection.cursor()
     try:
         cursor.execute(f"SELECT {', '.join(HISTORY_COLUMNS)} FROM finess_et_history")
         rows = cursor.fetchall()
@@ -33,12 +48,56 @@ def _read_versions(connection) -> pl.DataFrame:
         cursor.close()
     frame = pl.DataFrame(rows, schema=HISTORY_COLUMNS, orient="row", infer_schema_length=None) if rows \
         else pl.DataFrame(schema={name: pl.String for name in HISTORY_COLUMNS})
+    return _typed(frame)
+
+
+def _typed(frame: pl.DataFrame) -> pl.DataFrame:
     # SQLite hands dates back as text and booleans as integers; PostgreSQL as typed values
     return frame.with_columns(
         (pl.col(name).cast(pl.String).str.slice(0, 10).str.to_date("%Y-%m-%d") if dtype == pl.Date
          else pl.col(name).cast(dtype))
         for name, dtype in ((n, _DTYPES.get(n, pl.String)) for n in HISTORY_COLUMNS)
     )
+
+
+def _json_columns(driver_connection, aggregates: list[str], dtypes: list[pl.DataType]) -> pl.DataFrame | None:
+    """One JSON array text per column of finess_et_history (all from the same scan, so in
+    the same row order), decoded to a Series of `dtypes`; None when the table is empty."""
+    cursor = driver_connection.cursor()
+    try:
+        cursor.execute(f"SELECT {', '.join(aggregates)} FROM finess_et_history")
+        arrays = cursor.fetchone()
+    finally:
+        cursor.close()
+    if arrays[0] is None or arrays[0] == "[]":  # no row (and an empty list exploded gives a null)
+        return None
+    return pl.DataFrame([pl.Series(name, [array]).str.json_decode(pl.List(dtype)).explode()
+                         for name, array, dtype in zip(HISTORY_COLUMNS, arrays, dtypes)])
+
+
+def _sqlite_columns(driver_connection) -> pl.DataFrame | None:
+    # text stays text (dates included) and NULL null; booleans are stored as 0/1
+    try:
+        frame = _json_columns(driver_connection, [f"json_group_array({name})" for name in HISTORY_COLUMNS],
+                              [pl.Int64 if _DTYPES.get(name) == pl.Boolean else pl.String for name in HISTORY_COLUMNS])
+    except sqlite3.OperationalError as exc:
+        if "no such function" in str(exc):  # a SQLite built without its JSON functions
+            return None
+        raise
+    return _typed(frame if frame is not None else pl.DataFrame(schema={name: pl.String for name in HISTORY_COLUMNS}))
+
+
+def _postgresql_columns(driver_connection) -> pl.DataFrame:
+    # dates as days since 1970-01-01 (whatever the DateStyle), booleans as JSON booleans
+    frame = _json_columns(
+        driver_connection,
+        [f"json_agg({name} - DATE '1970-01-01')::text" if _DTYPES.get(name) == pl.Date else f"json_agg({name})::text"
+         for name in HISTORY_COLUMNS],
+        [pl.Int32 if _DTYPES.get(name) == pl.Date else _DTYPES.get(name, pl.String) for name in HISTORY_COLUMNS],
+    )
+    if frame is None:
+        return _typed(pl.DataFrame(schema={name: pl.String for name in HISTORY_COLUMNS}))
+    return frame.with_columns(pl.col(name).cast(pl.Date) for name, dtype in _DTYPES.items() if dtype == pl.Date)
 
 
 def _snapshot_dates(connection) -> dict[dt.date, str]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import io
 import os
 import re
 import sqlite3
@@ -200,6 +201,13 @@ def _records(frame: pl.DataFrame, dialect: str) -> list[dict]:
 _FLAT_DTYPES = (pl.String, pl.Boolean, pl.Date)
 
 
+def _csv_bytes(frame: pl.DataFrame) -> bytes:
+    """`frame.write_csv(include_header=False).encode("utf-8")` without the text in between."""
+    buffer = io.BytesIO()
+    frame.write_csv(buffer, include_header=False)
+    return buffer.getvalue()
+
+
 def insert_rows(connection: Connection, table: str, frame: pl.DataFrame) -> None:
     """Bulk insert: COPY on PostgreSQL (through psycopg, inside the caller's transaction),
     executemany by batches elsewhere."""
@@ -218,8 +226,9 @@ def insert_rows(connection: Connection, table: str, frame: pl.DataFrame) -> None
         try:
             with connection.connection.driver_connection.cursor() as cursor:
                 with cursor.copy(statement) as copy:
-                    if flat:
-                        copy.write(frame.write_csv(include_header=False))
+                    if flat:  # as bytes when they are what psycopg would encode the text to
+                        copy.write(_csv_bytes(frame) if cursor.connection.info.encoding == "utf-8"
+                                   else frame.write_csv(include_header=False))
                     else:
                         for row in frame.iter_rows():
                             copy.write_row(row)

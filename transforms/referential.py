@@ -69,6 +69,8 @@ def snapshot_versions(snapshots: list[tuple[dt.date, pl.DataFrame]]) -> pl.DataF
         raise ValueError("at least one snapshot is needed")
     by_date = {date: frame for date, frame in snapshots}  # the same date twice: one snapshot
     dates = sorted(by_date)
+    if len(dates) == 1:  # one snapshot (a first load): one current period per ET
+        return _single_snapshot_versions(dates[0], by_date[dates[0]])
     memberships = pl.concat(
         [by_date[date].select(ESTABLISHMENT_COLUMNS).with_columns(pl.lit(index, pl.Int32).alias("snapshot_index"))
          for index, date in enumerate(dates)],
@@ -98,6 +100,19 @@ def snapshot_versions(snapshots: list[tuple[dt.date, pl.DataFrame]]) -> pl.DataF
     )
 
 
+def _single_snapshot_versions(date: dt.date, frame: pl.DataFrame) -> pl.DataFrame:
+    """`snapshot_versions` of a single snapshot without its general machinery: every ET
+    (its first line when listed twice) opens a period at `date` that is still current."""
+    et = pl.col("finess_et")
+    return (
+        frame.select(ESTABLISHMENT_COLUMNS)
+        .sort("finess_et", maintain_order=True)  # stable: an ET's first line comes first
+        .filter(et.ne_missing(et.shift(1)) | (pl.int_range(pl.len()) == 0))
+        .select("finess_et", pl.lit(date, pl.Date).alias("valid_from"), pl.lit(None, pl.Date).alias("valid_to"),
+                *ATTRIBUTE_COLUMNS)
+    )
+
+
 def snapshot_members(versions: pl.DataFrame, dates: list[dt.date]) -> list[tuple[dt.date, pl.DataFrame]]:
     """The snapshots that `versions` were built from (inverse of `snapshot_versions`)."""
     return [
@@ -114,8 +129,17 @@ def history_from_versions(versions: pl.DataFrame, dates: list[dt.date]) -> pl.Da
     dates = sorted(dates)
     previous = pl.DataFrame({"valid_to": dates[1:], "last_seen_if_closed": dates[:-1]},
                             schema={"valid_to": pl.Date, "last_seen_if_closed": pl.Date})
-    latest = versions.sort("valid_from").group_by("finess_et").agg(pl.all().last(), pl.col("valid_from").min()
-                                                                   .alias("first_seen"))
+    if versions.get_column("valid_from").null_count():  # never from the warehouse or `snapshot_versions`
+        latest = versions.sort("valid_from").group_by("finess_et").agg(pl.all().last(), pl.col("valid_from").min()
+                                                                       .alias("first_seen"))
+    else:  # sorted by ET then period (as stored): an ET's last line, with the start of its first one
+        et, row = pl.col("finess_et"), pl.int_range(pl.len())
+        latest = (
+            versions.sort("finess_et", "valid_from")
+            .with_columns(pl.when(et.ne_missing(et.shift(1)) | (row == 0)).then(pl.col("valid_from"))
+                          .forward_fill().alias("first_seen"))
+            .filter(et.ne_missing(et.shift(-1)) | (row == pl.len() - 1))
+        )
     return (
         latest.join(previous, on="valid_to", how="left")
         .with_columns(

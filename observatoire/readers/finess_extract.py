@@ -73,32 +73,76 @@ def peek_finess_extract(path: Path) -> FinessExtractHeader:
     return FinessExtractHeader(str(path), hashlib.sha256(raw).hexdigest(), _extract_date(path, first_line), raw)
 
 
+# C1 bytes: the only ones where windows-1252 and latin-1 differ (undefined ones give U+FFFD
+# with errors="replace"), as the UTF-8 pairs latin-1 turns them into
+_C1_AS_UTF8 = {
+    bytes([0xC2, byte]): bytes([byte]).decode("cp1252", errors="replace").encode("utf-8")
+    for byte in range(0x80, 0xA0)
+}
+
+
+_MAX_C2_PAIRS = 10_000
+
+
+def _cp1252_to_utf8(data: bytes) -> bytes:
+    """`data.decode("cp1252", errors="replace").encode("utf-8")`, a third cheaper on an
+    extract: the latin-1 codec is a plain copy (a windows-1252 text with a single € or ’
+    is decoded to 2 bytes per character), and it agrees with windows-1252 except on the
+    bytes 0x80-0x9F (€, ’, œ…), rare in an extract, which are put right afterwards."""
+    if data.isascii():
+        return data
+    utf8 = data.decode("latin-1").encode("utf-8")
+    view, pieces, start, looked_at = memoryview(utf8), [], 0, 0  # slices of a view: no copy before the join
+    at = utf8.find(b"\xc2")  # a lead byte only (never a continuation byte): pairs do not overlap
+    while at >= 0:
+        looked_at += 1
+        if looked_at > _MAX_C2_PAIRS:  # many characters U+0080-U+00BF (°, «, no-break space…)
+            return data.decode("cp1252", errors="replace").encode("utf-8")
+        pair = utf8[at:at + 2]
+        if pair in _C1_AS_UTF8:
+            pieces += (view[start:at], _C1_AS_UTF8[pair])
+            start = at + 2
+        at = utf8.find(b"\xc2", at + 2)
+    if not pieces:
+        return utf8
+    pieces.append(view[start:])
+    return b"".join(pieces)
+
+
 def read_finess_extract(path: Path, header: FinessExtractHeader | None = None) -> FinessExtract:
     """Parse one extract (from the bytes of `header` when it was peeked at already); raise
     CampaignError (French) if it is not one."""
     raw = header.raw if header is not None and header.raw else _raw(path)
-    text = raw.decode("cp1252", errors="replace")
-    first_end = text.find("\n")
-    extract_date = _extract_date(path, (text if first_end < 0 else text[:first_end]).rstrip("\r"))
+    # windows-1252 gives one character per byte and keeps ASCII as is: the `\n`, `;` and
+    # section names are found in the bytes at the places they have in the decoded text, so
+    # only the parts kept are decoded (once)
+    first_end = raw.find(b"\n")
+    extract_date = _extract_date(
+        path, (raw if first_end < 0 else raw[:first_end]).decode("cp1252", errors="replace").rstrip("\r"))
     # data.gouv writes every structureet line, then every geolocalisation line: the first
     # block is parsed by Polars in one go. Anything else (interleaved lines, other
     # sections) takes the line-by-line path, which gives the same result.
-    body = "" if first_end < 0 else text[first_end + 1:]
-    geo_at = body.find("\ngeolocalisation;")
-    structure_block = body if geo_at < 0 else body[:geo_at + 1]
-    rest = "" if geo_at < 0 else body[geo_at + 1:]
-    n_structure = body.count("\nstructureet;") + body.startswith("structureet;")
-    n_block = structure_block.count("\nstructureet;") + structure_block.startswith("structureet;")
-    n_lines = structure_block.count("\n") + (not structure_block.endswith("\n"))
-    clean = n_structure == n_block == n_lines and "\r" not in structure_block
-    if not clean:  # the general path: keep only the structureet lines
-        structure_block = "\n".join(line for line in body.splitlines() if line.startswith("structureet;"))
+    start = len(raw) if first_end < 0 else first_end + 1  # the body: raw[start:]
+    geo_at = raw.find(b"\ngeolocalisation;", start)
+    end = len(raw) if geo_at < 0 else geo_at + 1  # the structureet block: raw[start:end]
+    n_block = raw.count(b"\nstructureet;", start, end) + raw.startswith(b"structureet;", start, end)
+    # no "\nstructureet;" straddles `end`: the byte before it is the "\n" of "\ngeolocalisation;"
+    n_structure = n_block + (raw.count(b"\nstructureet;", end) if geo_at >= 0 else 0)
+    n_lines = raw.count(b"\n", start, end) + (not raw.endswith(b"\n", start, end))
+    clean = n_structure == n_block == n_lines and raw.find(b"\r", start, end) < 0
+    if clean:  # holds at least one structureet line
+        structure_block = _cp1252_to_utf8(raw[start:end])
+        rest = "" if geo_at < 0 else raw[end:].decode("cp1252", errors="replace")
+    else:  # the general path: keep only the structureet lines
+        body = raw[start:].decode("cp1252", errors="replace")
+        text_block = "\n".join(line for line in body.splitlines() if line.startswith("structureet;"))
+        if not text_block.strip():
+            raise CampaignError(f"Référentiel FINESS vide : {path} ne contient aucune ligne structureet.")
+        structure_block = text_block.encode("utf-8")
         rest = body
-    if not structure_block.strip():
-        raise CampaignError(f"Référentiel FINESS vide : {path} ne contient aucune ligne structureet.")
     try:
         establishments = pl.read_csv(
-            structure_block.encode("utf-8"),
+            structure_block,
             has_header=False,
             separator=";",
             quote_char='"',
