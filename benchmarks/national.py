@@ -302,6 +302,7 @@ def child_flow(spec: dict) -> dict:
                 "failed_after_seconds": meter.results["flow"]["seconds"], "tasks": _task_spans(flow_started),
                 "peak_rss_mb": _process_peak_mb(meter)}
     tasks = _task_spans(flow_started)
+    peak = _process_peak_mb(meter)  # the first run's (the rerun starts with what the first left in memory)
     rerun, rerun_started = None, dt.datetime.now(dt.timezone.utc)
     with meter("rerun"):  # the same run again into the same warehouse, as after a correction
         try:
@@ -312,7 +313,7 @@ def child_flow(spec: dict) -> dict:
                       "peak_rss_mb": meter.results["rerun"]["peak_rss_mb"]}
     return {"seconds": meter.results["flow"]["seconds"], "cpu_seconds": meter.results["flow"]["cpu_seconds"],
             "tasks": tasks, "rerun": rerun,
-            "peak_rss_mb": _process_peak_mb(meter), "flow_peak_rss_mb": meter.results["flow"]["peak_rss_mb"],
+            "peak_rss_mb": peak, "flow_peak_rss_mb": meter.results["flow"]["peak_rss_mb"],
             "flow_own_peak_rss_mb": meter.results["flow"]["own_peak_rss_mb"],
             "prefect_server_peak_mb": meter.results["flow"]["other_children_peak_mb"],
             "prefect_warm_up_seconds": meter.results["prefect_warm_up"]["seconds"],
