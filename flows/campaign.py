@@ -268,18 +268,18 @@ def consolidate_campaign(params: CampaignParameters = CampaignParameters()) -> s
 
 
 def _consolidate(params: CampaignParameters, year: int) -> str:
-    logger = get_run_logger()
-    run_id = str(uuid.uuid4())
     started_at = dt.datetime.now(dt.timezone.utc)
     url = resolve_warehouse_url(params)
     # the reader processes start first: they import the readers while this run migrates
     # and records itself
     with reader_pool(params.read_workers if not params.dask_address else 1) as token, \
             shared_engine(url) as engine:
-        return _consolidate_into(params, year, logger, run_id, started_at, url, engine, token)
+        return _consolidate_into(params, year, started_at, url, engine, token)
 
 
-def _consolidate_into(params, year, logger, run_id, started_at, url, engine, pool_token) -> str:
+def _consolidate_into(params, year, started_at, url, engine, pool_token) -> str:
+    logger = get_run_logger()
+    run_id = str(uuid.uuid4())
     warehouse.migrate(engine)
     submissions = params.submissions_dir(year)
     calendar = params.calendar_file(year)

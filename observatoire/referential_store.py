@@ -38,14 +38,19 @@ def _read_versions(connection) -> pl.DataFrame:
     return frame if frame is not None else _fetched_rows(driver_connection)
 
 
-def _fetched_rows(driver_connection) -> pl.DataFrame:
-    # the driver's cursor, not SQLAlchemy rows
+def _select_history(driver_connection, expressions: list[str]) -> list[tuple]:
+    """`SELECT <expressions> FROM finess_et_history` through the driver's cursor, not
+    SQLAlchemy rows."""
     cursor = driver_connection.cursor()
     try:
-        cursor.execute(f"SELECT {', '.join(HISTORY_COLUMNS)} FROM finess_et_history")
-        rows = cursor.fetchall()
+        cursor.execute(f"SELECT {', '.join(expressions)} FROM finess_et_history")
+        return cursor.fetchall()
     finally:
         cursor.close()
+
+
+def _fetched_rows(driver_connection) -> pl.DataFrame:
+    rows = _select_history(driver_connection, HISTORY_COLUMNS)
     frame = pl.DataFrame(rows, schema=HISTORY_COLUMNS, orient="row", infer_schema_length=None) if rows \
         else pl.DataFrame(schema={name: pl.String for name in HISTORY_COLUMNS})
     return _typed(frame)
@@ -63,12 +68,7 @@ def _typed(frame: pl.DataFrame) -> pl.DataFrame:
 def _json_columns(driver_connection, aggregates: list[str], dtypes: list[pl.DataType]) -> pl.DataFrame | None:
     """One JSON array text per column of finess_et_history (all from the same scan, so in
     the same row order), decoded to a Series of `dtypes`; None when the table is empty."""
-    cursor = driver_connection.cursor()
-    try:
-        cursor.execute(f"SELECT {', '.join(aggregates)} FROM finess_et_history")
-        arrays = cursor.fetchone()
-    finally:
-        cursor.close()
+    arrays = _select_history(driver_connection, aggregates)[0]  # aggregates: always one row
     if arrays[0] is None or arrays[0] == "[]":  # no row (and an empty list exploded gives a null)
         return None
     return pl.DataFrame([pl.Series(name, [array]).str.json_decode(pl.List(dtype)).explode()

@@ -16,8 +16,9 @@ from observatoire.errors import CampaignError
 from observatoire.readers import finess_extract
 from observatoire.readers.finess_extract import STRUCTUREET_FIELDS, read_finess_extract
 from tests.conftest import shared_data
+from transforms import referential
 from transforms.referential import (
-    ATTRIBUTE_COLUMNS, ESTABLISHMENT_COLUMNS, establishment_history, history_from_versions, snapshot_versions,
+    ESTABLISHMENT_COLUMNS, establishment_history, history_from_versions, snapshot_versions,
 )
 
 
@@ -51,33 +52,10 @@ def _former_parse(path):
 
 
 def _former_snapshot_versions(snapshots):
+    """The general machinery, which every number of snapshots went through before the
+    one-snapshot path (kept as the general path of snapshot_versions)."""
     by_date = {date: frame for date, frame in snapshots}
-    dates = sorted(by_date)
-    memberships = pl.concat(
-        [by_date[date].select(ESTABLISHMENT_COLUMNS).with_columns(pl.lit(index, pl.Int32).alias("snapshot_index"))
-         for index, date in enumerate(dates)],
-        how="vertical_relaxed",
-    ).unique(["finess_et", "snapshot_index"], keep="first")
-    digest = pl.struct(ATTRIBUTE_COLUMNS).hash(seed=0)
-    ordered = memberships.with_columns(digest.alias("digest")).sort("finess_et", "snapshot_index")
-    starts = (
-        (pl.col("finess_et").shift(1) != pl.col("finess_et"))
-        | (pl.col("snapshot_index").shift(1) != pl.col("snapshot_index") - 1)
-        | (pl.col("digest").shift(1) != pl.col("digest"))
-    ).fill_null(True)
-    date_of = pl.DataFrame({"index": list(range(len(dates) + 1)), "date": [*dates, None]},
-                           schema={"index": pl.Int32, "date": pl.Date})
-    return (
-        ordered.with_columns(starts.cum_sum().alias("version"))
-        .group_by("finess_et", "version")
-        .agg(pl.col(ATTRIBUTE_COLUMNS).first(), pl.col("snapshot_index").min().alias("first_index"),
-             pl.col("snapshot_index").max().alias("last_index"))
-        .join(date_of.rename({"index": "first_index", "date": "valid_from"}), on="first_index")
-        .with_columns((pl.col("last_index") + 1).alias("next_index"))
-        .join(date_of.rename({"index": "next_index", "date": "valid_to"}), on="next_index", how="left")
-        .select("finess_et", "valid_from", "valid_to", *ATTRIBUTE_COLUMNS)
-        .sort("finess_et", "valid_from")
-    )
+    return referential._versions_of_snapshots(by_date, sorted(by_date))
 
 
 def _former_history_from_versions(versions, dates):
@@ -98,21 +76,8 @@ def _former_history_from_versions(versions, dates):
 
 
 def _former_read_versions(connection):
-    columns = referential_store.HISTORY_COLUMNS
-    cursor = connection.connection.driver_connection.cursor()
-    try:
-        cursor.execute(f"SELECT {', '.join(columns)} FROM finess_et_history")
-        rows = cursor.fetchall()
-    finally:
-        cursor.close()
-    frame = pl.DataFrame(rows, schema=columns, orient="row", infer_schema_length=None) if rows \
-        else pl.DataFrame(schema={name: pl.String for name in columns})
-    dtypes = {"valid_from": pl.Date, "valid_to": pl.Date, "dateouv": pl.Date, "is_centre_de_sante": pl.Boolean}
-    return frame.with_columns(
-        (pl.col(name).cast(pl.String).str.slice(0, 10).str.to_date("%Y-%m-%d") if dtype == pl.Date
-         else pl.col(name).cast(dtype))
-        for name, dtype in ((n, dtypes.get(n, pl.String)) for n in columns)
-    )
+    """Row by row through the driver's cursor (kept as the fallback for other drivers)."""
+    return referential_store._fetched_rows(connection.connection.driver_connection)
 
 
 def _same(a: pl.DataFrame, b: pl.DataFrame) -> bool:

@@ -21,7 +21,7 @@ import pytest
 from observatoire import stages
 from schemas.fields import FIELDS, HEALTH_PROFESSIONS, SHEET_PERSONNEL
 from schemas.registry import personnel_labels, template_for_year
-from schemas.submission import ANTENNE_MODELS, PERSONNEL_MODELS, SUBMISSION_MODELS, IdentificationWarnings
+from schemas.submission import PERSONNEL_MODELS, SUBMISSION_MODELS, IdentificationWarnings
 from transforms import submissions as subs, validation
 from transforms.finess_key import finess_check_digit, valid_finess_expr
 from transforms.labels import field_lookup, label_key_expr, profession_lookup
@@ -313,22 +313,13 @@ def _reference_validate_submissions(typed, mapped, cast_issues, template, year, 
     ]) if not located.is_empty() else subs.empty_issues()
 
 
+_VALIDATE_ANTENNES = validation.validate_antennes  # unchanged but for run_models
+
+
 def _reference_validate_antennes(typed, mapped, template):
-    rows = validation.antenne_rows(typed).with_row_index("row_index")
-    if rows.is_empty():
-        return subs.empty_issues()
-    failures = _reference_run_models(rows.drop("row_index"), ANTENNE_MODELS).join(
-        rows.select(pl.col("row_index").cast(pl.Int64), "submission_key", "antenne"), on="row_index"
-    )
-    located = failures.join(
-        mapped.filter(pl.col("field") == "antennes").select("submission_key", "source_file", "sheet", "location"),
-        on="submission_key", how="left",
-    ).with_columns(
-        pl.col("antenne").alias("value"),
-        pl.col("sheet").fill_null(FIELDS["antennes"].sheet),
-        pl.lit(template.labels.get("antennes", "antennes")).alias("label"),
-    )
-    return subs.issue_frame(located, "warning", pl.col("message"))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(validation, "run_models", _reference_run_models)
+        return _VALIDATE_ANTENNES(typed, mapped, template)
 
 
 def _reference_validate_personnel(rows, submissions, labels):
@@ -378,39 +369,18 @@ def _reference_validate_personnel(rows, submissions, labels):
 
 
 def _reference_validate(received, year, run_at):
-    template, labels = template_for_year(year), personnel_labels()
-    mapped, mapping_issues = _reference_map_fields(received.cells, template)
-    typed, cast_issues = _reference_cast_fields(mapped, template)
-    typed = stages._with_reception_dates(typed, received.manifest)
-    rule_issues = _reference_validate_submissions(typed, mapped, cast_issues, template, year, run_at)
-    antenne_issues = _reference_validate_antennes(typed, mapped, template)
-    personnel_raw = pl.concat([received.personnel, _reference_export_personnel(mapped)])
-    personnel_typed, personnel_issues = _reference_personnel_rows(personnel_raw, labels)
-    personnel_wide, personnel_rule_issues = _reference_validate_personnel(personnel_typed, typed, labels)
-    known = typed.select("submission_key")
-    issues = pl.concat([
-        received.reader_issues.join(known, on="submission_key", how="semi"), mapping_issues, cast_issues,
-        rule_issues, antenne_issues, personnel_issues, personnel_rule_issues,
-    ])
-    errors = issues.filter(pl.col("severity") == "error").group_by("submission_key").len("n_errors")
-    warnings = issues.filter(pl.col("severity") == "warning").group_by("submission_key").len("n_warnings")
-    typed = (
-        typed.join(personnel_wide, on="submission_key", how="left")
-        .join(errors, on="submission_key", how="left")
-        .join(warnings, on="submission_key", how="left")
-        .with_columns(
-            pl.col("n_errors").fill_null(0), pl.col("n_warnings").fill_null(0),
-            (pl.col("n_errors").fill_null(0) == 0).alias("is_valid"),
-        )
-    )
-    set_aside = (
-        pl.concat([personnel_issues, personnel_rule_issues])
-        .filter((pl.col("sheet") == SHEET_PERSONNEL) & pl.col("message").str.contains("ligne écartée"))
-        .unique(["submission_key", "location"])
-        .group_by("source_file").len("rows_set_aside")
-        .with_columns(pl.col("rows_set_aside").cast(pl.Int64))
-    )
-    return stages.ValidatedSubmissions(typed, issues, set_aside, template.version)
+    """`stages.validate` (its sequence of steps did not change) with the former steps."""
+    former = {
+        (subs, "map_fields"): _reference_map_fields, (subs, "cast_fields"): _reference_cast_fields,
+        (subs, "export_personnel"): _reference_export_personnel, (subs, "personnel_rows"): _reference_personnel_rows,
+        (validation, "validate_submissions"): _reference_validate_submissions,
+        (validation, "validate_antennes"): _reference_validate_antennes,
+        (validation, "validate_personnel"): _reference_validate_personnel,
+    }
+    with pytest.MonkeyPatch.context() as patch:
+        for (module, name), step in former.items():
+            patch.setattr(module, name, step)
+        return stages.validate(received, year, run_at)
 
 
 # ------------------------------------------------------------------ comparisons

@@ -71,6 +71,11 @@ def snapshot_versions(snapshots: list[tuple[dt.date, pl.DataFrame]]) -> pl.DataF
     dates = sorted(by_date)
     if len(dates) == 1:  # one snapshot (a first load): one current period per ET
         return _single_snapshot_versions(dates[0], by_date[dates[0]])
+    return _versions_of_snapshots(by_date, dates)
+
+
+def _versions_of_snapshots(by_date: dict[dt.date, pl.DataFrame], dates: list[dt.date]) -> pl.DataFrame:
+    """`snapshot_versions` by the general machinery, for any number of snapshots."""
     memberships = pl.concat(
         [by_date[date].select(ESTABLISHMENT_COLUMNS).with_columns(pl.lit(index, pl.Int32).alias("snapshot_index"))
          for index, date in enumerate(dates)],

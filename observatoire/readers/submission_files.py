@@ -110,7 +110,7 @@ def concat_columns(parts: list[list[list]], schema: dict) -> list[list]:
     return [[value for part in parts for value in part[j]] for j in range(len(schema))] if parts else []
 
 
-def _columns(records: list[tuple], schema: dict) -> list[list]:
+def _columns(records: list[tuple]) -> list[list]:
     return [list(column) for column in zip(*records)] if records else []
 
 
@@ -279,7 +279,7 @@ def _export_cells(source_file, sheet, header, grid, locate, decimal_mark=None) -
                 continue
             value = row[col] if col < len(row) else None
             records.append((key, source_file, data_row, sheet, locate(line, col), str(label), value, mark))
-    return _columns(records, CELLS_SCHEMA)
+    return _columns(records)
 
 
 # ---------------------------------------------------------------- workbooks
@@ -484,7 +484,7 @@ def _read_centre_workbook(reader, archive: _Archive, outcome: FileOutcome, sheet
     # title and section rows carry a label and no value: they are layout, not data read
     outcome.rows_in = sum(1 for value in cells[6] if not _blank(value)) + len(personnel)
     issues = _formulas_without_value(archive, outcome, key, empty_values + personnel_empty)
-    return cells, _columns(personnel, PERSONNEL_SCHEMA), issues
+    return cells, _columns(personnel), issues
 
 
 @functools.cache
@@ -593,18 +593,15 @@ def _sheet_paths(archive: _Archive) -> dict[str, str]:
     members = [archive._by_name.get(name) for name in ("xl/workbook.xml", "xl/_rels/workbook.xml.rels")]
     if None in members:
         raise KeyError("xl/workbook.xml")
-    return _sheet_paths_of(tuple((m.compress_type, _member_payload(archive.raw, m)) for m in members), archive)
-
-
-_SHEET_PATHS: dict[tuple, dict[str, str]] = {}
-
-
-def _sheet_paths_of(signature: tuple, archive: _Archive) -> dict[str, str]:
+    signature = tuple((m.compress_type, _member_payload(archive.raw, m)) for m in members)
     if signature not in _SHEET_PATHS:
         if len(_SHEET_PATHS) > 256:  # bounded: templates are few, odd workbooks are not kept
             _SHEET_PATHS.clear()
         _SHEET_PATHS[signature] = _parse_sheet_paths(archive)
     return _SHEET_PATHS[signature]
+
+
+_SHEET_PATHS: dict[tuple, dict[str, str]] = {}
 
 
 def _parse_sheet_paths(archive: _Archive) -> dict[str, str]:
