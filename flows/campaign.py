@@ -220,7 +220,7 @@ def _read_and_validate(root: str, year: int, run_at: dt.datetime, progress_id=No
     files = [str(p) for p in stages.list_files(Path(root))] if files is None else files
     batches = read_batches(files)
     pool = _READER_POOLS.get(pool_token) if pool_token else None
-    if pool is not None:  # the reader processes start on every batch now; tasks collect them
+    if pool is not None:  # the reader processes start on every batch now (if not queued yet); tasks collect them
         pool.prefetch(batches, root)
     futures, starts = [], 0
     for batch in batches:
@@ -307,7 +307,7 @@ def _consolidate_into(params, year, started_at, url, engine, pool_token) -> str:
     return summary
 
 
-def _stages(params, year, submissions: Path, calendar: Path | None, url, run_id, started_at, token):
+def _stages(params, year, submissions: Path, calendar: Path | None, url, run_id, started_at, pool_token):
     from prefect.artifacts import create_progress_artifact
 
     run_name = params.run_name("campagne")
@@ -315,8 +315,11 @@ def _stages(params, year, submissions: Path, calendar: Path | None, url, run_id,
     # reader processes.
     ref_future = load_referential.submit([str(p) for p in params.finess_files()], url)
     try:
-        calendar_frame = read_calendar(calendar)
         files = [str(p) for p in stages.list_files(submissions)]
+        pool = _READER_POOLS.get(pool_token) if not params.dask_address else None
+        if pool is not None:  # the reader processes start on the files before anything else is done here
+            pool.prefetch(read_batches(files), str(submissions))
+        calendar_frame = read_calendar(calendar)
         progress_id = create_progress_artifact(progress=0.0, key=artifacts.artifact_key(run_name, "lecture"),
                                                description=f"Lecture des fichiers : 0 / {len(files)}")
         if params.dask_address:  # a subflow, for its Dask task runner
@@ -326,7 +329,8 @@ def _stages(params, year, submissions: Path, calendar: Path | None, url, run_id,
             except OSError as exc:  # distributed's "Timed out trying to connect to …"
                 raise CampaignError(f"Cluster Dask injoignable : {params.dask_address} ({exc}).") from exc
         else:  # the tasks of this flow; their threads only wait on the reader processes
-            received, validated = _read_and_validate(str(submissions), year, started_at, progress_id, token, files)
+            received, validated = _read_and_validate(str(submissions), year, started_at, progress_id, pool_token,
+                                                     files)
     finally:
         ref_future.wait()
     ref = ref_future.result()

@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import io
+import json
 import os
 import re
 import sqlite3
@@ -265,18 +266,34 @@ def record_run_end(engine: Engine, run_id: str, values: dict) -> None:
                            _records(pl.DataFrame([{**values, "run_id": run_id}]), connection.dialect.name)[0])
 
 
+def _sqlite_has_json(connection: Connection) -> bool:
+    """SQLite has its JSON functions unless it was built without them (before 3.38, or
+    with SQLITE_OMIT_JSON)."""
+    try:
+        connection.exec_driver_sql("SELECT json('[]')")
+    except sa.exc.OperationalError:
+        return False
+    return True
+
+
 def _delete_keys(connection: Connection, table: str, key: str, values: list[str], chunk: int = 500,
                  where: str = "", params: dict | None = None) -> None:
-    """Delete the rows whose `key` is one of `values` (and `where`), in a few set-based
-    statements: one per table on PostgreSQL (an array), chunks of `chunk` elsewhere. Never
-    one statement per value: right after a load, before PostgreSQL has analysed the table,
-    each of those scanned the whole table (24,164 files: 55 s)."""
+    """Delete the rows whose `key` is one of `values` (and `where`), in one set-based
+    statement per table: the keys as an array on PostgreSQL, as a JSON array on SQLite,
+    chunks of `chunk` elsewhere. Never one statement per value: right after a load, before
+    PostgreSQL has analysed the table, each of those scanned the whole table (24,164 files:
+    55 s); and SQLAlchemy compiling 500 named parameters per chunk cost 0.36 s for 24,164
+    files on SQLite."""
     if not values:
         return
     condition = f" AND {where}" if where else ""
     if connection.dialect.name == "postgresql":
         connection.execute(sa.text(f"DELETE FROM {table} WHERE {key} = ANY(:keys){condition}"),
                            {**(params or {}), "keys": list(values)})
+        return
+    if connection.dialect.name == "sqlite" and _sqlite_has_json(connection):
+        connection.execute(sa.text(f"DELETE FROM {table} WHERE {key} IN (SELECT value FROM json_each(:keys))"
+                                   f"{condition}"), {**(params or {}), "keys": json.dumps(list(values))})
         return
     for start in range(0, len(values), chunk):
         part = values[start:start + chunk]

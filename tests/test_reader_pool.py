@@ -58,6 +58,23 @@ def test_prefetched_batches_come_back_whole_and_in_order(tiny):
         assert result.cells.equals(expected.cells) and result.personnel.equals(expected.personnel)
 
 
+def test_batches_queued_twice_are_read_once(tiny):
+    # the flow queues the files as soon as they are listed, then the read step queues them
+    # again: the second time must not read every file a second time
+    files = [str(f) for f in stages.list_files(tiny.submissions_dir)]
+    batches = [files[:40], files[40:60]]
+    with ReaderPool(2) as pool:
+        submitted = []
+        submit = pool.submit
+        pool.submit = lambda paths, root: submitted.append(list(paths)) or submit(paths, root)
+        pool.prefetch(batches, tiny.submissions_dir, chunk=9)
+        pool.prefetch(batches, tiny.submissions_dir, chunk=9)
+        got = [pool.read(batch, tiny.submissions_dir) for batch in batches]
+    assert sorted(path for chunk in submitted for path in chunk) == sorted(files[:60])
+    assert [[o.source_file for o in result.outcomes] for result in got] == [
+        [Path(f).relative_to(tiny.submissions_dir).as_posix() for f in batch] for batch in batches]
+
+
 def test_a_batch_whose_worker_died_is_read_again(tiny):
     files = [str(f) for f in stages.list_files(tiny.submissions_dir)][:12]
     pool = ReaderPool(1)  # in-process: the dead worker is simulated by a failed future

@@ -63,9 +63,20 @@ def test_a_load_replaces_only_its_year_and_regions(engine):
 
 
 def test_a_rerun_replaces_the_file_outcomes_of_its_year_only_however_many_files(engine):
-    # more files than one delete statement's chunk (500) on SQLite; the same names in 2023
+    _rerun_replaces_its_file_outcomes(engine)
+
+
+def test_the_same_on_a_sqlite_without_json_functions(tmp_path, monkeypatch):
+    # the keys then go by chunks of named parameters
+    monkeypatch.setattr(warehouse, "_sqlite_has_json", lambda connection: False)
+    _rerun_replaces_its_file_outcomes(warehouse.connect(f"sqlite:///{tmp_path / 'w.db'}"))
+
+
+def _rerun_replaces_its_file_outcomes(engine):
+    # more files than a chunk of 500 keys; names with quotes, accents and a backslash (the
+    # keys travel as an array on PostgreSQL, a JSON text on SQLite); the same names in 2023
     warehouse.migrate(engine)
-    names = [f"{n:04d}.xlsx" for n in range(1201)]
+    names = [f"{n:04d}.xlsx" if n % 3 else f"84/{n:04d} l'été \"bis\" \\ œ.xlsx" for n in range(1201)]
 
     def load(year: int, run_id: str, files: list[str]):
         base = build.campaign(year, ["84"], [], [], run_id)

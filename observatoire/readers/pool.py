@@ -120,13 +120,15 @@ class ReaderPool:
     def prefetch(self, batches: list[list[str | Path]], root: str | Path, chunk: int = 50) -> None:
         """Queue every batch now, in chunks of `chunk` files, so that the workers never wait
         for the caller and share the last files evenly; `read` of one of these batches then
-        collects its chunks. Without worker processes there is nothing to queue: `read`
-        reads each batch when it is asked for."""
+        collects its chunks. A batch already queued is not queued again. Without worker
+        processes there is nothing to queue: `read` reads each batch when it is asked for."""
         if self._executor is None:
             return
         for paths in batches:
-            chunks = [paths[i:i + chunk] for i in range(0, len(paths), chunk)]
-            self._prefetched[(tuple(str(p) for p in paths), str(root))] = [self.submit(c, root) for c in chunks]
+            key = (tuple(str(p) for p in paths), str(root))
+            if key not in self._prefetched:
+                chunks = [paths[i:i + chunk] for i in range(0, len(paths), chunk)]
+                self._prefetched[key] = [self.submit(c, root) for c in chunks]
 
     def read(self, paths: list[str | Path], root: str | Path) -> FileBatch:
         futures = self._prefetched.pop((tuple(str(p) for p in paths), str(root)), None)
