@@ -151,13 +151,19 @@ class Meter:
                 _reset_peak()
                 _sampler().reset()
                 self.wall, self.cpu = time.perf_counter(), time.process_time()
+                self.reaped, self.live = _reaped_children_cpu(), _live_children_cpu()
                 return self
 
             def __exit__(self, *exc):
                 own = _peak_rss_mb()
+                live = _live_children_cpu()
                 meter.results[name] = {
                     "seconds": round(time.perf_counter() - self.wall, 4),
                     "cpu_seconds": round(time.process_time() - self.cpu, 4),
+                    # child processes that ended during the block (the reader processes), and
+                    # those still running at its end (Prefect's temporary server)
+                    "ended_children_cpu_seconds": round(_reaped_children_cpu() - self.reaped, 4),
+                    "running_children_cpu_seconds": round(sum(v - self.live.get(pid, 0.0) for pid, v in live.items()), 4),
                     "peak_rss_mb": round(max(own, _sampler().pipeline_mb), 1),
                     "own_peak_rss_mb": own,
                     "other_children_peak_mb": round(_sampler().others_mb, 1),
@@ -165,6 +171,26 @@ class Meter:
                 return False
 
         return _Block()
+
+
+def _reaped_children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _live_children_cpu() -> dict[int, float]:
+    """CPU seconds (user + system) of each running descendant, from /proc/<pid>/stat."""
+    found = {}
+    for pid in _descendants(os.getpid()):
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        found[pid] = (int(fields[11]) + int(fields[12])) / _TICKS  # utime, stime: fields 14 and 15
+    return found
 
 
 _CAN_RESET = None
@@ -316,8 +342,10 @@ def child_flow(spec: dict) -> dict:
             rerun = {"error": f"{type(exc).__name__}: {exc}"[:500]}
     rerun = rerun or {"seconds": meter.results["rerun"]["seconds"], "tasks": _task_spans(rerun_started),
                       "peak_rss_mb": meter.results["rerun"]["peak_rss_mb"],
-                      "prefect_recorded_seconds": _recorded_seconds(recorded["rerun"])}
+                      "prefect_recorded_seconds": _recorded_seconds(recorded["rerun"]),
+                      "cpu": _cpu_split(meter.results["rerun"])}
     return {"seconds": meter.results["flow"]["seconds"], "cpu_seconds": meter.results["flow"]["cpu_seconds"],
+            "cpu": _cpu_split(meter.results["flow"]),
             "prefect_recorded_seconds": _recorded_seconds(recorded["flow"]),
             "tasks": tasks, "rerun": rerun,
             "peak_rss_mb": peak, "flow_peak_rss_mb": meter.results["flow"]["peak_rss_mb"],
@@ -325,6 +353,13 @@ def child_flow(spec: dict) -> dict:
             "prefect_server_peak_mb": meter.results["flow"]["other_children_peak_mb"],
             "prefect_warm_up_seconds": meter.results["prefect_warm_up"]["seconds"],
             "import": meter.results["import"]}
+
+
+def _cpu_split(block: dict) -> dict:
+    """Where a flow run's CPU time went, in seconds: on two cores, a run cannot end sooner
+    than half their sum."""
+    return {"flow_process": block["cpu_seconds"], "reader_processes": block["ended_children_cpu_seconds"],
+            "prefect_server": block["running_children_cpu_seconds"]}
 
 
 def _run_id(state):
@@ -812,6 +847,13 @@ def table(result: dict) -> str:
         if tasks:
             spans = ", ".join(f"{stage} {v['seconds']:.2f} s" for stage, v in tasks.items())
             lines.append(f"flow {key}, tâches Prefect / task spans : {spans}")
+    for key, run in result["runs"].items():
+        flow_run = run.get("flow") or {}
+        for label, cpu in (("", flow_run.get("cpu")), (", relance / rerun", (flow_run.get("rerun") or {}).get("cpu"))):
+            if cpu:
+                lines.append(f"flow {key}{label}, CPU : processus du flow / flow process {cpu['flow_process']:.2f} s, "
+                             f"lecteurs / readers {cpu['reader_processes']:.2f} s, serveur Prefect / server "
+                             f"{cpu['prefect_server']:.2f} s, total {sum(cpu.values()):.2f} s")
     finess = result.get("finess_extract") or {}
     if "steps" in finess:
         steps = ", ".join(f"{k} {v['seconds']:.2f} s" for k, v in finess["steps"].items())
