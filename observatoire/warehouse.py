@@ -267,8 +267,8 @@ def record_run_end(engine: Engine, run_id: str, values: dict) -> None:
 
 
 def _sqlite_has_json(connection: Connection) -> bool:
-    """SQLite has its JSON functions unless it was built without them (before 3.38, or
-    with SQLITE_OMIT_JSON)."""
+    """SQLite has its JSON functions unless it was built without them (an option before
+    3.38, SQLITE_OMIT_JSON since)."""
     try:
         connection.exec_driver_sql("SELECT json('[]')")
     except sa.exc.OperationalError:
