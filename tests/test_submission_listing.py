@@ -41,6 +41,8 @@ def messy_folder(tmp_path: Path) -> Path:
     os.symlink(tmp_path / "ailleurs" / "lie.xlsx", root / "84" / "lien.xlsx")  # a linked file is listed
     os.symlink(tmp_path / "ailleurs" / "dossier-lie", root / "lien-dossier")  # a linked folder is not entered
     os.symlink(tmp_path / "nulle-part.xlsx", root / "84" / "lien-casse.xlsx")  # a broken link is no file
+    os.symlink("boucle.xlsx", root / "84" / "boucle.xlsx")  # links that loop are neither files nor folders
+    os.symlink("dossier-boucle", root / "84" / "dossier-boucle")
     return root
 
 

@@ -133,15 +133,25 @@ def list_submission_files(folder: Path) -> list[Path]:
             return
         for entry in entries:
             name = entry.name
-            if entry.is_dir() and not entry.is_symlink():
+            if not entry.is_symlink() and _entry_is(entry.is_dir):
                 walk(entry.path, (*parts, name))
             elif (os.path.splitext(name)[1].lower() in SUBMISSION_SUFFIXES and name.lower() != MANIFEST_NAME
-                  and not name.startswith("~$") and entry.is_file()):
+                  and not name.startswith("~$") and _entry_is(entry.is_file)):
                 found.append((*parts, name))
 
     walk(os.fspath(folder), ())
     base = Path(folder)
     return [base.joinpath(*parts) for parts in sorted(found)]
+
+
+def _entry_is(test) -> bool:
+    """`entry.is_dir` or `entry.is_file`, False where following the entry fails (a link
+    that loops, an entry gone meanwhile), as pathlib answers: one odd entry in a shared
+    folder never stops the listing."""
+    try:
+        return test()
+    except OSError:
+        return False
 
 
 def read_submission_file(path: Path, root: Path) -> FileContent:
