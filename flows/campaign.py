@@ -213,15 +213,16 @@ def dask_task_runner(dask_address: str):
 
 
 def _read_and_validate(root: str, year: int, run_at: dt.datetime, progress_id=None, pool_token: str | None = None,
-                       files: list[str] | None = None, on_dask: bool = False):
-    """Read the received files by batches (one task each), then validate the submissions."""
+                       batches: list[list[str]] | None = None, on_dask: bool = False):
+    """Read the received files by batches (one task each), then validate the submissions.
+    With a reader pool, the batches were queued to it when the files were listed
+    (`_stages`): each task collects its own."""
     from prefect.artifacts import update_progress_artifact
 
-    files = [str(p) for p in stages.list_files(Path(root))] if files is None else files
-    batches = read_batches(files)
+    if batches is None:
+        batches = read_batches([str(p) for p in stages.list_files(Path(root))])
+    n_files = sum(len(batch) for batch in batches)
     pool = _READER_POOLS.get(pool_token) if pool_token else None
-    if pool is not None:  # the reader processes start on every batch now (if not queued yet); tasks collect them
-        pool.prefetch(batches, root)
     futures, starts = [], 0
     for batch in batches:
         futures.append(read_batch.submit(batch, root, starts, pool_token))
@@ -231,8 +232,8 @@ def _read_and_validate(root: str, year: int, run_at: dt.datetime, progress_id=No
         contents.append(future.result())
         done += len(batch)
         if progress_id is not None:
-            update_progress_artifact(progress_id, progress=100.0 * done / len(files),
-                                     description=f"Lecture des fichiers : {done} / {len(files)}")
+            update_progress_artifact(progress_id, progress=100.0 * done / n_files,
+                                     description=f"Lecture des fichiers : {done} / {n_files}")
     if pool is not None:  # every file is read: give the reader processes' memory back before validating
         pool.close()
     received = stages.gather(contents, Path(root))
@@ -316,9 +317,10 @@ def _stages(params, year, submissions: Path, calendar: Path | None, url, run_id,
     ref_future = load_referential.submit([str(p) for p in params.finess_files()], url)
     try:
         files = [str(p) for p in stages.list_files(submissions)]
+        batches = read_batches(files)
         pool = _READER_POOLS.get(pool_token) if not params.dask_address else None
         if pool is not None:  # the reader processes start on the files before anything else is done here
-            pool.prefetch(read_batches(files), str(submissions))
+            pool.prefetch(batches, str(submissions))
         calendar_frame = read_calendar(calendar)
         progress_id = create_progress_artifact(progress=0.0, key=artifacts.artifact_key(run_name, "lecture"),
                                                description=f"Lecture des fichiers : 0 / {len(files)}")
@@ -330,7 +332,7 @@ def _stages(params, year, submissions: Path, calendar: Path | None, url, run_id,
                 raise CampaignError(f"Cluster Dask injoignable : {params.dask_address} ({exc}).") from exc
         else:  # the tasks of this flow; their threads only wait on the reader processes
             received, validated = _read_and_validate(str(submissions), year, started_at, progress_id, pool_token,
-                                                     files)
+                                                     batches)
     finally:
         ref_future.wait()
     ref = ref_future.result()

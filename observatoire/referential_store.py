@@ -8,14 +8,13 @@ changes nothing.
 from __future__ import annotations
 
 import datetime as dt
-import sqlite3
 
 import polars as pl
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from observatoire.errors import CampaignError
-from observatoire.warehouse import insert_rows, write_transaction, writer_lock
+from observatoire.warehouse import insert_rows, sqlite_has_json, write_transaction, writer_lock
 from transforms.referential import (
     ATTRIBUTE_COLUMNS, ESTABLISHMENT_COLUMNS, history_from_versions, snapshot_members, snapshot_versions,
 )
@@ -30,12 +29,11 @@ def _read_versions(connection) -> pl.DataFrame:
     # driver is known; else as rows through the driver's cursor
     driver_connection = connection.connection.driver_connection
     dialect = (connection.dialect.name, connection.dialect.driver)
-    frame = None
-    if dialect == ("sqlite", "pysqlite"):
-        frame = _sqlite_columns(driver_connection)
-    elif dialect == ("postgresql", "psycopg"):
-        frame = _postgresql_columns(driver_connection)
-    return frame if frame is not None else _fetched_rows(driver_connection)
+    if dialect == ("sqlite", "pysqlite") and sqlite_has_json(connection):
+        return _sqlite_columns(driver_connection)
+    if dialect == ("postgresql", "psycopg"):
+        return _postgresql_columns(driver_connection)
+    return _fetched_rows(driver_connection)
 
 
 def _select_history(driver_connection, expressions: list[str]) -> list[tuple]:
@@ -75,15 +73,10 @@ def _json_columns(driver_connection, aggregates: list[str], dtypes: list[pl.Data
                          for name, array, dtype in zip(HISTORY_COLUMNS, arrays, dtypes)])
 
 
-def _sqlite_columns(driver_connection) -> pl.DataFrame | None:
+def _sqlite_columns(driver_connection) -> pl.DataFrame:
     # text stays text (dates included) and NULL null; booleans are stored as 0/1
-    try:
-        frame = _json_columns(driver_connection, [f"json_group_array({name})" for name in HISTORY_COLUMNS],
-                              [pl.Int64 if _DTYPES.get(name) == pl.Boolean else pl.String for name in HISTORY_COLUMNS])
-    except sqlite3.OperationalError as exc:
-        if "no such function" in str(exc):  # a SQLite built without its JSON functions
-            return None
-        raise
+    frame = _json_columns(driver_connection, [f"json_group_array({name})" for name in HISTORY_COLUMNS],
+                          [pl.Int64 if _DTYPES.get(name) == pl.Boolean else pl.String for name in HISTORY_COLUMNS])
     return _typed(frame if frame is not None else pl.DataFrame(schema={name: pl.String for name in HISTORY_COLUMNS}))
 
 

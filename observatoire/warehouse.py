@@ -266,9 +266,10 @@ def record_run_end(engine: Engine, run_id: str, values: dict) -> None:
                            _records(pl.DataFrame([{**values, "run_id": run_id}]), connection.dialect.name)[0])
 
 
-def _sqlite_has_json(connection: Connection) -> bool:
+def sqlite_has_json(connection: Connection) -> bool:
     """SQLite has its JSON functions unless it was built without them (an option before
-    3.38, SQLITE_OMIT_JSON since)."""
+    3.38, SQLITE_OMIT_JSON since): the paths that use them (set-based deletes here, the
+    FINESS versions read back in referential_store) fall back on plain SQL without them."""
     try:
         connection.exec_driver_sql("SELECT json('[]')")
     except sa.exc.OperationalError:
@@ -291,7 +292,7 @@ def _delete_keys(connection: Connection, table: str, key: str, values: list[str]
         connection.execute(sa.text(f"DELETE FROM {table} WHERE {key} = ANY(:keys){condition}"),
                            {**(params or {}), "keys": list(values)})
         return
-    if connection.dialect.name == "sqlite" and _sqlite_has_json(connection):
+    if connection.dialect.name == "sqlite" and sqlite_has_json(connection):
         connection.execute(sa.text(f"DELETE FROM {table} WHERE {key} IN (SELECT value FROM json_each(:keys))"
                                    f"{condition}"), {**(params or {}), "keys": json.dumps(list(values))})
         return

@@ -1,11 +1,11 @@
 """The faster FINESS referential load gives exactly what the former code gave: each check
-compares the current code with the former formula, copied here as it was (`_former_*`),
-or with Python's own codec, on the real excerpt and on built edge cases."""
+compares the current code with the former formula, copied here as it was (`_former_*`;
+where only part of a function changed, the current function with the former part patched
+in), or with Python's own codec, on the real excerpt and on built edge cases."""
 from __future__ import annotations
 
 import datetime as dt
 import random
-import sqlite3
 
 import polars as pl
 import pytest
@@ -58,21 +58,18 @@ def _former_snapshot_versions(snapshots):
     return referential._versions_of_snapshots(by_date, sorted(by_date))
 
 
+def _former_latest_versions(versions):
+    return versions.sort("valid_from").group_by("finess_et").agg(pl.all().last(), pl.col("valid_from").min()
+                                                                 .alias("first_seen"))
+
+
+_HISTORY_FROM_VERSIONS = history_from_versions  # unchanged but for how each ET's latest period is found
+
+
 def _former_history_from_versions(versions, dates):
-    dates = sorted(dates)
-    previous = pl.DataFrame({"valid_to": dates[1:], "last_seen_if_closed": dates[:-1]},
-                            schema={"valid_to": pl.Date, "last_seen_if_closed": pl.Date})
-    latest = versions.sort("valid_from").group_by("finess_et").agg(pl.all().last(), pl.col("valid_from").min()
-                                                                   .alias("first_seen"))
-    return (
-        latest.join(previous, on="valid_to", how="left")
-        .with_columns(
-            pl.coalesce("last_seen_if_closed", pl.lit(dates[-1])).alias("last_seen"),
-            pl.col("valid_to").alias("closed_before"),
-        )
-        .select(*ESTABLISHMENT_COLUMNS, "first_seen", "last_seen", "closed_before")
-        .sort("finess_et")
-    )
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(referential, "_latest_versions", _former_latest_versions)
+        return _HISTORY_FROM_VERSIONS(versions, dates)
 
 
 def _former_read_versions(connection):
@@ -233,11 +230,7 @@ def _check_read_versions(url, monkeypatch):
             assert _same(referential_store._read_versions(connection), expected), name
         assert _same(expected.sort("finess_et"), frame), name  # and the rows went in and out unchanged
     if engine.dialect.name == "sqlite":  # a SQLite without JSON functions reads rows, as before
-
-        def no_json(*args):
-            raise sqlite3.OperationalError("no such function: json_group_array")
-
-        monkeypatch.setattr(referential_store, "_json_columns", no_json)
+        monkeypatch.setattr(referential_store, "sqlite_has_json", lambda connection: False)
         with engine.connect() as connection:
             assert _same(referential_store._read_versions(connection), _former_read_versions(connection))
 

@@ -2,7 +2,9 @@
 
 `_reference_*` below is the code of `transforms.submissions` / `transforms.validation` /
 `observatoire.stages.validate` as it was before the speed work (per-cell parsing, joins on
-the string keys, pivots, a Python loop over failure cases), kept as an oracle. Both run on
+the string keys, pivots, a Python loop over failure cases), kept as an oracle; where only
+part of a step changed, the reference is the current step with the former part patched
+in (`_reference_personnel_rows`, `_reference_validate_personnel`…). Both run on
 campaigns drawn at random with every kind of damage: unreadable values of each kind,
 blank cells, unknown and missing labels, fields given twice, personnel export columns,
 unknown professions, duplicated professions, bad FINESS, submissions whose cells come back
@@ -19,9 +21,9 @@ import polars as pl
 import pytest
 
 from observatoire import stages
-from schemas.fields import FIELDS, HEALTH_PROFESSIONS, SHEET_PERSONNEL
+from schemas.fields import FIELDS, SHEET_PERSONNEL
 from schemas.registry import personnel_labels, template_for_year
-from schemas.submission import PERSONNEL_MODELS, SUBMISSION_MODELS, IdentificationWarnings
+from schemas.submission import SUBMISSION_MODELS, IdentificationWarnings
 from transforms import submissions as subs, validation
 from transforms.finess_key import finess_check_digit, valid_finess_expr
 from transforms.labels import field_lookup, label_key_expr, profession_lookup
@@ -229,8 +231,8 @@ def _reference_export_personnel(mapped):
     )
 
 
-def _reference_personnel_rows(raw, labels):
-    typed = (
+def _reference_typed_personnel_rows(raw, labels):
+    return (
         raw.with_columns(
             label_key_expr("profession_label").alias("label_key"),
             blank_to_null(pl.col("effectif")).alias("effectif_text"),
@@ -243,32 +245,15 @@ def _reference_personnel_rows(raw, labels):
             pl.lit(SHEET_PERSONNEL).alias("sheet"),
         )
     )
-    typed = typed.filter(pl.col("effectif_text").is_not_null() | pl.col("etp_text").is_not_null())
-    unknown = typed.filter(pl.col("profession").is_null())
-    bad_effectif = typed.filter(pl.col("profession").is_not_null() & pl.col("effectif_text").is_not_null()
-                                & pl.col("effectif").is_null())
-    bad_etp = typed.filter(pl.col("profession").is_not_null() & pl.col("etp_text").is_not_null()
-                           & pl.col("etp").is_null())
-    issues = pl.concat([
-        subs.issue_frame(unknown.with_columns(pl.lit("profession").alias("field"),
-                                              pl.col("profession_label").alias("value"),
-                                              pl.lit(labels.profession).alias("label")),
-                         "warning", pl.lit("profession inconnue : ligne écartée (professions du modèle attendues)")),
-        subs.issue_frame(bad_effectif.with_columns(pl.lit("effectif").alias("field"),
-                                                   pl.col("effectif_text").alias("value"),
-                                                   pl.lit(labels.effectif).alias("label")),
-                         "warning", pl.lit("effectif illisible : attendu un nombre entier de personnes ; ligne écartée")),
-        subs.issue_frame(bad_etp.with_columns(pl.lit("etp").alias("field"), pl.col("etp_text").alias("value"),
-                                              pl.lit(labels.etp).alias("label")),
-                         "warning", pl.lit("ETP illisible : attendu un nombre (ex. 2,5) ; ligne écartée")),
-    ])
-    kept = typed.filter(
-        pl.col("profession").is_not_null()
-        & ~(pl.col("effectif_text").is_not_null() & pl.col("effectif").is_null())
-        & ~(pl.col("etp_text").is_not_null() & pl.col("etp").is_null())
-    )
-    return kept.select("submission_key", "source_file", "sheet", "location", "profession", "effectif", "etp",
-                       "effectif_text", "etp_text"), issues
+
+
+_PERSONNEL_ROWS = subs.personnel_rows  # unchanged but for how the rows are typed
+
+
+def _reference_personnel_rows(raw, labels):
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(subs, "_typed_personnel_rows", _reference_typed_personnel_rows)
+        return _PERSONNEL_ROWS(raw, labels)
 
 
 def _reference_run_models(frame, models):
@@ -288,29 +273,19 @@ def _reference_run_models(frame, models):
                                        "message": pl.String}, orient="row")
 
 
-def _reference_validate_submissions(typed, mapped, cast_issues, template, year, run_at):
-    context = validation.with_campaign_context(typed, year, run_at).with_row_index("row_index")
-    failures = _reference_run_models(context.drop("row_index"), SUBMISSION_MODELS)
-    failed = (
-        failures.join(context.select(pl.col("row_index").cast(pl.Int64), "submission_key", "source_file"),
-                      on="row_index")
-        .join(cast_issues.select("submission_key", "field"), on=["submission_key", "field"], how="anti")
-    )
-    cells = mapped.select("submission_key", "field", "sheet", "location", "value").join(
+def _reference_failed_cells(mapped, failed):
+    return mapped.select("submission_key", "field", "sheet", "location", "value").join(
         failed.select("submission_key", "field").unique(), on=["submission_key", "field"], how="semi")
-    located = (
-        failed.join(cells, on=["submission_key", "field"], how="left", maintain_order="left")
-        .with_columns(
-            pl.col("sheet").fill_null(pl.col("field").replace_strict(
-                {name: spec.sheet for name, spec in FIELDS.items()}, default=None, return_dtype=pl.String)),
-            pl.col("field").replace_strict(template.labels, default=pl.col("field"), return_dtype=pl.String)
-            .alias("label"),
-        )
-    )
-    return pl.concat([
-        subs.issue_frame(located.filter(pl.col("severity") == "error"), "error", pl.col("message")),
-        subs.issue_frame(located.filter(pl.col("severity") == "warning"), "warning", pl.col("message")),
-    ]) if not located.is_empty() else subs.empty_issues()
+
+
+_VALIDATE_SUBMISSIONS = validation.validate_submissions  # unchanged but for run_models and how cells are found
+
+
+def _reference_validate_submissions(typed, mapped, cast_issues, template, year, run_at):
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(validation, "run_models", _reference_run_models)
+        patch.setattr(validation, "_failed_cells", _reference_failed_cells)
+        return _VALIDATE_SUBMISSIONS(typed, mapped, cast_issues, template, year, run_at)
 
 
 _VALIDATE_ANTENNES = validation.validate_antennes  # unchanged but for run_models
@@ -322,50 +297,20 @@ def _reference_validate_antennes(typed, mapped, template):
         return _VALIDATE_ANTENNES(typed, mapped, template)
 
 
-def _reference_validate_personnel(rows, submissions, labels):
-    indexed = rows.with_row_index("row_index")
-    failures = _reference_run_models(indexed.drop("row_index"), PERSONNEL_MODELS).join(
-        indexed.select(pl.col("row_index").cast(pl.Int64), "submission_key", "source_file", "location",
-                       "effectif_text", "etp_text"),
-        on="row_index",
-    )
-    label_of = {"profession": labels.profession, "effectif": labels.effectif, "etp": labels.etp}
-    failures = failures.with_columns(
-        pl.col("field").replace_strict(label_of, default=pl.col("field"), return_dtype=pl.String).alias("label"),
-        pl.when(pl.col("field") == "etp").then(pl.col("etp_text")).otherwise(pl.col("effectif_text")).alias("value"),
-        pl.lit(SHEET_PERSONNEL).alias("sheet"),
-    )
-    set_aside = failures.filter(pl.col("severity") == "error")
-    failures = failures.filter(
-        (pl.col("severity") == "error") | ~pl.col("row_index").is_in(set_aside["row_index"].implode())
-    )
-    kept = indexed.join(set_aside.select(pl.col("row_index").cast(pl.UInt32)), on="row_index", how="anti")
+def _reference_duplicates_and_sums(kept):
     duplicated = kept.filter(pl.int_range(pl.len()).over("submission_key", "profession") > 0)
     summed = kept.group_by("submission_key", "profession").agg(pl.col("effectif").sum(), pl.col("etp").sum())
-    health = summed.filter(pl.col("profession").is_in(HEALTH_PROFESSIONS) & (pl.col("etp") > 0))
-    without_health = submissions.select("submission_key", "source_file").join(
-        health.select("submission_key").unique(), on="submission_key", how="anti"
-    )
-    issues = pl.concat([
-        subs.issue_frame(set_aside, "warning", pl.format("{} : ligne écartée", pl.col("message"))),
-        subs.issue_frame(failures.filter(pl.col("severity") == "warning"), "warning", pl.col("message")),
-        subs.issue_frame(duplicated.with_columns(pl.lit("profession").alias("field"),
-                                                 pl.col("profession").alias("value"),
-                                                 pl.lit(labels.profession).alias("label")),
-                         "warning", pl.lit("profession déclarée plusieurs fois : les lignes sont additionnées")),
-        subs.issue_frame(without_health.with_columns(pl.lit(SHEET_PERSONNEL).alias("sheet"),
-                                                     pl.lit("personnel").alias("field"),
-                                                     pl.lit(SHEET_PERSONNEL).alias("label")),
-                         "error",
-                         pl.lit("aucun professionnel de santé avec un ETP supérieur à 0 : au moins un est attendu")),
-    ])
-    wide = summed.pivot(on="profession", index="submission_key", values=["effectif", "etp"],
-                        aggregate_function="first") if not summed.is_empty() else summed.select("submission_key")
-    columns = [(f"{m}_{code}", dtype) for code in labels.professions
-               for m, dtype in (("effectif", pl.Int64), ("etp", pl.Float64))]
-    return wide.select("submission_key", *[
-        (pl.col(name) if name in wide.columns else pl.lit(None)).cast(dtype).alias(name) for name, dtype in columns
-    ]), issues
+    return duplicated, summed
+
+
+_VALIDATE_PERSONNEL = validation.validate_personnel  # unchanged but for run_models and the duplicates and sums
+
+
+def _reference_validate_personnel(rows, submissions, labels):
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(validation, "run_models", _reference_run_models)
+        patch.setattr(validation, "_duplicates_and_sums", _reference_duplicates_and_sums)
+        return _VALIDATE_PERSONNEL(rows, submissions, labels)
 
 
 def _reference_validate(received, year, run_at):

@@ -68,7 +68,7 @@ def test_a_rerun_replaces_the_file_outcomes_of_its_year_only_however_many_files(
 
 def test_the_same_on_a_sqlite_without_json_functions(tmp_path, monkeypatch):
     # the keys then go by chunks of named parameters
-    monkeypatch.setattr(warehouse, "_sqlite_has_json", lambda connection: False)
+    monkeypatch.setattr(warehouse, "sqlite_has_json", lambda connection: False)
     _rerun_replaces_its_file_outcomes(warehouse.connect(f"sqlite:///{tmp_path / 'w.db'}"))
 
 

@@ -134,25 +134,29 @@ def history_from_versions(versions: pl.DataFrame, dates: list[dt.date]) -> pl.Da
     dates = sorted(dates)
     previous = pl.DataFrame({"valid_to": dates[1:], "last_seen_if_closed": dates[:-1]},
                             schema={"valid_to": pl.Date, "last_seen_if_closed": pl.Date})
-    if versions.get_column("valid_from").null_count():  # never from the warehouse or `snapshot_versions`
-        latest = versions.sort("valid_from").group_by("finess_et").agg(pl.all().last(), pl.col("valid_from").min()
-                                                                       .alias("first_seen"))
-    else:  # sorted by ET then period (as stored): an ET's last line, with the start of its first one
-        et, row = pl.col("finess_et"), pl.int_range(pl.len())
-        latest = (
-            versions.sort("finess_et", "valid_from")
-            .with_columns(pl.when(et.ne_missing(et.shift(1)) | (row == 0)).then(pl.col("valid_from"))
-                          .forward_fill().alias("first_seen"))
-            .filter(et.ne_missing(et.shift(-1)) | (row == pl.len() - 1))
-        )
     return (
-        latest.join(previous, on="valid_to", how="left")
+        _latest_versions(versions).join(previous, on="valid_to", how="left")
         .with_columns(
             pl.coalesce("last_seen_if_closed", pl.lit(dates[-1])).alias("last_seen"),
             pl.col("valid_to").alias("closed_before"),
         )
         .select(*ESTABLISHMENT_COLUMNS, "first_seen", "last_seen", "closed_before")
         .sort("finess_et")
+    )
+
+
+def _latest_versions(versions: pl.DataFrame) -> pl.DataFrame:
+    """Each ET's latest period, with `first_seen`, the start of its first one."""
+    if versions.get_column("valid_from").null_count():  # never from the warehouse or `snapshot_versions`
+        return versions.sort("valid_from").group_by("finess_et").agg(pl.all().last(), pl.col("valid_from").min()
+                                                                     .alias("first_seen"))
+    # sorted by ET then period (as stored): an ET's last line, with the start of its first one
+    et, row = pl.col("finess_et"), pl.int_range(pl.len())
+    return (
+        versions.sort("finess_et", "valid_from")
+        .with_columns(pl.when(et.ne_missing(et.shift(1)) | (row == 0)).then(pl.col("valid_from"))
+                      .forward_fill().alias("first_seen"))
+        .filter(et.ne_missing(et.shift(-1)) | (row == pl.len() - 1))
     )
 
 

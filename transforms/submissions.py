@@ -80,11 +80,8 @@ def map_fields(cells: pl.DataFrame, template: Template) -> tuple[pl.DataFrame, p
     row = cells.get_column("label").replace_strict(
         by_label.get_column("label"), pl.int_range(by_label.height, eager=True, dtype=pl.UInt32), default=None,
         return_dtype=pl.UInt32)
-    # first occurrence of a field in its submission, in file order: (submission number,
-    # field number) packed in one integer (hashing the two strings cost 3x more)
-    first_of_field = (
-        pl.col("_sub").cast(pl.UInt64) * (1 << 32) + pl.col("_field_code").fill_null(0)
-    ).is_first_distinct()
+    # first occurrence of a field in its submission, in file order
+    first_of_field = submission_pair(pl.col("_field_code").fill_null(0)).is_first_distinct()
     described = [by_label.get_column(name).gather(row) for name in ("field", "is_personnel", "_kind", "_field_code")]
     mapped = (
         numbered_submissions(cells).with_columns(described).lazy()
@@ -106,6 +103,13 @@ def map_fields(cells: pl.DataFrame, template: Template) -> tuple[pl.DataFrame, p
 
 
 _WORKING = ("_sub", "_kind")  # working columns of mapped cells, last
+
+
+def submission_pair(code: pl.Expr) -> pl.Expr:
+    """(submission number `_sub`, `code` < 2**32) packed in one integer, to find, group or
+    sum pairs such as (submission, field) by a number: hashing the two strings cost 3x more
+    at national scale."""
+    return pl.col("_sub").cast(pl.UInt64) * (1 << 32) + code.cast(pl.UInt64)
 
 
 def numbered_submissions(frame: pl.DataFrame) -> pl.DataFrame:
@@ -230,8 +234,7 @@ def export_personnel(mapped: pl.DataFrame) -> pl.DataFrame:
                                     "location": pl.String, "profession_label": pl.String,
                                     "effectif": pl.String, "etp": pl.String})
     # 90,000 cells at national scale, 32 distinct column names: each name is split once;
-    # rows are grouped by (submission number, profession number) packed in one integer
-    # (grouping by the two strings cost 3x more)
+    # rows are grouped by (submission number, profession number)
     key = label_key_expr("label")
     by_label = cells.select(pl.col("label").unique()).with_columns(
         key.str.extract(_PERSONNEL_COLUMN, 1).alias("measure"),
@@ -239,7 +242,7 @@ def export_personnel(mapped: pl.DataFrame) -> pl.DataFrame:
     ).with_columns(pl.col("profession_label").rank("dense").fill_null(0).cast(pl.UInt64).alias("_profession"))
     columns = cells.join(by_label, on="label", how="left", nulls_equal=True, maintain_order="left")
     return (
-        columns.group_by(pl.col("_sub").cast(pl.UInt64) * (1 << 32) + pl.col("_profession"), maintain_order=True)
+        columns.group_by(submission_pair(pl.col("_profession")), maintain_order=True)
         .agg(
             pl.col("submission_key").first(), pl.col("profession_label").first(),
             pl.col("source_file").first(), pl.col("sheet").first(), pl.col("location").first(),
@@ -254,30 +257,7 @@ def export_personnel(mapped: pl.DataFrame) -> pl.DataFrame:
 def personnel_rows(raw: pl.DataFrame, labels: PersonnelLabels) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Typed personnel rows (profession code, effectif, etp, location) and the issues of
     rows whose profession is unknown or whose numbers cannot be read (row set aside, W)."""
-    # 150,000 rows at national scale but about fifty profession labels and a few thousand
-    # distinct numbers: each distinct text is keyed or parsed once (row-wise rules) and
-    # brought back by a join, the three joins in one query
-    professions = (
-        raw.lazy().select(pl.col("profession_label").unique())
-        .with_columns(label_key_expr("profession_label").alias("label_key"))
-        .join(profession_lookup(labels).lazy(), on="label_key", how="left")
-        .drop("label_key")
-    )
-    effectif_text, etp_text = blank_to_null(pl.col("effectif")), blank_to_null(pl.col("etp"))
-    effectifs = raw.lazy().select(pl.col("effectif").unique()).with_columns(effectif_text.alias("effectif_text")) \
-        .with_columns(parse_int(pl.col("effectif_text")).alias("_effectif"))
-    etps = raw.lazy().select(pl.col("etp").unique()).with_columns(etp_text.alias("etp_text")) \
-        .with_columns(parse_decimal(pl.col("etp_text")).alias("_etp"))
-    typed = (
-        raw.lazy()
-        .join(effectifs, on="effectif", how="left", nulls_equal=True, maintain_order="left")
-        .join(etps, on="etp", how="left", nulls_equal=True, maintain_order="left")
-        .join(professions, on="profession_label", how="left", nulls_equal=True, maintain_order="left")
-        .with_columns(pl.col("_effectif").alias("effectif"), pl.col("_etp").alias("etp"),
-                      pl.lit(SHEET_PERSONNEL).alias("sheet"))
-        .drop("_effectif", "_etp")
-        .collect(engine="in-memory")
-    )
+    typed = _typed_personnel_rows(raw, labels)
     # a template line whose numbers were left blank declares nobody: not a row to judge
     typed = typed.filter(pl.col("effectif_text").is_not_null() | pl.col("etp_text").is_not_null())
     unknown = typed.filter(pl.col("profession").is_null())
@@ -303,3 +283,32 @@ def personnel_rows(raw: pl.DataFrame, labels: PersonnelLabels) -> tuple[pl.DataF
     )
     return kept.select("submission_key", "source_file", "sheet", "location", "profession", "effectif", "etp",
                        "effectif_text", "etp_text"), issues
+
+
+def _typed_personnel_rows(raw: pl.DataFrame, labels: PersonnelLabels) -> pl.DataFrame:
+    """`raw` with its profession's code, its numbers' texts (`effectif_text`, `etp_text`:
+    null when blank) and values (`effectif`, `etp`: null when unreadable), and `sheet`."""
+    # 150,000 rows at national scale but about fifty profession labels and a few thousand
+    # distinct numbers: each distinct text is keyed or parsed once (row-wise rules) and
+    # brought back by a join, the three joins in one query
+    professions = (
+        raw.lazy().select(pl.col("profession_label").unique())
+        .with_columns(label_key_expr("profession_label").alias("label_key"))
+        .join(profession_lookup(labels).lazy(), on="label_key", how="left")
+        .drop("label_key")
+    )
+    effectif_text, etp_text = blank_to_null(pl.col("effectif")), blank_to_null(pl.col("etp"))
+    effectifs = raw.lazy().select(pl.col("effectif").unique()).with_columns(effectif_text.alias("effectif_text")) \
+        .with_columns(parse_int(pl.col("effectif_text")).alias("_effectif"))
+    etps = raw.lazy().select(pl.col("etp").unique()).with_columns(etp_text.alias("etp_text")) \
+        .with_columns(parse_decimal(pl.col("etp_text")).alias("_etp"))
+    return (
+        raw.lazy()
+        .join(effectifs, on="effectif", how="left", nulls_equal=True, maintain_order="left")
+        .join(etps, on="etp", how="left", nulls_equal=True, maintain_order="left")
+        .join(professions, on="profession_label", how="left", nulls_equal=True, maintain_order="left")
+        .with_columns(pl.col("_effectif").alias("effectif"), pl.col("_etp").alias("etp"),
+                      pl.lit(SHEET_PERSONNEL).alias("sheet"))
+        .drop("_effectif", "_etp")
+        .collect(engine="in-memory")
+    )

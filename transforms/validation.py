@@ -15,7 +15,7 @@ import polars as pl
 from schemas.fields import FIELDS, HEALTH_PROFESSIONS, SHEET_PERSONNEL
 from schemas.registry import PersonnelLabels, Template
 from schemas.submission import ANTENNE_MODELS, PERSONNEL_MODELS, SUBMISSION_MODELS, campaign_opens_at
-from transforms.submissions import empty_issues, issue_frame, numbered_submissions, split_antennes
+from transforms.submissions import empty_issues, issue_frame, numbered_submissions, split_antennes, submission_pair
 
 _FIELD_PATTERN_EXPECTATIONS = {
     "commune_insee": "un code commune INSEE de 5 caractères (ex. 69123 ou 2A004)",
@@ -101,18 +101,8 @@ def validate_submissions(
         # a cell that could not be read was reported already; do not report it as missing too
         .join(cast_issues.select("submission_key", "field"), on=["submission_key", "field"], how="anti")
     )
-    # the cells of the failed fields, found by probing the million cells against the few
-    # failures (a left join onto all the cells hashed all of them: +500 MB at national scale);
-    # the cells of the failed submissions first, probing one key instead of two (3x less)
-    wanted = failed.select("submission_key", "field").unique()
-    cells = (
-        mapped.lazy().select("submission_key", "field", "sheet", "location", "value")
-        .filter(pl.col("submission_key").is_in(wanted.get_column("submission_key").unique().implode()))
-        .join(wanted.lazy(), on=["submission_key", "field"], how="semi", maintain_order="left")
-        .collect(engine="in-memory")
-    )
     located = (
-        failed.join(cells, on=["submission_key", "field"], how="left", maintain_order="left")
+        failed.join(_failed_cells(mapped, failed), on=["submission_key", "field"], how="left", maintain_order="left")
         .with_columns(
             pl.col("sheet").fill_null(pl.col("field").replace_strict(
                 {name: spec.sheet for name, spec in FIELDS.items()}, default=None, return_dtype=pl.String)),
@@ -124,6 +114,20 @@ def validate_submissions(
         issue_frame(located.filter(pl.col("severity") == "error"), "error", pl.col("message")),
         issue_frame(located.filter(pl.col("severity") == "warning"), "warning", pl.col("message")),
     ]) if not located.is_empty() else empty_issues()
+
+
+def _failed_cells(mapped: pl.DataFrame, failed: pl.DataFrame) -> pl.DataFrame:
+    """The cells (sheet, location, value) of the (submission, field) pairs of `failed`,
+    found by probing the million cells against the few failures (a left join onto all the
+    cells hashed all of them: +500 MB at national scale); the cells of the failed
+    submissions first, probing one key instead of two (3x less)."""
+    wanted = failed.select("submission_key", "field").unique()
+    return (
+        mapped.lazy().select("submission_key", "field", "sheet", "location", "value")
+        .filter(pl.col("submission_key").is_in(wanted.get_column("submission_key").unique().implode()))
+        .join(wanted.lazy(), on=["submission_key", "field"], how="semi", maintain_order="left")
+        .collect(engine="in-memory")
+    )
 
 
 def antenne_rows(typed: pl.DataFrame) -> pl.DataFrame:
@@ -178,17 +182,7 @@ def validate_personnel(
         (pl.col("severity") == "error") | ~pl.col("row_index").is_in(set_aside["row_index"].implode())
     )
     kept = indexed.join(set_aside.select(pl.col("row_index").cast(pl.UInt32)), on="row_index", how="anti")
-    # (submission, profession) as one integer, numbers packed: hashing the two strings for
-    # the duplicates and the sums cost 3x more (a window numbering each group's rows, 30x)
-    kept = numbered_submissions(kept).with_columns(
-        (pl.col("_sub").cast(pl.UInt64) * (1 << 32) + pl.col("profession").rank("dense").fill_null(0).cast(pl.UInt64))
-        .alias("_pair")
-    )
-    # every row of a profession after its submission's first one
-    duplicated = kept.filter(~pl.col("_pair").is_first_distinct())
-    summed = kept.group_by("_pair").agg(
-        pl.col("submission_key").first(), pl.col("profession").first(), pl.col("effectif").sum(), pl.col("etp").sum()
-    ).drop("_pair")
+    duplicated, summed = _duplicates_and_sums(kept)
     health = summed.filter(pl.col("profession").is_in(HEALTH_PROFESSIONS) & (pl.col("etp") > 0))
     without_health = submissions.select("submission_key", "source_file").join(
         health.select("submission_key").unique(), on="submission_key", how="anti"
@@ -211,3 +205,15 @@ def validate_personnel(
     return wide.select("submission_key", *[
         (pl.col(name) if name in wide.columns else pl.lit(None)).cast(dtype).alias(name) for name, dtype in columns
     ]), issues
+
+
+def _duplicates_and_sums(kept: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(every row of a profession after its submission's first one, one row per submission
+    and profession with `effectif` and `etp` summed). (submission, profession) is one
+    number: a window numbering each group's rows cost 30x more."""
+    kept = numbered_submissions(kept).with_columns(
+        submission_pair(pl.col("profession").rank("dense").fill_null(0)).alias("_pair"))
+    summed = kept.group_by("_pair").agg(
+        pl.col("submission_key").first(), pl.col("profession").first(), pl.col("effectif").sum(), pl.col("etp").sum()
+    ).drop("_pair")
+    return kept.filter(~pl.col("_pair").is_first_distinct()), summed
