@@ -151,9 +151,13 @@ def relance_main(argv: list[str] | None = None) -> int:
     parser.add_argument("--year", type=int, required=True, help="année d'exercice N de la campagne")
     parser.add_argument("--region", action="append", dest="regions",
                         help="code région COG (répétable ; défaut : toutes les régions de la campagne)")
-    parser.add_argument("--warehouse", help="URL SQLAlchemy de l'entrepôt (défaut : sqlite:///warehouse.db)")
-    parser.add_argument("--out", default="relance", help="dossier de sortie (défaut : relance)")
+    parser.add_argument("--warehouse", help="URL SQLAlchemy de l'entrepôt (défaut : variable "
+                                            "OBSERVATOIRE_WAREHOUSE_URL, sinon sqlite:///warehouse.db)")
+    # the same folder as `observatoire run --output-dir`: one place for a campaign's workbooks
+    parser.add_argument("--out", default="rapports/{annee}",
+                        help="dossier de sortie (défaut : rapports/{annee}, comme observatoire run)")
     args = parser.parse_args(argv)
+    args.out = args.out.replace("{annee}", str(args.year))
 
     from observatoire import warehouse
 
