@@ -20,6 +20,7 @@ from observatoire.readers.submission_files import (
 )
 from schemas.registry import personnel_labels, template_for_year
 from transforms import compliance, referential, submissions as subs, validation
+from transforms.geography import commune_departement
 from transforms.reconcile import reconcile_finess, repair_finess
 from transforms.values import parse_datetime
 
@@ -200,8 +201,7 @@ def statuses(
         .join(resolution, on="submission_key", how="left")
         .join(et_regions, on="finess_et", how="left")
         .with_columns(
-            pl.when(commune.str.starts_with("97")).then(commune.str.slice(0, 3)).otherwise(commune.str.slice(0, 2))
-            .alias("declared_cog"),
+            commune_departement(commune).alias("declared_cog"),
             _antennes_list(pl.col("antennes")).alias("antennes_list"),
         )
         .join(dep_regions, on="declared_cog", how="left")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import polars as pl
 
 from transforms.finess_key import valid_finess_expr
+from transforms.geography import commune_departement
 
 NAME_MATCH_THRESHOLD = 0.75  # Jaccard of name tokens, same commune required
 REVIEW_THRESHOLD = 0.4
@@ -167,10 +168,7 @@ def reconcile_finess(
 
 
 def _submission_region(frame: pl.DataFrame, departement_regions: pl.DataFrame) -> pl.DataFrame:
-    cog = (
-        pl.when(pl.col("commune_insee").str.starts_with("97")).then(pl.col("commune_insee").str.slice(0, 3))
-        .otherwise(pl.col("commune_insee").str.slice(0, 2))
-    )
+    cog = commune_departement(pl.col("commune_insee"))
     regions = departement_regions.select(pl.col("code_departement").alias("submission_departement"),
                                          pl.col("code_region").alias("submission_region"))
     return frame.with_columns(cog.alias("submission_departement")).join(
