@@ -22,7 +22,8 @@ from observatoire.readers.submission_files import (
 from schemas.registry import personnel_labels, template_for_year
 from transforms import compliance, referential, submissions as subs, validation
 from transforms.geography import commune_departement
-from transforms.reconcile import reconcile_finess, repair_finess
+from transforms.finess_key import repair_finess
+from transforms.reconcile import reconcile_finess
 from transforms.values import parse_datetime
 
 
