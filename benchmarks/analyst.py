@@ -5,8 +5,9 @@ reconciliation, no status: only the cost of getting the files into tables.
 
     .venv/bin/python benchmarks/analyst.py SUBMISSIONS_FOLDER DATABASE_URL
 
-Needs pandas, which is not a project dependency (`.venv/bin/pip install pandas`). Prints
-one JSON line: files, files it could not read, rows written.
+Needs pandas, not a project dependency: benchmarks/national.py installs it apart, in
+benchmarks/.cache/analyst-packages. Prints one JSON line: files, files it could not read,
+rows written.
 """
 from __future__ import annotations
 

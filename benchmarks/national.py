@@ -158,7 +158,7 @@ def run_process(argv: list[str], env: dict, cwd: Path, timeout: float, also: dic
     if process.returncode != 0:
         result["error"] = f"code {process.returncode}: " + " | ".join(text.strip().splitlines()[-6:])[-800:]
     else:
-        result["output"] = text.strip().splitlines()[-1][-400:] if text.strip() else ""
+        result["output"] = text.strip().splitlines()[-1] if text.strip() else ""
     return result
 
 
@@ -335,7 +335,7 @@ def _summary(runs: list[dict]) -> dict:
 
 def measure_configuration(name: str, campaign: dict, kind: str, work: Path, rounds: int, analyst_rounds: int,
                           measures: tuple[str, ...], server: PrefectServer | None, stages: bool, timeout: float,
-                          log) -> dict:
+                          log, analyst_site: Path | None = None) -> dict:
     work.mkdir(parents=True, exist_ok=True)
     warehouses = Warehouses(kind, work)
     observatoire = Path(sys.executable).with_name("observatoire")
@@ -355,7 +355,9 @@ def measure_configuration(name: str, campaign: dict, kind: str, work: Path, roun
             return [*command_line, "--warehouse", url, "--output-dir", str(round_dir / f"classeurs-{measure}")], \
                 envs[measure]
         if measure == "analyst":
-            return [sys.executable, str(BENCH_DIR / "analyst.py"), str(campaign["submissions"]), url], clean_env()
+            env = clean_env()
+            env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(analyst_site), env.get("PYTHONPATH")]))
+            return [sys.executable, str(BENCH_DIR / "analyst.py"), str(campaign["submissions"]), url], env
         return [sys.executable, str(BENCH_DIR / "floor.py"), str(campaign["submissions"]), str(work / "rows"), url,
                 *map(str, campaign["extracts"])], clean_env()
 
@@ -377,6 +379,10 @@ def measure_configuration(name: str, campaign: dict, kind: str, work: Path, roun
         shutil.rmtree(work / "rows", ignore_errors=True)
         result["warehouse_rows"] = dump_tables(url, work / "rows")
         warehouses.drop(url)
+        if "server" in measures and server:  # the server's first flow run of this flow, not counted either
+            url = warehouses.new(f"{name}-warm-server")
+            result["warm_up_server"] = run_process(*argv_for("server", url, work), cwd=work, timeout=timeout)
+            warehouses.drop(url)
         runs: dict[str, list[dict]] = {m: [] for m in measures}
         for r in range(rounds):
             order = list(measures[r % len(measures):] + measures[:r % len(measures)])
@@ -532,11 +538,10 @@ def run_benchmark(multipliers: list[int], region: str | None, out: Path, results
     if region:
         configurations.append((f"region-{region}", 1))
     configurations += [(f"national-x{k}", k) for k in multipliers]
+    analyst_site = None
     if "analyst" in measures:
-        try:
-            import pandas  # noqa: F401
-        except ModuleNotFoundError:
-            log("Script de l'analyste non mesuré : pandas absent (.venv/bin/pip install pandas).")
+        analyst_site = analyst_packages(log)
+        if analyst_site is None:
             measures = tuple(m for m in measures if m != "analyst")
     written: list[Path] = []
     commit = _git("rev-parse", "HEAD")
@@ -564,7 +569,8 @@ def run_benchmark(multipliers: list[int], region: str | None, out: Path, results
                     started = dt.datetime.now(dt.timezone.utc)
                     machine = _machine()
                     result = measure_configuration(name, campaign, kind, work_root / f"{name}-{kind}", rounds,
-                                                   min(analyst_n, rounds), measures, server, stages, timeout, log)
+                                                   min(analyst_n, rounds), measures, server, stages, timeout, log,
+                                                   analyst_site)
                     result.update(dataset=dataset, started_at=started.isoformat(timespec="seconds"),
                                   finished_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
                                   machine={**machine, "load_average_after": os.getloadavg()},
@@ -589,6 +595,29 @@ def run_benchmark(multipliers: list[int], region: str | None, out: Path, results
     finally:
         shutil.rmtree(work_root, ignore_errors=True)
     return written
+
+
+ANALYST_PACKAGES = ["pandas==3.1.1"]
+
+
+def analyst_packages(log) -> Path | None:
+    """pandas for the analyst's script, installed once with pip into a folder of its own
+    (benchmarks/.cache/analyst-packages): not into the project's venv, where pandera would
+    then import it in every run of the command (0.3-0.6 s)."""
+    site = BENCH_DIR / ".cache" / "analyst-packages"
+    marker = site / ".installed"
+    if marker.exists() and marker.read_text() == " ".join(ANALYST_PACKAGES):
+        return site
+    log(f"Installation de {' '.join(ANALYST_PACKAGES)} pour le script de l'analyste dans {site} …")
+    shutil.rmtree(site, ignore_errors=True)
+    done = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+                           "--target", str(site), *ANALYST_PACKAGES], capture_output=True, text=True)
+    if done.returncode != 0:
+        log("Script de l'analyste non mesuré : installation de pandas impossible ("
+            + (done.stderr.strip().splitlines() or ["?"])[-1] + ")")
+        return None
+    marker.write_text(" ".join(ANALYST_PACKAGES))
+    return site
 
 
 def _mkdir(path: Path) -> Path:
@@ -622,6 +651,46 @@ def table(result: dict) -> str:
     return "\n".join(lines)
 
 
+def _fr(value: float, digits: int = 2) -> str:
+    return f"{value:,.{digits}f}".replace(",", "\u202f").replace(".", ",")
+
+
+def report(paths: list[Path]) -> str:
+    """The results of `paths` as the Markdown table of benchmarks/README.md (French)."""
+    results = [json.loads(Path(p).read_text(encoding="utf-8")) for p in paths]
+    order = lambda r: (r["warehouse"], not r["configuration"].startswith("region"), r["dataset"].get("files", 0))
+    results.sort(key=order)
+    head = ["mesure"] + [f"{r['configuration']}{'' if r['warehouse'] == 'sqlite' else ' ' + r['warehouse']} "
+                         f"({_fr(r['dataset'].get('files', 0), 0)} fichiers)" for r in results]
+    rows = []
+    for measure in MEASURES:
+        cells = []
+        for r in results:
+            summary = (r.get("measures") or {}).get(measure)
+            if not summary:
+                cells.append("—")
+            elif "median_seconds" not in summary:
+                cells.append("échec")
+            else:
+                cells.append(f"**{_fr(summary['median_seconds'])} s** [{_fr(summary['min_seconds'])}–"
+                             f"{_fr(summary['max_seconds'])}] ×{len(summary['runs'])}, "
+                             f"{_fr(summary['max_peak_tree_mb'], 0)} Mio")
+        rows.append([LABELS[measure]] + cells)
+    for key, label in (("analyst_over_command", "analyste / run sans serveur"),
+                       ("command_over_floor", "run sans serveur / plancher"),
+                       ("server_minus_command_s", "run avec serveur − sans serveur (s)"),
+                       ("x10_over_x1_command", "×10 / ×1 (run sans serveur)")):
+        values = [(r.get("ratios") or {}).get(key) for r in results]
+        if any(v is not None for v in values):
+            rows.append([label] + ["—" if v is None else _fr(v) for v in values])
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    for r in results:
+        for target, met in (r.get("targets") or {}).items():
+            lines.append(f"- {r['configuration']} ({r['warehouse']}) : {target} : {'atteint' if met else '**non atteint**'}")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Banc d'essai : ce qu'attend l'utilisateur d'observatoire run")
     parser.add_argument("--files-multiplier", type=int, nargs="*", default=[1, 10],
@@ -640,8 +709,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--finess-lines", type=int, default=100_000)
     parser.add_argument("--seed", type=int, default=2025)
     parser.add_argument("--timeout", type=float, default=1800, help="secondes au plus par mesure")
+    parser.add_argument("--report", nargs="+", metavar="JSON", help="tableau Markdown de résultats déjà écrits")
     parser.add_argument("--child-stages", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.report:
+        print(report([Path(p) for p in args.report]))
+        return 0
     if args.child_stages:
         print(json.dumps(child_stages(json.loads(args.child_stages))))
         return 0
