@@ -264,8 +264,7 @@ class Warehouses:
     def new(self, name: str) -> str:
         if self.kind == "sqlite":
             path = self.folder / f"{name}.db"
-            for suffix in ("", "-journal", "-wal", "-shm", ".lock"):
-                Path(f"{path}{suffix}").unlink(missing_ok=True)
+            self._remove(path)
             return f"sqlite:///{path}"
         import psycopg
 
@@ -276,9 +275,14 @@ class Warehouses:
         self.created.append(db)
         return PG_URL.format(db=db)
 
+    @staticmethod
+    def _remove(path: Path) -> None:
+        for file in path.parent.glob(path.name + "*"):  # its journal, and the run's lock file beside it
+            file.unlink(missing_ok=True)
+
     def drop(self, url: str) -> None:
         if self.kind == "sqlite":
-            Path(url.removeprefix("sqlite:///")).unlink(missing_ok=True)
+            self._remove(Path(url.removeprefix("sqlite:///")))
             return
         import psycopg
 
