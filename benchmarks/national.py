@@ -22,8 +22,9 @@ every file sent k times) and `region-<code>` (one region's submissions of the ×
 with the national FINESS extract, run with --region).
 
     .venv/bin/python benchmarks/national.py [--files-multiplier 1 10] [--region 04] [--rounds 5]
-        [--analyst-rounds N] [--measures command server analyst floor] [--warehouse sqlite|postgresql|both]
-        [--stages] [--out DIR] [--results-dir DIR]
+        [--large-rounds N] [--analyst-rounds N] [--measures command server analyst floor]
+        [--warehouse sqlite|postgresql|both] [--stages] [--out DIR] [--results-dir DIR]
+    .venv/bin/python benchmarks/national.py --report benchmarks/results/*.json
 
 `--stages`: after the rounds, one more run of the pipeline in a process of this script,
 with the time each stage takes (diagnostics, not a measure of what users wait for).
@@ -528,7 +529,8 @@ def _machine() -> dict:
 
 
 def run_benchmark(multipliers: list[int], region: str | None, out: Path, results_dir: Path, *, rounds: int = 5,
-                  analyst_rounds: int | None = None, measures: tuple[str, ...] = MEASURES,
+                  large_rounds: int | None = None, analyst_rounds: int | None = None,
+                  measures: tuple[str, ...] = MEASURES,
                   warehouses: tuple[str, ...] = ("sqlite",), n_centres: int = 3000, seed: int = 2025,
                   finess_lines: int = 100_000, stages: bool = False, timeout: float = 1800,
                   quiet: bool = False) -> list[Path]:
@@ -568,12 +570,13 @@ def run_benchmark(multipliers: list[int], region: str | None, out: Path, results
                                 "calendar": national.calendar, "regions": []}
                     dataset = national.summary
                 log(f"{name} : {dataset['files']} fichiers")
+                n_rounds = rounds if multiplier == 1 or large_rounds is None else large_rounds
                 for kind in warehouses:
-                    analyst_n = analyst_rounds if analyst_rounds is not None else (rounds if multiplier == 1 else 1)
+                    analyst_n = analyst_rounds if analyst_rounds is not None else (n_rounds if multiplier == 1 else 1)
                     started = dt.datetime.now(dt.timezone.utc)
                     machine = _machine()
-                    result = measure_configuration(name, campaign, kind, work_root / f"{name}-{kind}", rounds,
-                                                   min(analyst_n, rounds), measures, server, stages, timeout, log,
+                    result = measure_configuration(name, campaign, kind, work_root / f"{name}-{kind}", n_rounds,
+                                                   min(analyst_n, n_rounds), measures, server, stages, timeout, log,
                                                    analyst_site)
                     result.update(dataset=dataset, started_at=started.isoformat(timespec="seconds"),
                                   finished_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
@@ -582,7 +585,7 @@ def run_benchmark(multipliers: list[int], region: str | None, out: Path, results
                                         "pipeline_without_prefect": (REPO / "observatoire" / "pipeline.py").exists()},
                                   prefect_server_start_seconds=server.start_seconds if server else None,
                                   prefect_server_url=server.url if server else None,
-                                  analyst_rounds=min(analyst_n, rounds) if "analyst" in measures else 0)
+                                  analyst_rounds=min(analyst_n, n_rounds) if "analyst" in measures else 0)
                     result["ratios"] = ratios(result)
                     if name == "national-x1":
                         x1_by_kind[kind] = result
@@ -702,6 +705,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--region", default="04",
                         help="petite campagne : une région de la campagne ×1 (défaut : 04) ; « aucune » pour ne pas la mesurer")
     parser.add_argument("--rounds", type=int, default=5, help="tours alternés (défaut : 5)")
+    parser.add_argument("--large-rounds", type=int, default=None,
+                        help="tours des campagnes ×k, k > 1 (défaut : autant que --rounds)")
     parser.add_argument("--analyst-rounds", type=int, default=None,
                         help="tours où le script de l'analyste est mesuré (défaut : tous à ×1, 1 au-delà)")
     parser.add_argument("--measures", nargs="+", default=list(MEASURES), choices=MEASURES)
@@ -724,7 +729,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     kinds = ("sqlite", "postgresql") if args.warehouse == "both" else (args.warehouse,)
     run_benchmark(args.files_multiplier, None if args.region in ("aucune", "none", "") else args.region,
-                  Path(args.out), Path(args.results_dir), rounds=args.rounds, analyst_rounds=args.analyst_rounds,
+                  Path(args.out), Path(args.results_dir), rounds=args.rounds, large_rounds=args.large_rounds,
+                  analyst_rounds=args.analyst_rounds,
                   measures=tuple(args.measures), warehouses=kinds, n_centres=args.centres, seed=args.seed,
                   finess_lines=args.finess_lines, stages=args.stages, timeout=args.timeout)
     return 0
