@@ -6,6 +6,9 @@ under --out/datasets):
 
 - command: `observatoire run` with no Prefect API configured (its own PREFECT_HOME, no
   PREFECT_* variable, run in a folder without .env or prefect.toml);
+- rerun: the same command into a copy of a warehouse where the same run was already
+  loaded (the FINESS extract is stored, the campaign's rows are replaced), as after a
+  correction;
 - server: the same command with PREFECT_API_URL pointing at a `prefect server start` that
   this script started beforehand on a free port (its own PREFECT_HOME), stopped at the end;
 - analyst: benchmarks/analyst.py (openpyxl + pandas + to_sql), the way it is done today;
@@ -55,9 +58,10 @@ if str(REPO) not in sys.path:
 
 PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/{db}"
-MEASURES = ("command", "server", "analyst", "floor")
+MEASURES = ("command", "server", "analyst", "floor", "rerun")
 LABELS = {"command": "observatoire run, sans serveur Prefect",
           "server": "observatoire run, serveur Prefect déjà lancé",
+          "rerun": "observatoire run, relance (entrepôt déjà chargé)",
           "analyst": "script de l'analyste (openpyxl + pandas + to_sql)",
           "floor": "plancher (fastexcel + COPY/executemany)"}
 TARGETS = {"analyst_over_command_min": 5.0, "command_over_floor_max": 4.0, "server_minus_command_max_s": 2.0,
@@ -281,6 +285,21 @@ class Warehouses:
         for file in path.parent.glob(path.name + "*"):  # its journal, and the run's lock file beside it
             file.unlink(missing_ok=True)
 
+    def copy(self, source: str, name: str) -> str:
+        """A new warehouse holding what `source` holds (no connection to it may be open)."""
+        if self.kind == "sqlite":
+            url = self.new(name)
+            shutil.copyfile(source.removeprefix("sqlite:///"), url.removeprefix("sqlite:///"))
+            return url
+        import psycopg
+
+        db = f"bench_{name}".lower().replace("-", "_")
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
+            admin.execute(f'CREATE DATABASE "{db}" TEMPLATE "{source.rsplit("/", 1)[1]}"')
+        self.created.append(db)
+        return PG_URL.format(db=db)
+
     def drop(self, url: str) -> None:
         if self.kind == "sqlite":
             self._remove(Path(url.removeprefix("sqlite:///")))
@@ -356,9 +375,9 @@ def measure_configuration(name: str, campaign: dict, kind: str, work: Path, roun
                        "PREFECT_API_URL": server.url if server else ""}}
 
     def argv_for(measure: str, url: str, round_dir: Path) -> tuple[list[str], dict]:
-        if measure in ("command", "server"):
+        if measure in ("command", "server", "rerun"):
             return [*command_line, "--warehouse", url, "--output-dir", str(round_dir / f"classeurs-{measure}")], \
-                envs[measure]
+                envs["server" if measure == "server" else "command"]
         if measure == "analyst":
             env = clean_env()
             env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(analyst_site), env.get("PYTHONPATH")]))
@@ -383,7 +402,7 @@ def measure_configuration(name: str, campaign: dict, kind: str, work: Path, roun
             return result
         shutil.rmtree(work / "rows", ignore_errors=True)
         result["warehouse_rows"] = dump_tables(url, work / "rows")
-        warehouses.drop(url)
+        loaded = url  # kept: each rerun starts from a copy of it
         if "server" in measures and server:  # the server's first flow run of this flow, not counted either
             url = warehouses.new(f"{name}-warm-server")
             result["warm_up_server"] = run_process(*argv_for("server", url, work), cwd=work, timeout=timeout)
@@ -396,7 +415,8 @@ def measure_configuration(name: str, campaign: dict, kind: str, work: Path, roun
                     continue
                 round_dir = work / f"round-{r}"
                 round_dir.mkdir(exist_ok=True)
-                url = warehouses.new(f"{name}-{measure}-{r}")
+                url = warehouses.copy(loaded, f"{name}-{measure}-{r}") if measure == "rerun" else \
+                    warehouses.new(f"{name}-{measure}-{r}")
                 argv, env = argv_for(measure, url, round_dir)
                 also = {"prefect_server": server.process.pid} if measure == "server" and server else None
                 run = run_process(argv, env, cwd=round_dir, timeout=timeout, also=also)
@@ -670,7 +690,7 @@ def report(paths: list[Path]) -> str:
     head = ["mesure"] + [f"{r['configuration']}{'' if r['warehouse'] == 'sqlite' else ' ' + r['warehouse']} "
                          f"({_fr(r['dataset'].get('files', 0), 0)} fichiers)" for r in results]
     rows = []
-    for measure in MEASURES:
+    for measure in ("command", "rerun", "server", "analyst", "floor"):
         cells = []
         for r in results:
             summary = (r.get("measures") or {}).get(measure)
