@@ -17,6 +17,8 @@ import json
 import os
 import re
 import sqlite3
+import threading
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -61,6 +63,36 @@ def connect(url: str | None) -> Engine:
             f"Entrepôt injoignable : {redact(resolved)} ({type(exc).__name__}: {cause[0] if cause else ''})"
         ) from exc
     return engine
+
+
+# One engine per warehouse for the runs in progress in this process: a new engine costs a
+# connection, the dialect's first queries and a probe (0.1 s on PostgreSQL).
+_ENGINES: dict[str, list] = {}  # url -> [engine, runs using it]
+_ENGINES_LOCK = threading.Lock()
+
+
+@contextmanager
+def shared_engine(url: str):
+    """The engine of `url` for the duration of a run; disposed when its last run ends."""
+    with _ENGINES_LOCK:
+        entry = _ENGINES.get(url)
+        if entry is None:
+            entry = _ENGINES[url] = [connect(url), 0]
+        entry[1] += 1
+    try:
+        yield entry[0]
+    finally:
+        with _ENGINES_LOCK:
+            entry[1] -= 1
+            if entry[1] == 0:
+                _ENGINES.pop(url, None)
+                entry[0].dispose()
+
+
+def run_engine(url: str) -> Engine:
+    """The engine shared by the run in progress, else a new one."""
+    entry = _ENGINES.get(url)
+    return entry[0] if entry is not None else connect(url)
 
 
 def _take_over_sqlite_transactions(engine: Engine) -> None:
@@ -264,6 +296,22 @@ def record_run_end(engine: Engine, run_id: str, values: dict) -> None:
     with write_transaction(engine) as connection:
         connection.execute(sa.text(f"UPDATE pipeline_run SET {assignments} WHERE run_id = :run_id"),
                            _records(pl.DataFrame([{**values, "run_id": run_id}]), connection.dialect.name)[0])
+
+
+def close_dead_runs(engine: Engine, year: int, noticed_by: str) -> int:
+    """Close the `running` rows of campaign `year` left by runs that died: called by the run
+    that holds the year (run_lock), so no other run of that year is alive. Their
+    finished_at is when this was noticed."""
+    noticed_at = dt.datetime.now(dt.timezone.utc)
+    values = {"finished_at": noticed_at, "y": year,
+              "message": f"exécution interrompue sans se terminer (processus tué, machine arrêtée) : constaté le "
+                         f"{noticed_at:%d/%m/%Y à %H:%M:%S} UTC par l'exécution {noticed_by}"}
+    with write_transaction(engine) as connection:
+        result = connection.execute(sa.text(
+            "UPDATE pipeline_run SET outcome = 'interrupted', finished_at = :finished_at, message = :message "
+            "WHERE campaign_year = :y AND outcome = 'running'"),
+            _records(pl.DataFrame([values]), connection.dialect.name)[0])
+        return result.rowcount or 0
 
 
 def sqlite_has_json(connection: Connection) -> bool:
