@@ -66,8 +66,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from observatoire.errors import CampaignError
-    from observatoire.sample.generator import SampleError
 
+    expected: tuple[type[Exception], ...] = (CampaignError,)
+    if args.command == "demo":  # the generator imports openpyxl: only for the demo
+        from observatoire.sample.generator import SampleError
+
+        expected += (SampleError,)
     try:
         if args.command == "run":
             return _run(args.year, args.regions, args.submissions, args.finess, args.calendar, args.warehouse,
@@ -77,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "sql":
             return _query(args.requete, args.warehouse)
         return _demo(Path(args.out), args.warehouse, args.output_dir)
-    except (CampaignError, SampleError) as exc:
+    except expected as exc:
         print(f"observatoire : {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt as exc:  # SIGTERM (pipeline.RunInterrupted) or Ctrl-C

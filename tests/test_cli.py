@@ -116,3 +116,23 @@ def test_run_with_a_prefect_api_is_a_flow_run_on_that_server(sample, prefect_har
         runs = client.read_flow_runs(flow_run_filter=FlowRunFilter(name=FlowRunFilterName(any_=["campagne-2023-r84"])))
     assert len(runs) == 1 and runs[0].state.is_completed()
     assert {"campagne-2023-r84-synthese", "campagne-2023-r84-lecture"} <= set(run_artifacts(runs[0].id))
+
+
+@pytest.mark.parametrize("workbooks", [False, True])
+def test_a_run_without_server_pays_only_for_what_it_uses(sample, tmp_path, workbooks):
+    """No Prefect, Dask or openpyxl in the process of a run that needs none of them: the
+    modules loaded, looked at after a whole run of the command in a fresh interpreter."""
+    args = _args(sample, 2024, tmp_path / "w.db", tmp_path)
+    if not workbooks:
+        args[args.index("--output-dir") + 1] = ""
+    code = ("import sys, json; from observatoire.cli import main; code = main(sys.argv[1:]); "
+            "print(json.dumps([code, sorted({m.split('.')[0] for m in sys.modules})]))")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    env["PREFECT_HOME"] = str(tmp_path / "prefect-home")
+    done = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, env=env,
+                          timeout=300, cwd=tmp_path)
+    code, modules = __import__("json").loads(done.stdout.strip().splitlines()[-1])
+    assert code == 0, done.stderr[-2000:]
+    heavy = {"prefect", "prefect_dask", "dask", "distributed", "openpyxl"} & set(modules)
+    assert heavy == ({"openpyxl"} if workbooks else set())
+    assert not (tmp_path / "prefect-home").exists()  # no Prefect server, no Prefect database
