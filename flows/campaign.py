@@ -2,8 +2,10 @@
 (observatoire/pipeline.py holds the order of the stages), each stage a task with its
 retries, the reading's progress and the run's summary as artifacts, and per-file logs.
 
-files ─read─▶ cells ─validate─▶ typed + issues ─┐        (on Dask when `dask_address`)
+files ─read─▶ cells ─validate─▶ typed + issues ─┐
 FINESS extracts ─▶ referential history ─────────▶ reconcile ─▶ statuses ─▶ load ─▶ publish
+calendar ─────────────────────────────────────────────────────────┘
+(reading and validation on a Dask cluster when `dask_address` is given)
 
 One run per campaign year at a time, a run that died never holding it: the pipeline takes
 the year's lock in the warehouse (observatoire/run_lock.py), whichever way it is run.

@@ -4,7 +4,7 @@ and only says how each stage is run and shown (tasks, retries, artifacts, logs).
 
 files ─read─▶ cells ─validate─▶ typed + issues ─┐
 FINESS extracts ─▶ referential history ─────────▶ reconcile ─▶ statuses ─▶ load ─▶ publish
-calendar ──────────────────────────────────────────────────────────┘
+calendar ─────────────────────────────────────────────────────────┘
 
 Around the stages, the life of a run: the reader processes (or Dask client) it starts go
 with it, it holds its campaign year alone (run_lock), it closes the `running` rows of the
@@ -122,6 +122,8 @@ def stopped_by_sigterm():
         return
 
     def interrupt(signum, _frame):
+        # once: a second SIGTERM must not break the closing of what the run started
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         raise RunInterrupted(signal.Signals(signum).name)
 
     previous = signal.signal(signal.SIGTERM, interrupt)
@@ -147,7 +149,7 @@ def run_campaign(params: CampaignParameters, hooks: Hooks | None = None,
             warehouse.shared_engine(url) as engine:
         warehouse.migrate(engine)
         with run_lock.campaign_lock(engine, year, on_wait=hooks.waiting):
-            warehouse.close_dead_runs(engine, year, noticed_by=run_id)
+            _close_dead_runs(engine, year, run_id)
             warehouse.record_run_start(engine, {
                 "run_id": run_id, "campaign_year": year, "regions": ",".join(params.regions),
                 "parameters": json.dumps(_recorded_parameters(params, year, url), ensure_ascii=False),
@@ -166,6 +168,17 @@ def run_campaign(params: CampaignParameters, hooks: Hooks | None = None,
             warehouse.record_run_end(engine, run_id, _end_of_run(run))
     hooks.finished(run)
     return run
+
+
+def _close_dead_runs(engine, year: int, run_id: str) -> None:
+    """The `running` rows of this year are dead (this run holds the year); those of another
+    year are when no run holds that year now."""
+    warehouse.close_dead_runs(engine, year, noticed_by=run_id)
+    for other in warehouse.years_with_running_rows(engine):
+        if other != year:
+            with run_lock.lock_if_free(engine, other) as free:
+                if free:
+                    warehouse.close_dead_runs(engine, other, noticed_by=run_id)
 
 
 def _recorded_parameters(params: CampaignParameters, year: int, url: str) -> dict:
@@ -203,7 +216,7 @@ def _consolidate(params, year: int, run_id: str, started_at: dt.datetime, url: s
     except KeyboardInterrupt:  # SIGTERM, Ctrl-C: stop now, without waiting for the referential
         raise
     except BaseException:
-        referential.wait()  # its error, if any, is the one to tell; it must not write after the run
+        referential.wait()  # it writes FINESS snapshots: not after the run has recorded its end
         raise
     ref = referential.result()
     hooks.done("referential", ref)

@@ -110,6 +110,17 @@ def campaign_lock(engine: Engine, year: int, on_wait=None, wait_max_s: float = W
         release()
 
 
+@contextmanager
+def lock_if_free(engine: Engine, year: int):
+    """Hold campaign `year` for the body if no run holds it now (True), else do nothing
+    (False): a run that finds another year free knows that year's `running` rows are dead."""
+    take, release = (_pg_lock if engine.dialect.name == "postgresql" else _file_lock)(engine, year)
+    try:
+        yield take()
+    finally:
+        release()
+
+
 def _file_lock(engine: Engine, year: int):
     path = sqlite_lock_path(engine, year)
     if path is None:

@@ -314,6 +314,12 @@ def close_dead_runs(engine: Engine, year: int, noticed_by: str) -> int:
         return result.rowcount or 0
 
 
+def years_with_running_rows(engine: Engine) -> list[int]:
+    with engine.connect() as connection:
+        return sorted(connection.execute(sa.text(
+            "SELECT DISTINCT campaign_year FROM pipeline_run WHERE outcome = 'running'")).scalars())
+
+
 def sqlite_has_json(connection: Connection) -> bool:
     """SQLite has its JSON functions unless it was built without them (an option before
     3.38, SQLITE_OMIT_JSON since): the paths that use them (set-based deletes here, the

@@ -161,10 +161,10 @@ def test_sigterm_stops_a_run_within_seconds_and_closes_its_row(campaign, tmp_pat
     assert outcome == "interrupted" and finished_at is not None and "SIGTERM" in message
 
 
-def test_a_waiting_run_says_what_it_waits_for_then_closes_the_dead_row(campaign, tmp_path):
+def test_a_waiting_run_says_what_it_waits_for_then_closes_the_dead_rows(campaign, tmp_path):
     """The year held by another live run (here, this test): the new run says who holds it,
     since when and until when it waits; once free it runs, and closes the `running` row the
-    holder left behind."""
+    holder left behind, and that of a dead run of another year."""
     from observatoire import run_lock, warehouse
 
     url = f"sqlite:///{tmp_path / 'entrepot.db'}"
@@ -174,6 +174,11 @@ def test_a_waiting_run_says_what_it_waits_for_then_closes_the_dead_row(campaign,
         "run_id": "run-tenant", "campaign_year": campaign.year, "regions": "",
         "parameters": '{"process": "serveur-a:4242"}', "started_at": __import__("datetime").datetime(
             2025, 3, 2, 5, 0, tzinfo=__import__("datetime").timezone.utc), "outcome": "running"})
+    # and a run of another year that died: nobody holds that year, so its row is dead too
+    warehouse.record_run_start(engine, {
+        "run_id": "run-mort-2019", "campaign_year": 2019, "regions": "", "parameters": "{}",
+        "started_at": __import__("datetime").datetime(2020, 3, 2, 5, 0, tzinfo=__import__("datetime").timezone.utc),
+        "outcome": "running"})
     with run_lock.campaign_lock(engine, campaign.year):
         run, err = _start(campaign, url, tmp_path, "attente")
         try:
@@ -198,4 +203,5 @@ def test_a_waiting_run_says_what_it_waits_for_then_closes_the_dead_row(campaign,
                               "depuis le ")
     assert ", au plus jusqu'au " in said[0]
     outcomes = dict(_rows(url, "SELECT run_id, outcome FROM pipeline_run"))
-    assert outcomes.pop("run-tenant") == "interrupted" and list(outcomes.values()) == ["succeeded"]
+    assert outcomes.pop("run-tenant") == "interrupted" and outcomes.pop("run-mort-2019") == "interrupted"
+    assert list(outcomes.values()) == ["succeeded"]
