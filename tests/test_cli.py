@@ -136,3 +136,43 @@ def test_a_run_without_server_pays_only_for_what_it_uses(sample, tmp_path, workb
     heavy = {"prefect", "prefect_dask", "dask", "distributed", "openpyxl"} & set(modules)
     assert heavy == ({"openpyxl"} if workbooks else set())
     assert not (tmp_path / "prefect-home").exists()  # no Prefect server, no Prefect database
+
+
+def test_progress_on_a_terminal_and_the_same_summary_when_piped(sample, tmp_path):
+    """stderr a terminal (a pseudo-terminal here): the stage and the count of files read
+    show there; piped: nothing on stderr. stdout's summary is the same both ways."""
+    import pty
+    import select
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    env["PREFECT_HOME"] = str(tmp_path / "prefect-home")
+    command = [sys.executable, "-m", "observatoire.cli"]
+    piped = subprocess.run(command + _args(sample, 2024, tmp_path / "piped.db", tmp_path / "piped"),
+                           capture_output=True, text=True, env=env, timeout=300, cwd=tmp_path)
+    assert piped.returncode == 0 and piped.stderr == ""
+
+    controller, terminal = pty.openpty()
+    with subprocess.Popen(command + _args(sample, 2024, tmp_path / "tty.db", tmp_path / "tty"), stdout=subprocess.PIPE,
+                          stderr=terminal, env=env, cwd=tmp_path) as process:
+        os.close(terminal)
+        shown = b""
+        while True:
+            ready, _, _ = select.select([controller], [], [], 300)
+            assert ready, "no output on the terminal"
+            try:
+                chunk = os.read(controller, 4096)
+            except OSError:  # the run closed its end of the terminal
+                break
+            if not chunk:
+                break
+            shown += chunk
+        out = process.stdout.read().decode()
+        assert process.wait(timeout=60) == 0
+    os.close(controller)
+    files = sum(1 for path in sample.campaigns[2024].submissions_dir.rglob("*")
+                if path.is_file() and path.name != "reception.csv")
+    text = shown.decode()
+    assert f"Lecture des fichiers : {files} / {files}" in text
+    assert "Validation…" in text and "Chargement de l'entrepôt…" in text
+    assert text.endswith("\r\x1b[K")  # the progress line is cleared before the summary
+    assert out == piped.stdout
