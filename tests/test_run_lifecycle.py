@@ -31,13 +31,15 @@ def _env(tmp_path: Path) -> dict:
     return env
 
 
-def _start(campaign, url: str, tmp_path: Path, name: str) -> tuple[subprocess.Popen, Path]:
+def _start(campaign, url: str, tmp_path: Path, name: str, own_group: bool = False
+           ) -> tuple[subprocess.Popen, Path]:
     err = tmp_path / f"{name}.err"
     args = [sys.executable, "-m", "observatoire.cli", "run", "--year", str(campaign.year),
             "--submissions", str(campaign.submissions_dir), "--finess", str(campaign.extract),
             "--calendar", str(campaign.calendar), "--warehouse", url, "--output-dir", ""]
     with open(tmp_path / f"{name}.out", "wb") as out, open(err, "wb") as errors:
-        process = subprocess.Popen(args, stdout=out, stderr=errors, env=_env(tmp_path), cwd=tmp_path)
+        process = subprocess.Popen(args, stdout=out, stderr=errors, env=_env(tmp_path), cwd=tmp_path,
+                                   start_new_session=own_group)
     return process, err
 
 
@@ -107,18 +109,19 @@ def _gone_within(pids: set[int], seconds: float) -> set[int]:
     return left
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def url(request, tmp_path):
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'entrepot.db'}"
-    return request.getfixturevalue("postgres_url")
-
-
-def test_a_run_killed_while_reading_blocks_nothing_and_leaves_nothing(campaign, url, tmp_path):
-    first, _ = _start(campaign, url, tmp_path, "premier")
+@pytest.mark.parametrize("database, killed", [("sqlite", "run"), ("sqlite", "tree"), ("postgresql", "run")])
+def test_a_run_killed_while_reading_blocks_nothing_and_leaves_nothing(campaign, database, killed, tmp_path, request):
+    """`run`: the run's process alone, as the OOM killer does (its children must see it);
+    `tree`: the run and every process it started, as `kill -9 -<group>` or a reboot does."""
+    url = (f"sqlite:///{tmp_path / 'entrepot.db'}" if database == "sqlite"
+           else request.getfixturevalue("postgres_url"))
+    first, _ = _start(campaign, url, tmp_path, "premier", own_group=killed == "tree")
     try:
         readers = _wait_until_reading(first, url)
-        os.kill(first.pid, signal.SIGKILL)  # as the OOM killer does: the run alone, not its children
+        if killed == "tree":
+            os.killpg(first.pid, signal.SIGKILL)
+        else:
+            os.kill(first.pid, signal.SIGKILL)
         first.wait(timeout=30)
         # its reader processes (and multiprocessing's helper) do not outlive it
         assert _gone_within(readers, 10) == set()
