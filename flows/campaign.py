@@ -21,8 +21,6 @@ from flows import artifacts
 from flows.parameters import CampaignParameters
 from observatoire import pipeline, warehouse
 from observatoire.errors import CampaignError
-from observatoire.readers.batches import read_batches  # noqa: F401  (kept importable from here)
-from observatoire.warehouse import run_engine, shared_engine  # noqa: F401  (kept importable from here)
 
 LOG_LINES = 2000  # lines per log record of per-file results: Prefect drops a record over 1 MB
 
