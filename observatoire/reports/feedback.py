@@ -3,19 +3,20 @@
 Writes the feedback workbook of a run: sheet « Anomalies » lists every error and warning
 by centre and file, ready for the ARS to send back as is; sheet « Fichiers » holds one
 outcome per received file. Values come from the centres' own files, so text that a
-spreadsheet would take for a formula (`=`, `+`, `-`, `@`) is written as a plain string.
+spreadsheet would take for a formula is written as neutralised text (`reports.cells`), and
+the file is written inside its folder only (`observatoire.outputs`).
 """
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 
 import polars as pl
 from openpyxl import Workbook
-from openpyxl.cell.cell import TYPE_STRING
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
+from observatoire.outputs import save_workbook
+from observatoire.reports.cells import set_value
 from observatoire.stages import outcomes_frame, unreadable_file_issues
 
 # (column of the frame, French header); columns absent from a frame are left out.
@@ -32,7 +33,6 @@ OUTCOME_COLUMNS = [
     ("size_bytes", "Taille (octets)"), ("sha256", "Empreinte SHA-256"),
 ]
 SEVERITY_FR = {"error": "bloquant", "warning": "avertissement"}
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _HEADER_FILL = PatternFill("solid", fgColor="1F4E78")
 _ERROR_FILL = PatternFill("solid", fgColor="F8CBAD")
 _MAX_WIDTH = 80
@@ -56,9 +56,7 @@ def write_feedback_workbook(issues: pl.DataFrame, outcomes: pl.DataFrame, path: 
         pl.col("readable").replace_strict({True: "oui", False: "non"}, return_dtype=pl.String)
     ) if "readable" in outcomes.columns else outcomes
     _write_table(files, shown, OUTCOME_COLUMNS, highlight=("readable", "non"))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    workbook.save(path)
-    return path
+    return save_workbook(workbook, path.parent, path.name)
 
 
 def _write_table(sheet, frame: pl.DataFrame, columns, highlight) -> None:
@@ -74,7 +72,7 @@ def _write_table(sheet, frame: pl.DataFrame, columns, highlight) -> None:
     for row, values in enumerate(frame.select([name for name, _ in present]).iter_rows(), start=2):
         for index, value in enumerate(values, start=1):
             cell = sheet.cell(row=row, column=index)
-            _set_value(cell, value)
+            set_value(cell, value)
             widths[index - 1] = max(widths[index - 1], min(len(str(value or "")), _MAX_WIDTH))
         if flag_at is not None and values[flag_at] == highlight[1]:
             for index in range(1, len(present) + 1):
@@ -84,22 +82,6 @@ def _write_table(sheet, frame: pl.DataFrame, columns, highlight) -> None:
     sheet.freeze_panes = "A2"
     if present:
         sheet.auto_filter.ref = f"A1:{get_column_letter(len(present))}{max(sheet.max_row, 1)}"
-
-
-def _set_value(cell, value) -> None:
-    if value is None:
-        return
-    if isinstance(value, str):
-        # A centre's value such as `=HYPERLINK(...)` or `-1` typed as text must stay text:
-        # openpyxl would store any string starting with `=` as a formula.
-        cell.value = value
-        cell.data_type = TYPE_STRING
-        if value.startswith(_FORMULA_START):
-            cell.quotePrefix = True
-        return
-    if isinstance(value, dt.datetime) and value.tzinfo is not None:
-        value = value.replace(tzinfo=None)  # Excel has no time zones; values are Paris time
-    cell.value = value
 
 
 def write_run_feedback(received, validated, path: Path) -> Path:

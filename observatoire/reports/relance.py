@@ -20,6 +20,8 @@ from openpyxl.utils import get_column_letter
 from sqlalchemy.engine import Engine
 
 from observatoire.errors import CampaignError
+from observatoire.outputs import save_workbook
+from observatoire.reports.cells import write_row
 
 PARIS = ZoneInfo("Europe/Paris")
 STATUS_LABELS = {"missing": "manquant", "invalid": "invalide", "late": "en retard"}
@@ -71,9 +73,10 @@ def write_relance_workbooks(engine: Engine, year: int, regions: list[str] | None
                 "compliance_rate_pct, on_time_rate_pct, avg_days_late FROM v_conformite_departement "
                 "WHERE campaign_year = :y AND region_code = :r AND n_expected > 0 ORDER BY departement"),
                 {"y": year, "r": region}).all()
-            path = out_dir / f"relance_{year}_region_{region}.xlsx"
-            _workbook(year, region, chase, rates, today).save(path)
-            paths.append(path)
+            # every value from FINESS or a submission goes through `cells`, the file
+            # through `outputs` (written inside out_dir, never through a link)
+            paths.append(save_workbook(_workbook(year, region, chase, rates, today), out_dir,
+                                       f"relance_{year}_region_{region}.xlsx"))
     return paths
 
 
@@ -100,7 +103,7 @@ def _workbook(year: int, region: str, chase, rates, today: dt.date) -> Workbook:
     fills = {status: PatternFill("solid", fgColor=colour) for status, colour in STATUS_FILLS.items()}
     for number, row in enumerate(rows, start=2):  # `sheet.max_row` would scan every cell per row
         deadline = _as_date(row.deadline)
-        sheet.append([
+        write_row(sheet, number, [
             row.departement, row.finess_et, row.raison_sociale, STATUS_LABELS[row.status], row.chase_reason,
             row.telephone, row.email, deadline, days_late(row.status, deadline, row.days_late, today),
             row.submissions_received, row.latest_submission_errors, row.status_reason,
@@ -114,8 +117,8 @@ def _workbook(year: int, region: str, chase, rates, today: dt.date) -> Workbook:
 
     summary = book.create_sheet("Taux par département")
     _header(summary, RATE_COLUMNS)
-    for row in rates:
-        summary.append(list(row))
+    for number, row in enumerate(rates, start=2):
+        write_row(summary, number, list(row))
     summary.freeze_panes = "A2"
     summary.auto_filter.ref = f"A1:{get_column_letter(len(RATE_COLUMNS))}{max(summary.max_row, 2)}"
     if rates:
