@@ -52,7 +52,7 @@ def warehouse_url(url: str | None) -> str:
 # OBSERVATOIRE_WAREHOUSE_URL, and a masked URL without it is refused with one line.
 MASK = "***"
 _FULL_URLS: dict[str, str] = {}
-_PASSWORD_IN_UNPARSABLE_URL = re.compile(r"(//[^/:@]*:)[^/@]*@")
+_PASSWORD_IN_UNPARSABLE_URL = re.compile(r"(:)[^:@/\s]*@")
 
 
 def redact(url: str) -> str:
