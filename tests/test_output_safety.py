@@ -22,7 +22,7 @@ from observatoire.reports.feedback import write_feedback_workbook
 from observatoire.reports.relance import relance_main
 from test_flow_campaign import _EXPORT_HEADER, _export_row, write_small_campaign
 
-import test_warehouse_builder as build
+from tests.support import warehouse_builder as build
 
 HYPERLINK = '=HYPERLINK("http://x","clic")'
 
@@ -69,7 +69,9 @@ def test_numbers_and_dates_stay_typed_only_text_is_neutralised():
 def test_control_characters_do_not_stop_the_workbook(tmp_path):
     issues = pl.DataFrame({"source_file": ["a.csv"], "value": ["nom\x01\x02 du centre"], "message": ["m"]})
     path = write_feedback_workbook(issues, pl.DataFrame({"source_file": ["a.csv"]}), tmp_path / "r.xlsx")
-    assert openpyxl.load_workbook(path)["Anomalies"]["B2"].value == "nom\ufffd\ufffd du centre"
+    sheet = openpyxl.load_workbook(path)["Anomalies"]
+    column = [c.value for c in sheet[1]].index("Valeur reçue") + 1
+    assert sheet.cell(2, column).value == "nom\ufffd\ufffd du centre"
 
 
 # ------------------------------------------------------------------ a real run, both workbooks
