@@ -202,3 +202,25 @@ def test_sample_replaces_a_planted_folder_link_without_touching_its_target(tmp_p
     assert sorted(p.name for p in outside.iterdir()) == ["precieux.txt"]
     assert (outside / "precieux.txt").read_text() == "à garder"
     assert not (out / "2024").is_symlink() and (out / "2024" / "calendrier.csv").is_file()
+
+
+def test_sql_exports_store_no_formula_and_follow_no_link(tmp_path):
+    from observatoire.cli import main as cli
+
+    url = f"sqlite:///{tmp_path / 'w.db'}"
+    engine = warehouse.connect(url)
+    warehouse.migrate(engine)
+    engine.dispose()
+    query = f"SELECT '{HYPERLINK.replace(chr(39), chr(39) * 2)}' AS courriel, -1234.5 AS resultat"
+    victim = tmp_path / "victim.csv"
+    victim.write_text("à garder")
+    out = tmp_path / "exports"
+    out.mkdir()
+    (out / "r.csv").symlink_to(victim)
+    assert cli(["sql", query, "--format", "csv", "--output", str(out / "r.csv"), "--warehouse", url]) == 0
+    assert victim.read_text() == "à garder" and not (out / "r.csv").is_symlink()
+    assert (out / "r.csv").read_text(encoding="utf-8").splitlines()[1] == "\"'=HYPERLINK(\"\"http://x\"\",\"\"clic\"\")\";-1234.5"
+    assert cli(["sql", query, "--format", "xlsx", "--output", str(out / "r.xlsx"), "--warehouse", url]) == 0
+    _no_formula_anywhere(out / "r.xlsx")
+    row = [c.value for c in openpyxl.load_workbook(out / "r.xlsx").active[2]]
+    assert row == ["'" + HYPERLINK, -1234.5]

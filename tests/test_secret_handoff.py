@@ -18,9 +18,9 @@ import pytest
 import sqlalchemy as sa
 
 from observatoire import warehouse
-from test_deploy_e2e import _free_port, _start, _stop, _wait_healthy
 from test_flow_campaign import write_small_campaign
 from tests.conftest import PG_ADMIN_URL
+from tests.support.prefect_server import prefect_server
 
 REPO = Path(__file__).resolve().parent.parent
 OBSERVATOIRE = str(Path(sys.executable).with_name("observatoire"))
@@ -53,18 +53,7 @@ def test_the_warehouse_password_reaches_no_parameter_log_artifact_or_file(pg_log
 
     password = pg_login["password"]
     campaign = write_small_campaign(tmp_path / "data")
-    server_home = tmp_path / "server"
-    port = _free_port()
-    api_url = f"http://127.0.0.1:{port}/api"
-    server_env = {**os.environ, "PREFECT_HOME": str(server_home / "home"),
-                  "PREFECT_API_DATABASE_CONNECTION_URL": f"sqlite+aiosqlite:///{server_home / 'prefect.db'}",
-                  "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "PREFECT_LOGGING_LEVEL": "INFO"}
-    server_env.pop("PREFECT_API_URL", None)
-    server_home.mkdir()
-    server = _start([sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)],
-                    server_env, tmp_path / "server.log")
-    try:
-        _wait_healthy(api_url, server, tmp_path / "server.log", timeout=240)  # a shared, loaded machine: the server may take minutes
+    with prefect_server(tmp_path / "server") as (api_url, server_database):
         out = tmp_path / "rapports"
         run_env = {**os.environ, "PREFECT_API_URL": api_url, "PREFECT_HOME": str(tmp_path / "client-home"),
                    "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "PREFECT_LOGGING_LEVEL": "DEBUG"}
@@ -108,11 +97,9 @@ def test_the_warehouse_password_reaches_no_parameter_log_artifact_or_file(pg_log
             ("tâches", [task_run.model_dump(mode="json") for task_run in task_runs]),
         ):
             assert password not in json.dumps(payload), label
-    finally:
-        _stop(server)
     # everything the server stored (its SQLite database, journal included), the command's
     # Prefect home, the workbooks and any other file written under tmp
-    assert (server_home / "prefect.db").stat().st_size > 0
+    assert server_database.stat().st_size > 0
     assert _files_holding(tmp_path, password.encode()) == []
     assert sorted(p.name for p in out.iterdir()) == ["campagne-2024-r84-retours.xlsx", "relance_2024_region_84.xlsx"]
 

@@ -53,3 +53,18 @@ def write_row(sheet, row: int, values) -> None:
     caller: `sheet.max_row` scans every cell, and `sheet.append` would store formulas)."""
     for column, value in enumerate(values, start=1):
         set_value(sheet.cell(row=row, column=column), value)
+
+
+def neutralised_text_columns(frame):
+    """A Polars frame whose text columns follow `safe_text`'s quote rule, for a CSV a
+    spreadsheet will open (OWASP's CSV injection is the same attack)."""
+    import re
+
+    import polars as pl
+
+    starts = "^[" + re.escape("".join(FORMULA_START)) + "]"
+    return frame.with_columns(
+        pl.when(pl.col(name).str.contains(starts)).then(pl.lit("'") + pl.col(name)).otherwise(pl.col(name))
+        .alias(name)
+        for name, dtype in frame.schema.items() if dtype == pl.String
+    )
