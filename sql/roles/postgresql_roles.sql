@@ -1,5 +1,5 @@
 -- PostgreSQL roles of the warehouse; applied by observatoire.warehouse.apply_roles(engine)
--- (`observatoire roles`), never by `migrate`: an administrator (superuser, or the owner of
+-- (or `psql -f` this file), never by `migrate`: an administrator (superuser, or the owner of
 -- the database with CREATEROLE) runs it once per database, before or after the first load.
 -- Three group roles (NOLOGIN); people and services log in as members of them:
 --   CREATE ROLE etl_observatoire LOGIN PASSWORD '…' IN ROLE observatoire_chargeur;
