@@ -227,15 +227,36 @@ def migrate(engine: Engine) -> list[str]:
                 {"n": path.name, "t": dt.datetime.now(dt.timezone.utc).isoformat(), "c": _checksum(sql)},
             )
             applied_now.append(path.name)
-        # Views hold no data: re-created on every run so that they follow the SQL files.
-        # Drop them all first, in reverse order, since a view may read another one.
+        # Views hold no data: re-created so that they follow the SQL files. Drop them all
+        # first, in reverse order, since a view may read another one.
         view_files = sorted((SQL_DIR / "views").glob("*.sql"))
-        for path in reversed(view_files):
-            connection.execute(sa.text(f"DROP VIEW IF EXISTS {path.stem}"))
-        for path in view_files:
-            for statement in _statements(path.read_text("utf-8")):
-                connection.execute(sa.text(statement))
+        if applied_now or not _views_up_to_date(connection, view_files):
+            for path in reversed(view_files):
+                connection.execute(sa.text(f"DROP VIEW IF EXISTS {path.stem}"))
+            for path in view_files:
+                for statement in _statements(path.read_text("utf-8")):
+                    connection.execute(sa.text(statement))
+                if connection.dialect.name == "postgresql":  # hex digits only: safe as a literal
+                    connection.execute(sa.text(f"COMMENT ON VIEW {path.stem} IS "
+                                               f"'{_VIEW_MARK}{_checksum(path.read_text('utf-8'))}'"))
     return applied_now
+
+
+_VIEW_MARK = "observatoire sql/views sha256:"
+
+
+def _views_up_to_date(connection: Connection, view_files: list[Path]) -> bool:
+    """On PostgreSQL, whether every view already has the definition of its file (its
+    checksum in the view's comment). DROP VIEW waits for every session reading the view,
+    and an analyst's transaction left open in a BI tool would hold a run there for good
+    (and queue every reader behind it): a run re-creates the views only when they change.
+    SQLite has no comments and no such lock: its views are re-created on every run."""
+    if connection.dialect.name != "postgresql":
+        return False
+    comments = dict(connection.execute(sa.text(
+        "SELECT c.relname, obj_description(c.oid, 'pg_class') FROM pg_class c "
+        "WHERE c.relkind = 'v' AND c.relnamespace = current_schema()::regnamespace")).all())
+    return all(comments.get(path.stem) == _VIEW_MARK + _checksum(path.read_text("utf-8")) for path in view_files)
 
 
 def view_names() -> list[str]:

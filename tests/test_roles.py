@@ -143,3 +143,47 @@ def test_role_names_are_checked(cluster):
     admin = cluster["engine"](cluster["admin_url"])
     with pytest.raises(warehouse.CampaignError, match="Nom de rôle"):
         warehouse.apply_roles(admin, analyst='x"; DROP DATABASE postgres; --')
+
+
+def test_an_analyst_transaction_left_open_does_not_hold_a_load(cluster):
+    """A BI tool that read every view and table and left its transaction open: the next
+    migration and load still go through (re-creating the views at each run waited on it)."""
+    import threading
+
+    from tests.support import warehouse_builder as build
+
+    admin = cluster["engine"](cluster["admin_url"])
+    warehouse.apply_roles(admin, **cluster["names"])
+    cluster["create_logins"]()
+    loader = cluster["engine"](cluster["login_url"]("loader"))
+    warehouse.migrate(loader)
+    warehouse.load_campaign(loader, build.scenario_2023())
+    analyst = cluster["engine"](cluster["login_url"]("analyst"))
+    reader = analyst.connect()
+    reader.begin()
+    for name in _relations(analyst):
+        reader.execute(sa.text(f"SELECT count(*) FROM {name}")).scalar()
+    reader.execute(sa.text("LOCK TABLE centre_year_status, submission, v_relance IN ACCESS SHARE MODE"))
+    outcome: list = []
+
+    def load():
+        try:
+            warehouse.migrate(loader)
+            warehouse.load_campaign(loader, build.scenario_2024())
+            outcome.append("chargé")
+        except Exception as exc:  # reported by the assertion below
+            outcome.append(exc)
+
+    worker = threading.Thread(target=load, daemon=True)
+    try:
+        worker.start()
+        worker.join(timeout=60)
+        held = worker.is_alive()
+    finally:
+        reader.rollback()
+        reader.close()
+        worker.join(timeout=60)
+    assert not held and outcome == ["chargé"], outcome
+    with analyst.connect() as connection:
+        assert connection.execute(sa.text(
+            "SELECT count(*) FROM v_relance WHERE campaign_year = 2024")).scalar() > 0
