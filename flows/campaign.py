@@ -172,15 +172,16 @@ def consolidate_campaign(params: CampaignParameters = CampaignParameters()) -> s
 
 def resolve_warehouse_url(params: CampaignParameters) -> str:
     """The URL given, else the Secret block named, else OBSERVATOIRE_WAREHOUSE_URL, else
-    the local SQLite file. The result may hold a password: log only `warehouse.redact`."""
+    the local SQLite file; always as it may be shown (password masked): `warehouse.connect`
+    finds the password in this process (`warehouse.hand_off`)."""
     if params.warehouse_url:
-        return params.warehouse_url
+        return warehouse.hand_off(params.warehouse_url)
     if params.warehouse_secret:
         from prefect.blocks.system import Secret
 
         try:
-            return str(Secret.load(params.warehouse_secret).get())
+            return warehouse.hand_off(str(Secret.load(params.warehouse_secret).get()))
         except ValueError as exc:  # Prefect's "Unable to find block document named …"
             raise CampaignError(f"Bloc Secret « {params.warehouse_secret} » introuvable sur le serveur Prefect "
                                 f"(créez-le : voir deploy/README.md).") from exc
-    return warehouse.warehouse_url(None)
+    return warehouse.hand_off(warehouse.warehouse_url(None))
