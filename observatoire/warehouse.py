@@ -119,6 +119,8 @@ def connect(url: str | None) -> Engine:
         raise CampaignError(
             f"Entrepôt injoignable : {redact(resolved)} ({type(exc).__name__}: {first})"
         ) from exc
+    if engine.dialect.name == "sqlite":
+        _require_sqlite_json(engine, resolved)
     return engine
 
 
@@ -159,6 +161,26 @@ def _password_of(url: str) -> str | None:
         found = _PASSWORD_IN_UNPARSABLE_URL.search(url)
         return found.group(0)[len(found.group(1)):-1] or None if found else None
     return parsed.password or parsed.query.get("password") or None
+
+
+# A SQLite built without its JSON functions (an option before 3.38, SQLITE_OMIT_JSON since)
+# answers "no such function" here.
+_SQLITE_JSON_PROBE = "SELECT count(*) FROM json_each('[1]')"
+
+
+def _require_sqlite_json(engine: Engine, url: str) -> None:
+    """The deletes of a load and the FINESS versions read back use SQLite's JSON functions:
+    say so before a run reads its files, rather than fail at the load."""
+    try:
+        with engine.connect() as connection:
+            connection.exec_driver_sql(_SQLITE_JSON_PROBE)
+    except sa.exc.DBAPIError as exc:
+        engine.dispose()
+        raise CampaignError(
+            f"Entrepôt {redact(url)} : le SQLite de ce Python ({sqlite3.sqlite_version}) n'a pas les "
+            "fonctions JSON dont l'entrepôt a besoin (incluses dans SQLite depuis la version 3.38). "
+            "Utiliser un Python dont le SQLite les fournit, ou un entrepôt PostgreSQL."
+        ) from exc
 
 
 def _take_over_sqlite_transactions(engine: Engine) -> None:
@@ -482,12 +504,15 @@ def sqlite_has_json(connection: Connection) -> bool:
 
 def _delete_keys(connection: Connection, table: str, key: str, values: list[str], chunk: int = 500,
                  where: str = "", params: dict | None = None) -> None:
+
+
+def _delete_keys(connection: Connection, table: str, key: str, values: list[str], where: str = "",
+                 params: dict | None = None) -> None:
     """Delete the rows whose `key` is one of `values` (and `where`), in one set-based
-    statement per table: the keys as an array on PostgreSQL, as a JSON array on SQLite,
-    chunks of `chunk` elsewhere. Never one statement per value: right after a load, before
-    PostgreSQL has analysed the table, each of those scanned the whole table (24,164 files:
-    55 s); and SQLAlchemy compiling 500 named parameters per chunk cost 0.36 s for 24,164
-    files on SQLite."""
+    statement per table: the keys as an array on PostgreSQL, as a JSON array on SQLite.
+    Never one statement per value: right after a load, before PostgreSQL has analysed the
+    table, each of those scanned the whole table (24,164 files: 55 s); nor chunks of named
+    parameters, which SQLAlchemy took 0.36 s to compile for 24,164 files on SQLite."""
     if not values:
         return
     condition = f" AND {where}" if where else ""
@@ -495,15 +520,8 @@ def _delete_keys(connection: Connection, table: str, key: str, values: list[str]
         connection.execute(sa.text(f"DELETE FROM {table} WHERE {key} = ANY(:keys){condition}"),
                            {**(params or {}), "keys": list(values)})
         return
-    if connection.dialect.name == "sqlite" and sqlite_has_json(connection):
-        connection.execute(sa.text(f"DELETE FROM {table} WHERE {key} IN (SELECT value FROM json_each(:keys))"
-                                   f"{condition}"), {**(params or {}), "keys": json.dumps(list(values))})
-        return
-    for start in range(0, len(values), chunk):
-        part = values[start:start + chunk]
-        names = {f"k{i}": value for i, value in enumerate(part)}
-        connection.execute(sa.text(f"DELETE FROM {table} WHERE {key} IN ({', '.join(':' + n for n in names)})"
-                                   f"{condition}"), {**(params or {}), **names})
+    connection.execute(sa.text(f"DELETE FROM {table} WHERE {key} IN (SELECT value FROM json_each(:keys))"
+                               f"{condition}"), {**(params or {}), "keys": json.dumps(list(values))})
 
 
 def load_campaign(engine: Engine, load: CampaignLoad) -> None:
