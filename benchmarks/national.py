@@ -25,7 +25,8 @@ every file sent k times) and `region-<code>` (one region's submissions of the ×
 with the national FINESS extract, run with --region).
 
     .venv/bin/python benchmarks/national.py [--files-multiplier 1 10] [--region 04] [--rounds 5]
-        [--large-rounds N] [--analyst-rounds N] [--measures command server analyst floor]
+        [--large-rounds N] [--analyst-rounds N] [--measures command rerun server analyst floor]
+        [--large-measures …]
         [--warehouse sqlite|postgresql|both] [--stages] [--out DIR] [--results-dir DIR]
     .venv/bin/python benchmarks/national.py --report benchmarks/results/*.json
 
@@ -551,7 +552,7 @@ def _machine() -> dict:
 
 def run_benchmark(multipliers: list[int], region: str | None, out: Path, results_dir: Path, *, rounds: int = 5,
                   large_rounds: int | None = None, analyst_rounds: int | None = None,
-                  measures: tuple[str, ...] = MEASURES,
+                  measures: tuple[str, ...] = MEASURES, large_measures: tuple[str, ...] | None = None,
                   warehouses: tuple[str, ...] = ("sqlite",), n_centres: int = 3000, seed: int = 2025,
                   finess_lines: int = 100_000, stages: bool = False, timeout: float = 1800,
                   quiet: bool = False) -> list[Path]:
@@ -565,15 +566,17 @@ def run_benchmark(multipliers: list[int], region: str | None, out: Path, results
     if region:
         configurations.append((f"region-{region}", 1))
     configurations += [(f"national-x{k}", k) for k in multipliers]
+    large_measures = measures if large_measures is None else large_measures
     analyst_site = None
-    if "analyst" in measures:
+    if "analyst" in measures + large_measures:
         analyst_site = analyst_packages(log)
         if analyst_site is None:
             measures = tuple(m for m in measures if m != "analyst")
+            large_measures = tuple(m for m in large_measures if m != "analyst")
     written: list[Path] = []
     commit = _git("rev-parse", "HEAD")
     try:
-        server = PrefectServer(work_root / "prefect-server-home") if "server" in measures else None
+        server = PrefectServer(work_root / "prefect-server-home") if "server" in measures + large_measures else None
         if server:
             log("Serveur Prefect (lancé une fois pour toutes les mesures « server ») …")
             server.__enter__()
@@ -592,12 +595,13 @@ def run_benchmark(multipliers: list[int], region: str | None, out: Path, results
                     dataset = national.summary
                 log(f"{name} : {dataset['files']} fichiers")
                 n_rounds = rounds if multiplier == 1 or large_rounds is None else large_rounds
+                config_measures = measures if multiplier == 1 else large_measures
                 for kind in warehouses:
                     analyst_n = analyst_rounds if analyst_rounds is not None else (n_rounds if multiplier == 1 else 1)
                     started = dt.datetime.now(dt.timezone.utc)
                     machine = _machine()
                     result = measure_configuration(name, campaign, kind, work_root / f"{name}-{kind}", n_rounds,
-                                                   min(analyst_n, n_rounds), measures, server, stages, timeout, log,
+                                                   min(analyst_n, n_rounds), config_measures, server, stages, timeout, log,
                                                    analyst_site)
                     result.update(dataset=dataset, started_at=started.isoformat(timespec="seconds"),
                                   finished_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
@@ -606,7 +610,7 @@ def run_benchmark(multipliers: list[int], region: str | None, out: Path, results
                                         "pipeline_without_prefect": (REPO / "observatoire" / "pipeline.py").exists()},
                                   prefect_server_start_seconds=server.start_seconds if server else None,
                                   prefect_server_url=server.url if server else None,
-                                  analyst_rounds=min(analyst_n, n_rounds) if "analyst" in measures else 0)
+                                  analyst_rounds=min(analyst_n, n_rounds) if "analyst" in config_measures else 0)
                     result["ratios"] = ratios(result)
                     if name == "national-x1":
                         x1_by_kind[kind] = result
@@ -732,6 +736,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--analyst-rounds", type=int, default=None,
                         help="tours où le script de l'analyste est mesuré (défaut : tous à ×1, 1 au-delà)")
     parser.add_argument("--measures", nargs="+", default=list(MEASURES), choices=MEASURES)
+    parser.add_argument("--large-measures", nargs="+", default=None, choices=MEASURES,
+                        help="mesures des campagnes ×k, k > 1 (défaut : celles de --measures)")
     parser.add_argument("--warehouse", choices=("sqlite", "postgresql", "both"), default="sqlite")
     parser.add_argument("--stages", action="store_true", help="durées des étapes en plus (diagnostic)")
     parser.add_argument("--out", default=str(BENCH_DIR / ".cache"), help="jeux générés (cache) et dossiers de travail")
@@ -752,9 +758,10 @@ def main(argv: list[str] | None = None) -> int:
     kinds = ("sqlite", "postgresql") if args.warehouse == "both" else (args.warehouse,)
     run_benchmark(args.files_multiplier, None if args.region in ("aucune", "none", "") else args.region,
                   Path(args.out), Path(args.results_dir), rounds=args.rounds, large_rounds=args.large_rounds,
-                  analyst_rounds=args.analyst_rounds,
-                  measures=tuple(args.measures), warehouses=kinds, n_centres=args.centres, seed=args.seed,
-                  finess_lines=args.finess_lines, stages=args.stages, timeout=args.timeout)
+                  analyst_rounds=args.analyst_rounds, measures=tuple(args.measures),
+                  large_measures=tuple(args.large_measures) if args.large_measures else None, warehouses=kinds,
+                  n_centres=args.centres, seed=args.seed, finess_lines=args.finess_lines, stages=args.stages,
+                  timeout=args.timeout)
     return 0
 
 
