@@ -338,8 +338,9 @@ def dump_tables(url: str, folder: Path) -> dict[str, int]:
             columns = [d[0] for d in cursor.description]
             rows = cursor.fetchall()
             if rows:
-                pl.DataFrame([[None if v is None else str(v) for v in row] for row in rows],
-                             schema={c: pl.String for c in columns}, orient="row").write_parquet(folder / f"{name}.parquet")
+                frame = pl.DataFrame([[None if v is None else str(v) for v in row] for row in rows],
+                                     schema={c: pl.String for c in columns}, orient="row")
+                frame.write_parquet(folder / f"{name}.parquet")
                 counts[name] = len(rows)
     engine.dispose()
     return counts
@@ -354,7 +355,8 @@ def _summary(runs: list[dict]) -> dict:
         peaks = [r["peak_tree_mb"] for r in ok]
         out.update(median_seconds=round(statistics.median(seconds), 3), min_seconds=min(seconds),
                    max_seconds=max(seconds), median_peak_tree_mb=round(statistics.median(peaks), 1),
-                   max_peak_tree_mb=max(peaks), median_cpu_seconds=round(statistics.median(r["cpu_seconds"] for r in ok), 2))
+                   max_peak_tree_mb=max(peaks),
+                   median_cpu_seconds=round(statistics.median(r["cpu_seconds"] for r in ok), 2))
     return out
 
 
@@ -601,12 +603,13 @@ def run_benchmark(multipliers: list[int], region: str | None, out: Path, results
                     started = dt.datetime.now(dt.timezone.utc)
                     machine = _machine()
                     result = measure_configuration(name, campaign, kind, work_root / f"{name}-{kind}", n_rounds,
-                                                   min(analyst_n, n_rounds), config_measures, server, stages, timeout, log,
-                                                   analyst_site)
+                                                   min(analyst_n, n_rounds), config_measures, server, stages,
+                                                   timeout, log, analyst_site)
                     result.update(dataset=dataset, started_at=started.isoformat(timespec="seconds"),
                                   finished_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
                                   machine={**machine, "load_average_after": os.getloadavg()},
-                                  code={"commit": commit, "changed_files": len(_git("status", "--porcelain").splitlines()),
+                                  code={"commit": commit,
+                                        "changed_files": len(_git("status", "--porcelain").splitlines()),
                                         "pipeline_without_prefect": (REPO / "observatoire" / "pipeline.py").exists()},
                                   prefect_server_start_seconds=server.start_seconds if server else None,
                                   prefect_server_url=server.url if server else None,
@@ -662,7 +665,8 @@ def table(result: dict) -> str:
              f"{result['rounds']} tours)"]
     for measure, summary in (result.get("measures") or {}).items():
         if "median_seconds" not in summary:
-            lines.append(f"  {LABELS[measure]:<52} échec ({summary['runs'][0].get('error', '?') if summary['runs'] else 'non mesuré'})")
+            why = summary["runs"][0].get("error", "?") if summary["runs"] else "non mesuré"
+            lines.append(f"  {LABELS[measure]:<52} échec ({why})")
             continue
         lines.append(f"  {LABELS[measure]:<52} médiane {summary['median_seconds']:7.2f} s  "
                      f"[{summary['min_seconds']:.2f}–{summary['max_seconds']:.2f}]  "
@@ -720,7 +724,8 @@ def report(paths: list[Path]) -> str:
     lines += ["| " + " | ".join(row) + " |" for row in rows]
     for r in results:
         for target, met in (r.get("targets") or {}).items():
-            lines.append(f"- {r['configuration']} ({r['warehouse']}) : {target} : {'atteint' if met else '**non atteint**'}")
+            verdict = "atteint" if met else "**non atteint**"
+            lines.append(f"- {r['configuration']} ({r['warehouse']}) : {target} : {verdict}")
     return "\n".join(lines)
 
 
@@ -729,7 +734,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--files-multiplier", type=int, nargs="*", default=[1, 10],
                         help="campagnes nationales, chaque fichier envoyé k fois (défaut : 1 10)")
     parser.add_argument("--region", default="04",
-                        help="petite campagne : une région de la campagne ×1 (défaut : 04) ; « aucune » pour ne pas la mesurer")
+                        help="petite campagne : une région de la campagne ×1 (défaut : 04) ; "
+                             "« aucune » pour ne pas la mesurer")
     parser.add_argument("--rounds", type=int, default=5, help="tours alternés (défaut : 5)")
     parser.add_argument("--large-rounds", type=int, default=None,
                         help="tours des campagnes ×k, k > 1 (défaut : autant que --rounds)")
