@@ -307,6 +307,7 @@ class ReaderPool:
             self._queue.clear()
         self._wake()
         self._supervisor.join()
+        self._readers = [reader for reader in self._readers if reader is not None]
         for reader in self._readers:
             if reader.unit is not None:
                 pending.append(reader.unit.request.future)
@@ -341,15 +342,20 @@ class ReaderPool:
             with self._lock:
                 if self._closed:
                     return
-                for reader in self._readers:
-                    if reader.unit is None and self._queue:
+                for index, reader in enumerate(self._readers):
+                    if reader is None and self._queue:  # a reader replaced when there is work for it
+                        reader = self._readers[index] = _Reader(self._context, self.limits)
+                    if reader is not None and reader.unit is None and self._queue:
                         self._send(reader, self._queue.popleft())
-            waited = [self._wake_read] + [r.connection for r in self._readers if r.unit is not None] + \
-                [r.process.sentinel for r in self._readers]
+            readers = [r for r in self._readers if r is not None]
+            waited = [self._wake_read] + [r.connection for r in readers if r.unit is not None] + \
+                [r.process.sentinel for r in readers]
             ready = set(multiprocessing.connection.wait(waited, timeout=0.25))
             if self._wake_read in ready:
                 os.read(self._wake_read, 4096)
             for index, reader in enumerate(self._readers):
+                if reader is None:
+                    continue
                 if reader.unit is not None and reader.connection in ready:
                     self._receive(reader)
                 if reader.process.sentinel in ready or not reader.process.is_alive():
@@ -391,10 +397,10 @@ class ReaderPool:
                       "fichier démesuré ou endommagé ; " + _SEND_AGAIN)
             self._readers[index] = self._replace(reader, died=False, culprit=(at, reason))
 
-    def _replace(self, reader: _Reader, died: bool, culprit: tuple[int, str] | None = None) -> _Reader:
-        """A new reader instead of `reader` (dead, or killed for taking too long), and the
-        files of its batch queued again: those before and after the one it was on, and
-        that one alone, or its outcome when it was read alone already."""
+    def _replace(self, reader: _Reader, died: bool, culprit: tuple[int, str] | None = None) -> None:
+        """`reader` (dead, or killed for taking too long) stopped, to be replaced when there
+        is work, and the files of its batch queued again: those before and after the one it
+        was on, and that one alone, or its outcome when it was read alone already."""
         unit, started = reader.unit, reader.progress[_SINCE] != 0.0
         at = int(reader.progress[_FILE_AT])
         reader.stop(kill=True)
@@ -406,14 +412,12 @@ class ReaderPool:
         with self._lock:
             if unit is not None:
                 self._requeue(unit, culprit)
-            closed = self._closed
         if unit is None or culprit is None:
             self._failed_starts += 1
             if self._failed_starts > 3 * self.workers:
                 self._fail_all(RuntimeError(f"les processus de lecture s'arrêtent au démarrage "
                                             f"({_signal_name(reader.process.exitcode)})"))
-        replacement = reader if closed else _Reader(self._context, self.limits)
-        return replacement
+        return None
 
     def _requeue(self, unit: _Unit, culprit: tuple[int, str] | None) -> None:
         if culprit is None:  # died before its first file or after its last one: not a file's doing
