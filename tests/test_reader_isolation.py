@@ -14,7 +14,6 @@ import pytest
 from observatoire import stages
 from observatoire.readers import submission_files as sf
 from observatoire.readers.pool import ReaderPool
-from observatoire.readers.submission_files import ReadLimits
 from observatoire.sample.national import cached_national
 
 BAD = {
@@ -22,7 +21,6 @@ BAD = {
     "abort.essai": b"abort", "sortie.essai": b"sortie", "dort.essai": b"dort", "boucle.essai": b"boucle",
     "alloue.essai": b"alloue",
 }
-LIMITS = ReadLimits(seconds_per_file=3, memory_mb=300)
 
 
 @pytest.fixture(scope="module")
@@ -40,14 +38,14 @@ def good_files(tmp_path_factory):
 @pytest.fixture
 def fake_readers(monkeypatch):
     monkeypatch.setenv("OBSERVATOIRE_EXTRA_READERS", "fake_readers")
-    monkeypatch.setattr(sf, "EXTRA_READERS", {})
+    monkeypatch.setattr(sf, "EXTRA_READERS", {}, raising=False)
     sf._load_extra_readers()
 
 
 def _read(root: Path, workers: int, batches: int = 3):
     files = stages.list_files(root)
     size = -(-len(files) // batches)
-    with ReaderPool(workers, LIMITS) as pool:
+    with ReaderPool(workers, sf.ReadLimits(seconds_per_file=3, memory_mb=300)) as pool:
         return stages.gather(pool.map([files[i:i + size] for i in range(0, len(files), size)], root), root)
 
 

@@ -16,7 +16,7 @@ import pytest
 from observatoire import stages
 from observatoire.readers import submission_files as sf
 from observatoire.readers.pool import ReaderPool
-from observatoire.readers.submission_files import ReadLimits, read_reception_manifest, read_submission_file
+from observatoire.readers.submission_files import read_reception_manifest, read_submission_file
 from tests.test_submission_fixtures import (
     PERSONNEL, csv_bytes, export_header, export_row, outcome_of, run, save, values, workbook,
 )
@@ -90,7 +90,7 @@ def _announce(path: Path, member: str, size: int) -> None:
 @pytest.fixture
 def limits(monkeypatch):
     def use(**changes):
-        monkeypatch.setattr(sf, "LIMITS", ReadLimits(**changes))
+        monkeypatch.setattr(sf, "LIMITS", sf.ReadLimits(**changes), raising=False)
     use()
     return use
 
@@ -165,7 +165,7 @@ def test_an_export_formatted_down_to_row_a_million_is_read_within_the_memory_lim
     padding = (f'<row r="{r}" s="1" customFormat="1"><c r="A{r}" s="1"/><c r="B{r}" s="1"/></row>'
                for r in range(5, 1_000_001))
     _xlsx(tmp_path / "mis-en-forme.xlsx", [*_export_rows(3), *padding], dimension="A1:CZ1000000")
-    with ReaderPool(1, ReadLimits(memory_mb=300)) as pool:
+    with ReaderPool(1, sf.ReadLimits(memory_mb=300)) as pool:
         batch = pool.read([tmp_path / "mis-en-forme.xlsx"], tmp_path)
     assert batch.outcomes[0].readable, batch.outcomes[0].reason
     assert batch.outcomes[0].rows_in == 3
