@@ -2,7 +2,7 @@
 sleep or loop for ever, allocate without end) costs that file alone: it gets an outcome
 saying what happened and what to send instead, and every other file is read exactly as
 if it were absent. The misbehaving readers are real code run in the real reader
-processes (tests/fake_readers.py, plugged in by OBSERVATOIRE_EXTRA_READERS)."""
+processes (tests/support/fake_readers.py, plugged in by OBSERVATOIRE_EXTRA_READERS)."""
 from __future__ import annotations
 
 import shutil
@@ -37,7 +37,7 @@ def good_files(tmp_path_factory):
 
 @pytest.fixture
 def fake_readers(monkeypatch):
-    monkeypatch.setenv("OBSERVATOIRE_EXTRA_READERS", "fake_readers")
+    monkeypatch.setenv("OBSERVATOIRE_EXTRA_READERS", "tests.support.fake_readers")
     monkeypatch.setattr(sf, "EXTRA_READERS", {}, raising=False)
     sf._load_extra_readers()
 

@@ -1,7 +1,7 @@
-"""Readers that misbehave, for the tests of the reader pool: set the environment variable
-OBSERVATOIRE_EXTRA_READERS=fake_readers (this folder is on the path of the tests and of
-the reader processes they start) and a file `*.essai` is read here, doing what its first
-word says. Never used by the product."""
+"""Readers that misbehave, for the tests of the reader pool: with the environment variable
+OBSERVATOIRE_EXTRA_READERS=tests.support.fake_readers (reader processes inherit it and the
+tests' path), a file `*.essai` is read here, doing what its first word says. Never used
+by the product."""
 from __future__ import annotations
 
 import ctypes
