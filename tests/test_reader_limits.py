@@ -4,6 +4,7 @@ refused with a French reason naming the limit, and never costs more than its lim
 The big files are generated here, in a temporary folder."""
 from __future__ import annotations
 
+import io
 import os
 import zipfile
 from pathlib import Path
@@ -16,7 +17,7 @@ from observatoire.readers import submission_files as sf
 from observatoire.readers.pool import ReaderPool
 from observatoire.readers.submission_files import read_reception_manifest, read_submission_file
 from tests.support.submission_files import (
-    PERSONNEL, csv_bytes, export_header, export_row, outcome_of, run, save, values, workbook,
+    PERSONNEL, csv_bytes, export_header, export_row, ods_bytes, outcome_of, run, save, values, workbook,
 )
 from tests.support.workbook_xml import announce_size as _announce, cell as _cell, export_rows as _export_rows, \
     write_xlsx as _xlsx
@@ -184,3 +185,38 @@ def test_a_manifest_in_a_subfolder_dates_the_files_beside_it(tmp_path):
     assert typed.select("source_file", "transmission_source", "is_valid").rows() == [
         ("r84/cds.xlsx", "manifeste", True), ("r84/sous/autre.xlsx", "manifeste", True)]
     assert [o.source_file for o in received.outcomes] == ["r84/cds.xlsx", "r84/sous/autre.xlsx"]
+
+
+def _ods_with(tmp_path: Path, name: str, last_row_opening: str) -> Path:
+    """An export as OpenDocument whose last row opens with `last_row_opening`."""
+    raw = ods_bytes({"Export": [export_header(), export_row(number=1), export_row(number=2)]})
+    with zipfile.ZipFile(io.BytesIO(raw)) as archive:
+        members = {info.filename: archive.read(info.filename) for info in archive.infolist()}
+    content = members["content.xml"]
+    at = content.rfind(b"<table:table-row>")
+    members["content.xml"] = content[:at] + last_row_opening.encode() + content[at + len(b"<table:table-row>"):]
+    path = tmp_path / name
+    with zipfile.ZipFile(path, "w") as archive:
+        for member, data in members.items():
+            archive.writestr(member, data, zipfile.ZIP_STORED if member == "mimetype" else zipfile.ZIP_DEFLATED)
+    return path
+
+
+def test_an_ods_row_with_values_repeated_a_million_times_is_refused(tmp_path, limits):
+    path = _ods_with(tmp_path, "repete.ods", '<table:table-row table:number-rows-repeated="1000000">')
+    assert _reason(path).startswith(
+        "fichier refusé : une feuille a des valeurs jusqu'à la ligne 1 000 000 (limite 20 100 lignes par feuille)")
+    path = _ods_with(tmp_path, "normal.ods", '<table:table-row table:number-rows-repeated="2">')
+    content = read_submission_file(path, tmp_path)
+    assert content.outcome.readable and content.outcome.rows_in == 3
+
+
+def test_a_manifest_names_a_file_whose_name_on_disk_is_windows_1252(tmp_path):
+    root = tmp_path / "envois"
+    book, _ = workbook(values(date_transmission=None))
+    save(book, root / "r84" / "cds.xlsx")
+    os.rename(root / "r84" / "cds.xlsx", os.path.join(os.fsencode(root / "r84"), "activité.xlsx".encode("cp1252")))
+    (root / "r84" / "reception.csv").write_bytes("fichier;date_reception\nactivité.xlsx;15/02/2025\n".encode("cp1252"))
+    received, validated = run(root)
+    assert validated.typed.select("source_file", "transmission_source", "is_valid").rows() == [
+        ("r84/activit\\xe9.xlsx", "manifeste", True)]

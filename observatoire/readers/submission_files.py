@@ -692,6 +692,27 @@ def _sheet_extent(xml: bytes, columns: re.Pattern) -> tuple[int, bool]:
     return last_row, wide
 
 
+_ODS_REPEATED = re.compile(rb'number-(rows|columns)-repeated="([0-9]+)"')
+
+
+def _ods_extent(xml: bytes) -> tuple[int, bool]:
+    """What an OpenDocument sheet repeats: a row (or cell) holding a value repeated past the
+    limits, which calamine would expand, as `_sheet_extent` answers; repeated empty rows and
+    cells (a sheet formatted to its end) cost nothing."""
+    rows = LIMITS.export_rows + _TITLE_ROWS
+    for seen, match in enumerate(_ODS_REPEATED.finditer(xml)):
+        count, is_row = int(match.group(2)), match.group(1) == b"rows"
+        if count > (rows if is_row else LIMITS.columns):
+            closing = xml.find(b">", match.end())
+            end = closing if xml[closing - 1:closing] == b"/" else xml.find(
+                b"</table:table-row>" if is_row else b"</table:table-cell>", closing)
+            if b"office:value" in xml[closing:end] or b"<text:p>" in xml[closing:end]:
+                return (count, False) if is_row else (0, True)
+        if seen > 100_000:
+            break
+    return 0, False
+
+
 def _sniff_workbook(raw: bytes, outcome: FileOutcome) -> _Archive | None:
     """Refuse from the first bytes and the zip archive what is not a workbook or would
     cost more than the limits, before calamine sees it: every member is inflated once here,
@@ -732,6 +753,8 @@ def _sniff_workbook(raw: bytes, outcome: FileOutcome) -> _Archive | None:
                 mimetype = data[:100]
             elif _WORKSHEET.match(info.filename):
                 extents[info.filename] = _sheet_extent(data, columns)
+            elif info.filename == "content.xml":
+                extents[info.filename] = _ods_extent(data)
             del data
     except _InflatedTooBig as exc:
         raise UnreadableFile(
@@ -765,15 +788,15 @@ def _check_extents(archive: _Archive, extents: dict[str, tuple[int, bool]]) -> N
     except (KeyError, zipfile.BadZipFile, _InflatedTooBig):
         sheet_of = {}
     path, (last_row, wide) = next(iter(too_far.items()))
-    sheet = printable_name(sheet_of.get(path, path))
+    sheet = "une feuille" if path == "content.xml" else f"la feuille « {printable_name(sheet_of.get(path, path))} »"
     if wide:
         raise UnreadableFile(
-            f"fichier refusé : la feuille « {sheet} » a des valeurs au-delà de la colonne "
+            f"fichier refusé : {sheet} a des valeurs au-delà de la colonne "
             f"{column_letter(LIMITS.columns - 1)} (limite {LIMITS.columns} colonnes) ; supprimer les colonnes en trop "
             "et le renvoyer"
         )
     raise UnreadableFile(
-        f"fichier refusé : la feuille « {sheet} » a des valeurs jusqu'à la ligne {_thousands(last_row)} "
+        f"fichier refusé : {sheet} a des valeurs jusqu'à la ligne {_thousands(last_row)} "
         f"(limite {_thousands(rows)} lignes par feuille) ; un export régional fait quelques milliers de lignes : "
         "supprimer les lignes en trop (ou découper l'export) et le renvoyer"
     )
@@ -1055,6 +1078,10 @@ def _manifest_paths(folder: Path) -> list[Path]:
 def _manifest_records(path: Path, name: str) -> tuple[list[tuple[str, str]], str | None]:
     outcome = FileOutcome(name, "", 0)
     try:
+        if not stat.S_ISREG(os.stat(path).st_mode):  # a pipe would block the run
+            return [], f"{name} : ce n'est pas un fichier ordinaire"
+        if os.path.getsize(path) > LIMITS.file_mb * 1024 * 1024:
+            return [], f"{name} : plus de {LIMITS.file_mb} Mo, non lu"
         text = _decode(path.read_bytes(), outcome)
     except OSError as exc:
         return [], f"{name} : {_os_reason(exc)}"
@@ -1072,7 +1099,31 @@ def _manifest_records(path: Path, name: str) -> tuple[list[tuple[str, str]], str
     if not _MANIFEST_COLUMNS <= set(header):
         return [], f"{name} : en-tête attendu « fichier;date_reception », reçu « {printable_name(lines[0])} »"
     at_file, at_date = header.index("fichier"), header.index("date_reception")
-    return [
-        (re.sub(r"^\./", "", row[at_file].strip().replace("\\", "/")), row[at_date].strip())
-        for row in rows[1:] if len(row) > max(at_file, at_date)
-    ], None
+    records = []
+    for row in rows[1:]:
+        if len(row) > max(at_file, at_date):
+            file = re.sub(r"^\./", "", row[at_file].strip().replace("\\", "/"))
+            for alias in _disk_forms(file):
+                records.append((alias, row[at_date].strip()))
+    return records, None
+
+
+def _disk_forms(name: str) -> list[str]:
+    """`name` as a manifest writes it, and as `printable_name` shows the file it means when
+    the tool that extracted the files wrote the name in Windows-1252 or in the DOS code page
+    850 (« rapport activité.xlsx » on disk as b"rapport activit\\xe9.xlsx")."""
+    forms = [name]
+    for codec in ("cp1252", "cp850"):
+        try:
+            raw = name.encode(codec)
+        except UnicodeEncodeError:
+            continue
+        try:
+            raw.decode("utf-8")
+            continue  # the same bytes as UTF-8: the name itself
+        except UnicodeDecodeError:
+            pass
+        shown = "/".join(printable_name(os.fsdecode(part)) for part in raw.split(b"/"))
+        if shown not in forms:
+            forms.append(shown)
+    return forms
