@@ -14,6 +14,7 @@ each bad file got.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import shutil
@@ -44,10 +45,11 @@ def bad_files(folder: Path, good_workbook: Path) -> None:
     _xlsx(bad / "creux.xlsx", [*_export_rows(2), '<row r="1000000">' + _cell("A1000000", "x") + "</row>"])
     _xlsx(bad / "colonne-xfd.xlsx", [*_export_rows(2), '<row r="5">' + _cell("XFD5", "x") + "</row>"])
     padding = (f'<row r="{r}" s="1"><c r="A{r}" s="1"/><c r="B{r}" s="1"/></row>' for r in range(5, 1_000_001))
-    _xlsx(bad / "mis-en-forme.xlsx", [*_export_rows(3), *padding], dimension="A1:CZ1000000")
+    _xlsx(bad / "mis-en-forme.xlsx", itertools.chain(_export_rows(3), padding), dimension="A1:CZ1000000")
     rows = (f'<row r="{r}">' + _cell(f"A{r}", r) + _cell(f"B{r}", "Centre") + "</row>" for r in range(4, 1_000_001))
-    _xlsx(bad / "million.xlsx", [*_export_rows(2), *rows])
-    lying = _xlsx(bad / "menteur.xlsx", [*_export_rows(2), *(f'<row r="{r}" s="1"/>' for r in range(5, 8_000_000))])
+    _xlsx(bad / "million.xlsx", itertools.chain(_export_rows(2), rows))
+    lying = _xlsx(bad / "menteur.xlsx", itertools.chain(_export_rows(2), (f'<row r="{r}" s="1"/>'
+                                                                          for r in range(5, 8_000_000))))
     _announce(lying, "xl/worksheets/sheet1.xml", 3_000)
     header = "finess_et;raison_sociale;type_centre\r\n"
     (bad / "melange.csv").write_bytes(header.encode() + "690000001;Centre de santé;médical\r\n".encode("utf-8")

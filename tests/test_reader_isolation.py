@@ -5,6 +5,7 @@ if it were absent. The misbehaving readers are real code run in the real reader
 processes (tests/support/fake_readers.py, plugged in by OBSERVATOIRE_EXTRA_READERS)."""
 from __future__ import annotations
 
+import os
 import shutil
 import time
 from pathlib import Path
@@ -101,3 +102,69 @@ def test_in_process_reading_survives_a_reader_that_raises_a_base_exception(good_
     batch = read_batch(sorted(tmp_path.iterdir()), tmp_path)
     assert [o.readable for o in batch.outcomes] == [False, False]
     assert all(o.reason.startswith("le lecteur de tableur a échoué") for o in batch.outcomes)
+
+
+def test_a_campaign_with_bad_files_beside_exits_0_and_loads_exactly_the_same(tmp_path):
+    """As a user runs it: `observatoire run` in its own process, on the sample campaign with
+    two good files renamed as Windows and a script name them (bytes that are not UTF-8, a
+    newline), once as is and once with misbehaving files beside: exit 0 both times, the same
+    statuses and submissions, and an outcome for each bad file."""
+    import sqlite3
+    import subprocess
+    import sys
+
+    from observatoire.sample import generate_sample
+    from tests.support.workbook_xml import cell, export_rows, write_xlsx
+
+    sample = generate_sample(tmp_path / "sample")
+    paths = sample.campaigns[2024]
+    clean, dirty = tmp_path / "propre", tmp_path / "avec-mauvais"
+    shutil.copytree(paths.submissions_dir, clean)
+    workbooks = sorted(p for p in clean.rglob("*.xlsx") if p.stat().st_size > 3000)
+    os.rename(workbooks[0], os.path.join(os.fsencode(workbooks[0].parent), b"rapport activit\xe9 2024.xlsx"))
+    os.rename(workbooks[1], workbooks[1].parent / "envoi\nFichiers lus : 0 ; illisibles : 0.xlsx")
+    shutil.copytree(clean, dirty, symlinks=True)
+    bad = dirty / "zz-mauvais"
+    bad.mkdir()
+    for name in ("panique", "segfault", "dort", "alloue"):
+        (bad / f"{name}.essai").write_bytes(name.encode())
+    write_xlsx(bad / "creux.xlsx", [*export_rows(2), '<row r="1000000">' + cell("A1000000", "x") + "</row>"])
+    (bad / "melange.csv").write_bytes("finess_et;raison_sociale\r\n".encode() + "1;santé\r\n".encode()
+                                      + "2;santé\r\n".encode("cp1252"))
+    os.symlink("boucle.xlsx", bad / "boucle.xlsx")
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("PREFECT_LOGGING")},
+           "OBSERVATOIRE_EXTRA_READERS": "tests.support.fake_readers", "OBSERVATOIRE_READ_SECONDS_PER_FILE": "3",
+           "OBSERVATOIRE_READ_MEMORY_MB": "300", "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "300",
+           "PYTHONPATH": os.pathsep.join([str(Path(__file__).resolve().parents[1]), os.environ.get("PYTHONPATH", "")])}
+    results = {}
+    for label, folder in (("propre", clean), ("mauvais", dirty)):
+        db = tmp_path / f"{label}.db"
+        args = ["run", "--year", "2024", "--submissions", str(folder), "--calendar", str(paths.calendar),
+                "--warehouse", f"sqlite:///{db}", "--output-dir", str(tmp_path / label / "{annee}"), "--region", "84"]
+        for extract in sample.extracts:
+            args += ["--finess", str(extract)]
+        done = subprocess.run([sys.executable, "-m", "observatoire.cli", *args], capture_output=True, text=True,
+                              env=env, timeout=600, cwd=tmp_path)
+        assert done.returncode == 0, done.stderr[-3000:]
+        with sqlite3.connect(db) as connection:
+            results[label] = {
+                "statuses": connection.execute(
+                    "SELECT finess_et, status, days_late, source_file FROM centre_year_status ORDER BY status_id"
+                ).fetchall(),
+                "submissions": connection.execute(
+                    "SELECT source_file, source_row, is_valid, n_errors FROM submission ORDER BY submission_id"
+                ).fetchall(),
+                "outcomes": dict(connection.execute("SELECT source_file, reason FROM file_outcome").fetchall()),
+            }
+        results[label]["printed"] = done.stdout
+    assert results["mauvais"]["statuses"] == results["propre"]["statuses"]
+    assert results["mauvais"]["submissions"] == results["propre"]["submissions"]
+    loaded = {row[0] for row in results["propre"]["submissions"]}
+    assert any(name.endswith("rapport activit\\xe9 2024.xlsx") for name in loaded)
+    assert any(name.endswith("envoi\\nFichiers lus : 0 ; illisibles : 0.xlsx") for name in loaded)
+    reasons = {k.split("/", 1)[1]: v for k, v in results["mauvais"]["outcomes"].items() if k.startswith("zz-mauvais/")}
+    assert sorted(reasons) == ["alloue.essai", "boucle.xlsx", "creux.xlsx", "dort.essai", "melange.csv",
+                               "panique.essai", "segfault.essai"]
+    assert all(reasons.values())
+    for label in results:  # a name never forges a line of the summary
+        assert sum(line.startswith("Fichiers lus") for line in results[label]["printed"].splitlines()) == 1

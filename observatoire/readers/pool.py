@@ -46,7 +46,7 @@ from observatoire.readers.submission_files import (
     CELLS_SCHEMA, PERSONNEL_SCHEMA, FileContent, FileOutcome, ReadLimits, cells_frame, concat_columns,
     outcome_without_reading, personnel_frame, printable_name, read_submission_file,
 )
-from observatoire.readers.worker_init import init_reader_process
+from observatoire.readers.worker_init import reader_process
 from transforms.submissions import empty_issues
 
 
@@ -140,13 +140,13 @@ def _bound_memory(megabytes: int) -> None:
         pass
 
 
-def _reader_process(connection, progress, limits: ReadLimits) -> None:
-    """A reader process: reads the batches it is sent, one file after the other, telling
-    through `progress` which file it is on and since when."""
-    init_reader_process()
-    submission_files.set_limits(limits)
+def reader_loop(connection, progress, limits: dict) -> None:
+    """A reader process (started by `worker_init.reader_process`): reads the batches it is
+    sent, one file after the other, telling through `progress` which file it is on and
+    since when."""
+    submission_files.set_limits(ReadLimits(**limits))
     pl.DataFrame({"warm": [1]}).sum()  # Polars' thread pool and allocator, before the bound
-    _bound_memory(limits.memory_mb)
+    _bound_memory(submission_files.LIMITS.memory_mb)
     while True:
         try:
             message = connection.recv()
@@ -192,8 +192,8 @@ class _Reader:
     def __init__(self, context, limits: ReadLimits) -> None:
         self.progress = context.RawArray("d", 2)
         self.connection, child = context.Pipe()
-        self.process = context.Process(target=_reader_process, args=(child, self.progress, limits), daemon=True,
-                                       name="lecteur")
+        self.process = context.Process(target=reader_process, args=(child, self.progress, dict(limits.__dict__)),
+                                       daemon=True, name="lecteur")
         with _main_module_hidden():
             self.process.start()
         child.close()

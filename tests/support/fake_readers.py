@@ -45,7 +45,7 @@ def _spin() -> None:
 def _allocate() -> None:
     held = []
     while True:  # bounded by the reader process's memory limit, which is what is under test
-        held.append(bytearray(32 * 1024 * 1024))
+        held.append(bytearray(128 * 1024 * 1024))
 
 
 def _exit() -> None:
