@@ -744,11 +744,22 @@ def _sniff_workbook(raw: bytes, outcome: FileOutcome) -> _Archive | None:
     mimetype = b""
     try:
         archive = _Archive(raw)
+        announced = sum(info.file_size for info in archive.members)
+        if announced > budget:  # no need to inflate what says it is too big
+            raise UnreadableFile(
+                f"classeur refusé : son contenu décompressé annonce {_thousands(announced // (1024 * 1024))} Mo "
+                f"(limite {LIMITS.inflated_mb} Mo), possible bombe de décompression"
+            )
         for info in archive.members:
             if info.is_dir():
                 continue
             data = archive.read(info.filename, budget)
             budget -= len(data)
+            if len(data) > _RATIO_CHECK_FROM_BYTES and len(data) > MAX_COMPRESSION_RATIO * max(info.compress_size, 1):
+                raise UnreadableFile(
+                    f"classeur refusé : « {printable_name(info.filename)} » se décompresse "
+                    f"{len(data) // max(info.compress_size, 1)} fois sa taille, possible bombe de décompression"
+                )
             if info.filename == "mimetype":
                 mimetype = data[:100]
             elif _WORKSHEET.match(info.filename):
@@ -801,6 +812,11 @@ def _check_extents(archive: _Archive, extents: dict[str, tuple[int, bool]]) -> N
         "supprimer les lignes en trop (ou découper l'export) et le renvoyer"
     )
 
+
+# Spreadsheet XML compresses ~10x (a sheet formatted down to its last row ~50x): a member
+# past this ratio, really inflated, and this size is a bomb, not a form.
+MAX_COMPRESSION_RATIO = 200
+_RATIO_CHECK_FROM_BYTES = 10 * 1024 * 1024
 
 # rows a sheet may have above its header (title, notes) beyond the rows limit
 _TITLE_ROWS = 100
