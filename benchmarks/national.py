@@ -31,7 +31,8 @@ with the national FINESS extract, run with --region).
     .venv/bin/python benchmarks/national.py --report benchmarks/results/*.json
 
 `--stages`: after the rounds, one more run of the pipeline in a process of this script,
-with the time each stage takes (diagnostics, not a measure of what users wait for).
+with the time each stage takes (diagnostics, not a measure of what users wait for);
+`--child-stages SPEC` is that run alone (benchmarks/bad_files.py uses it).
 """
 from __future__ import annotations
 
@@ -483,13 +484,17 @@ def child_stages(spec: dict) -> dict:
         def step_in_background(self, stage, function, *args):
             return super().step_in_background(stage, timed(stage, function), *args)
 
-    params = CampaignParameters(year=YEAR, regions=spec["regions"], submissions=spec["submissions"],
-                                finess=spec["extracts"], calendar=spec["calendar"], warehouse_url=spec["url"],
-                                output_dir=spec["output_dir"])
+    params = CampaignParameters(year=spec.get("year", YEAR), regions=spec.get("regions") or [],
+                                submissions=spec["submissions"], finess=spec["extracts"], calendar=spec["calendar"],
+                                warehouse_url=spec["url"], output_dir=spec.get("output_dir"),
+                                read_workers=spec.get("read_workers"))
     started = time.perf_counter()
     pipeline.run_campaign(params, Timing())
-    return {"import_seconds": round(imported, 3), "import_cpu_seconds": round(imported_cpu, 3),
-            "run_seconds": round(time.perf_counter() - started, 3), "stages": spans}
+    result = {"import_seconds": round(imported, 3), "import_cpu_seconds": round(imported_cpu, 3),
+              "run_seconds": round(time.perf_counter() - started, 3), "stages": spans}
+    if spec.get("dump"):  # the warehouse's tables, for a caller that looks at the rows (bad_files.py)
+        result["warehouse_rows"] = dump_tables(spec["url"], Path(spec["dump"]))
+    return result
 
 
 # ====================================================================== ratios and targets
