@@ -363,7 +363,7 @@ def _summary(runs: list[dict]) -> dict:
 
 def measure_configuration(name: str, campaign: dict, kind: str, work: Path, rounds: int, analyst_rounds: int,
                           measures: tuple[str, ...], server: PrefectServer | None, stages: bool, timeout: float,
-                          log, analyst_site: Path | None = None) -> dict:
+                          log, analyst_site: Path | None = None, warm_up: bool = True) -> dict:
     work.mkdir(parents=True, exist_ok=True)
     warehouses = Warehouses(kind, work)
     observatoire = Path(sys.executable).with_name("observatoire")
@@ -392,25 +392,30 @@ def measure_configuration(name: str, campaign: dict, kind: str, work: Path, roun
     result: dict = {"configuration": name, "warehouse": kind, "command_line": command_line + [
         "--warehouse", "URL", "--output-dir", "DOSSIER"], "rounds": rounds}
     try:
-        # a first run, not counted: the page cache holds the files for every measure alike, and its
-        # warehouse gives the rows the floor writes
-        log(f"  {name} : exécution préalable (non comptée) …")
-        for attempt in range(2):  # a second try if the first fails (recorded either way)
-            url = warehouses.new(f"{name}-warm")
-            warm = run_process(*argv_for("command", url, work), cwd=work, timeout=timeout)
-            result.setdefault("warm_up", []).append(warm)
-            if "error" not in warm:
-                break
-        if "error" in warm:
-            log(f"  ! échec de l'exécution préalable : {warm['error']}")
-            return result
-        shutil.rmtree(work / "rows", ignore_errors=True)
-        result["warehouse_rows"] = dump_tables(url, work / "rows")
-        loaded = url  # kept: each rerun starts from a copy of it
-        if "server" in measures and server:  # the server's first flow run of this flow, not counted either
-            url = warehouses.new(f"{name}-warm-server")
-            result["warm_up_server"] = run_process(*argv_for("server", url, work), cwd=work, timeout=timeout)
-            warehouses.drop(url)
+        loaded = None
+        if warm_up:
+            # a first run, not counted: the page cache holds the files for every measure alike, and
+            # its warehouse gives the rows the floor writes
+            log(f"  {name} : exécution préalable (non comptée) …")
+            for attempt in range(2):  # a second try if the first fails (recorded either way)
+                url = warehouses.new(f"{name}-warm")
+                warm = run_process(*argv_for("command", url, work), cwd=work, timeout=timeout)
+                result.setdefault("warm_up", []).append(warm)
+                if "error" not in warm:
+                    break
+            if "error" in warm:
+                log(f"  ! échec de l'exécution préalable : {warm['error']}")
+                return result
+            shutil.rmtree(work / "rows", ignore_errors=True)
+            result["warehouse_rows"] = dump_tables(url, work / "rows")
+            loaded = url  # kept: each rerun starts from a copy of it
+            if "server" in measures and server:  # the server's first flow run of this flow, not counted either
+                url = warehouses.new(f"{name}-warm-server")
+                result["warm_up_server"] = run_process(*argv_for("server", url, work), cwd=work, timeout=timeout)
+                warehouses.drop(url)
+        else:  # the first measured run of the command gives the floor's rows (it runs first in round 1)
+            result["warm_up"] = "aucune"
+            measures = ("command", *(m for m in measures if m not in ("command", "rerun")))
         runs: dict[str, list[dict]] = {m: [] for m in measures}
         for r in range(rounds):
             order = list(measures[r % len(measures):] + measures[:r % len(measures)])
@@ -426,6 +431,8 @@ def measure_configuration(name: str, campaign: dict, kind: str, work: Path, roun
                 run = run_process(argv, env, cwd=round_dir, timeout=timeout, also=also)
                 run["round"] = r
                 runs[measure].append(run)
+                if measure == "command" and "warehouse_rows" not in result and "error" not in run:
+                    result["warehouse_rows"] = dump_tables(url, work / "rows")
                 warehouses.drop(url)
                 shutil.rmtree(round_dir, ignore_errors=True)
                 shown = "échec : " + run["error"] if "error" in run else \
@@ -560,6 +567,7 @@ def _machine() -> dict:
 def run_benchmark(multipliers: list[int], region: str | None, out: Path, results_dir: Path, *, rounds: int = 5,
                   large_rounds: int | None = None, analyst_rounds: int | None = None,
                   measures: tuple[str, ...] = MEASURES, large_measures: tuple[str, ...] | None = None,
+                  large_warm_up: bool = True,
                   warehouses: tuple[str, ...] = ("sqlite",), n_centres: int = 3000, seed: int = 2025,
                   finess_lines: int = 100_000, stages: bool = False, timeout: float = 1800,
                   quiet: bool = False) -> list[Path]:
@@ -609,7 +617,8 @@ def run_benchmark(multipliers: list[int], region: str | None, out: Path, results
                     machine = _machine()
                     result = measure_configuration(name, campaign, kind, work_root / f"{name}-{kind}", n_rounds,
                                                    min(analyst_n, n_rounds), config_measures, server, stages,
-                                                   timeout, log, analyst_site)
+                                                   timeout, log, analyst_site,
+                                                   warm_up=multiplier == 1 or large_warm_up)
                     result.update(dataset=dataset, started_at=started.isoformat(timespec="seconds"),
                                   finished_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
                                   machine={**machine, "load_average_after": os.getloadavg()},
@@ -749,6 +758,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--measures", nargs="+", default=list(MEASURES), choices=MEASURES)
     parser.add_argument("--large-measures", nargs="+", default=None, choices=MEASURES,
                         help="mesures des campagnes ×k, k > 1 (défaut : celles de --measures)")
+    parser.add_argument("--no-large-warm-up", action="store_true",
+                        help="campagnes ×k, k > 1 : sans exécution préalable (le premier run mesuré donne "
+                             "les lignes du plancher)")
     parser.add_argument("--warehouse", choices=("sqlite", "postgresql", "both"), default="sqlite")
     parser.add_argument("--stages", action="store_true", help="durées des étapes en plus (diagnostic)")
     parser.add_argument("--out", default=str(BENCH_DIR / ".cache"), help="jeux générés (cache) et dossiers de travail")
@@ -770,7 +782,8 @@ def main(argv: list[str] | None = None) -> int:
     run_benchmark(args.files_multiplier, None if args.region in ("aucune", "none", "") else args.region,
                   Path(args.out), Path(args.results_dir), rounds=args.rounds, large_rounds=args.large_rounds,
                   analyst_rounds=args.analyst_rounds, measures=tuple(args.measures),
-                  large_measures=tuple(args.large_measures) if args.large_measures else None, warehouses=kinds,
+                  large_measures=tuple(args.large_measures) if args.large_measures else None,
+                  large_warm_up=not args.no_large_warm_up, warehouses=kinds,
                   n_centres=args.centres, seed=args.seed, finess_lines=args.finess_lines, stages=args.stages,
                   timeout=args.timeout)
     return 0
