@@ -26,7 +26,8 @@ from prefect.utilities.annotations import quote
 from flows import artifacts
 from flows.parameters import CampaignParameters
 from observatoire import stages, warehouse
-from observatoire.errors import CampaignError
+from observatoire.errors import CampaignError, RunRefused
+from observatoire.run_guards import check_arguments
 from observatoire.readers.calendar import read_calendar
 from observatoire.readers.pool import ReaderPool
 from transforms.referential import referential_regions
@@ -98,8 +99,8 @@ def _transient(task, task_run, state) -> bool:
 
 @task(name="référentiel FINESS", task_run_name="référentiel FINESS", cache_policy=NO_CACHE, retries=1,
       retry_delay_seconds=5, retry_condition_fn=_transient)
-def load_referential(paths: list[str], engine_url: str) -> stages.Referential:
-    ref = stages.load_referential([Path(p) for p in paths], run_engine(engine_url))
+def load_referential(paths: list[str], engine_url: str, forced: list[str] = ()) -> stages.Referential:
+    ref = stages.load_referential([Path(p) for p in paths], run_engine(engine_url), forced)
     logger = get_run_logger()
     for extract in ref.extracts:
         logger.info("Extrait FINESS %s : instantané du %s", extract["file"], extract["extract_date"].isoformat())
@@ -173,8 +174,8 @@ def reconcile(validated, ref, engine_url: str):
 
 
 @task(name="statuts", task_run_name="statuts", cache_policy=NO_CACHE)
-def compute_statuses(validated, resolution, ref, calendar, year, regions):
-    return stages.statuses(validated, resolution, ref, calendar, year, regions)
+def compute_statuses(validated, resolution, ref, calendar, year, regions, scoped=False):
+    return stages.statuses(validated, resolution, ref, calendar, year, regions, scoped)
 
 
 @task(name="chargement de l'entrepôt", task_run_name="chargement de l'entrepôt", cache_policy=NO_CACHE,
@@ -264,6 +265,7 @@ def consolidate_campaign(params: CampaignParameters = CampaignParameters()) -> s
     le statut de chaque centre attendu, charge l'entrepôt et publie la synthèse, la liste
     des centres à relancer et le classeur de retour. Renvoie le résumé texte."""
     year = params.exercise_year()
+    check_arguments(year, params.regions, params.force)  # a run from the Prefect UI: before anything starts
     with campaign_slot(year):
         return _consolidate(params, year)
 
@@ -301,7 +303,8 @@ def _consolidate_into(params, year, started_at, url, engine, pool_token) -> str:
     except Exception as exc:
         message = str(exc) if isinstance(exc, CampaignError) else f"{type(exc).__name__}: {exc}"
         warehouse.record_run_end(engine, run_id, {"finished_at": dt.datetime.now(dt.timezone.utc),
-                                                  "outcome": "failed", "message": message})
+                                                  "outcome": "refused" if isinstance(exc, RunRefused) else "failed",
+                                                  "message": message})
         raise
     warehouse.record_run_end(engine, run_id, end)
     logger.info(summary)
@@ -314,9 +317,10 @@ def _stages(params, year, submissions: Path, calendar: Path | None, url, run_id,
     run_name = params.run_name("campagne")
     # The FINESS referential (parse, snapshot store) runs while the files are read by the
     # reader processes.
-    ref_future = load_referential.submit([str(p) for p in params.finess_files()], url)
+    ref_future = load_referential.submit([str(p) for p in params.finess_files()], url, params.force)
     try:
         files = [str(p) for p in stages.list_files(submissions)]
+        stages.check_files(files, submissions, params.force)
         batches = read_batches(files)
         pool = _READER_POOLS.get(pool_token) if not params.dask_address else None
         if pool is not None:  # the reader processes start on the files before anything else is done here
@@ -337,12 +341,16 @@ def _stages(params, year, submissions: Path, calendar: Path | None, url, run_id,
         ref_future.wait()
     ref = ref_future.result()
     regions = list(params.regions) or referential_regions(ref.history)
+    scoped = bool(params.regions)  # limited to some regions: leaves the others' submissions alone
     resolution = reconcile(quote(validated), quote(ref), url)
     status_rows, submission_rows = compute_statuses(quote(validated), quote(resolution), quote(ref),
-                                                    quote(calendar_frame), year, quote(regions))
+                                                    quote(calendar_frame), year, quote(regions), scoped)
+    stages.check_data(run_engine(url), year, regions, validated, status_rows, params.force)
     campaign_load = stages.build_load(year, regions, received, validated, status_rows, submission_rows, run_id,
-                                      dt.datetime.now(dt.timezone.utc))
+                                      dt.datetime.now(dt.timezone.utc), scoped)
     load(url, quote(campaign_load))
+    if scoped:  # the summary and the feedback workbook show the run's regions only
+        received, validated = stages.scoped_view(received, validated, submission_rows)
     _publish(params, year, regions, run_name, received, validated, campaign_load, run_id, url)
     counts = stages.status_counts(campaign_load.statuses)
     end = {
@@ -353,11 +361,13 @@ def _stages(params, year, submissions: Path, calendar: Path | None, url, run_id,
         "files_read": sum(o.readable for o in received.outcomes),
         "files_unreadable": sum(not o.readable for o in received.outcomes),
         "submissions": campaign_load.submissions.height,
+        "submissions_other_regions": submission_rows.filter(~pl.col("in_scope")).height,
         **{f"n_{status}": count for status, count in counts.items()},
         "finished_at": dt.datetime.now(dt.timezone.utc),
         "outcome": "succeeded",
     }
-    return stages.summary_text(year, campaign_load.statuses, received), end
+    notes = stages.run_notes(submission_rows, calendar_frame, ref, year, regions, scoped)
+    return stages.summary_text(year, campaign_load.statuses, received, notes), end
 
 
 def _publish(params, year, regions, run_name, received, validated, campaign_load, run_id, url) -> None:

@@ -27,6 +27,10 @@ def _run_parser(sub) -> None:
     run.add_argument("--warehouse", help="URL SQLAlchemy de l'entrepôt (défaut : sqlite:///warehouse.db)")
     run.add_argument("--output-dir", default="rapports/{annee}",
                      help="dossier des classeurs de retour et de relance (défaut : rapports/{annee})")
+    # the guard names, listed without importing polars here (`observatoire --help` stays quick)
+    run.add_argument("--force", action="append", default=[], metavar="GARDE",
+                     help="passer outre une garde nommée par un refus (répétable) : aucun-envoi, autre-exercice, "
+                          "exercice-en-cours, region-inconnue, centres-perdus, finess-reduit")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -39,6 +43,8 @@ def main(argv: list[str] | None = None) -> int:
         from observatoire.reports.relance import relance_main
 
         return relance_main(argv[1:])
+    if argv[:1] == ["run"]:  # without the other commands' imports: a refused run answers within a second
+        return _run_command(argv)
     parser = argparse.ArgumentParser(prog="observatoire", description="Observatoire des centres de santé")
     sub = parser.add_subparsers(dest="command", required=True)
     _run_parser(sub)
@@ -47,6 +53,9 @@ def main(argv: list[str] | None = None) -> int:
     from observatoire import review_cli
 
     review_cli.add_parsers(sub)
+    from observatoire import finess_cli
+
+    finess_cli.add_parsers(sub)
     query = sub.add_parser("sql", help="exécuter une requête SQL sur l'entrepôt et afficher le résultat")
     query.add_argument("requete", help="requête SELECT, par exemple « SELECT * FROM v_conformite_region »")
     query.add_argument("--warehouse", help="URL de l'entrepôt (défaut : sqlite:///warehouse.db)")
@@ -60,11 +69,10 @@ def main(argv: list[str] | None = None) -> int:
     from observatoire.sample.generator import SampleError
 
     try:
-        if args.command == "run":
-            return _run(args.year, args.regions, args.submissions, args.finess, args.calendar, args.warehouse,
-                        args.output_dir)
         if args.command in ("revue", "decision"):
             return review_cli.run(args)
+        if args.command == "finess":
+            return finess_cli.run(args)
         if args.command == "sql":
             return _query(args.requete, args.warehouse)
         return _demo(Path(args.out), args.warehouse, args.output_dir)
@@ -73,19 +81,36 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
 
-def _run(year, regions, submissions, finess, calendar, warehouse_url, output_dir=None) -> int:
+def _run_command(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="observatoire", description="Observatoire des centres de santé")
+    _run_parser(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    from observatoire.errors import CampaignError
+
+    try:
+        return _run(args.year, args.regions, args.submissions, args.finess, args.calendar, args.warehouse,
+                    args.output_dir, args.force)
+    except CampaignError as exc:
+        print(f"observatoire : {exc}", file=sys.stderr)
+        return 2
+
+
+def _run(year, regions, submissions, finess, calendar, warehouse_url, output_dir=None, force=()) -> int:
     from pydantic import ValidationError
 
-    from flows.campaign import consolidate_campaign
     from flows.parameters import CampaignParameters
     from observatoire.errors import CampaignError
+    from observatoire.run_guards import check_arguments
 
     try:
         params = CampaignParameters(year=year, regions=regions or [], submissions=str(submissions),
                                     finess=[str(f) for f in finess], calendar=str(calendar) if calendar else None,
-                                    warehouse_url=warehouse_url, output_dir=output_dir)
+                                    warehouse_url=warehouse_url, output_dir=output_dir, force=list(force or []))
     except ValidationError as exc:
         raise CampaignError("paramètres invalides : " + "; ".join(e["msg"] for e in exc.errors())) from exc
+    check_arguments(params.exercise_year(), params.regions, params.force)  # before Prefect starts
+    from flows.campaign import consolidate_campaign
+
     print(consolidate_campaign(params=params))
     return 0
 
