@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from observatoire.cli import main
-from tests.test_flow_campaign import _EXPORT_HEADER, _export_row, write_small_campaign
+from tests.support.small_campaign import EXPORT_HEADER, export_row, write_small_campaign
 from transforms.finess_key import finess_check_digit
 
 TABLES = ("centre_year_status", "submission", "submission_issue", "file_outcome", "reconciliation_review",
@@ -154,10 +154,10 @@ def test_a_region_run_over_a_shared_folder_leaves_other_regions_alone(prefect_ha
     campaign = write_small_campaign(tmp_path / "campagne")
     unknown = _et("75009999")
     nowhere = _et("75008888")
-    paris = [_EXPORT_HEADER,
-             _export_row("750000010", "Centre de santé Belleville", "75120", "10/02/2025 10:00"),
-             _export_row(unknown, "Centre de santé inconnu", "75111", "12/02/2025 10:00"),
-             _export_row(nowhere, "Centre de santé nulle part", "99999", "12/02/2025 10:00")]
+    paris = [EXPORT_HEADER,
+             export_row("750000010", "Centre de santé Belleville", "75120", "10/02/2025 10:00"),
+             export_row(unknown, "Centre de santé inconnu", "75111", "12/02/2025 10:00"),
+             export_row(nowhere, "Centre de santé nulle part", "99999", "12/02/2025 10:00")]
     (campaign.submissions / "paris.csv").write_bytes(("\n".join(paris) + "\n").encode("cp1252"))
 
     code, out, err = _run(capsys, engine_url, campaign)  # the whole campaign: regions 11 and 84

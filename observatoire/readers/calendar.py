@@ -12,8 +12,8 @@ import polars as pl
 
 from observatoire.errors import CampaignError
 from transforms.finess_key import valid_finess_expr
+from transforms.finess_key import repair_finess
 from transforms.guards import calendar_problem
-from transforms.reconcile import repair_finess
 
 # `line`: the row's line in the file, for the messages about it
 CALENDAR_SCHEMA = {"annee": pl.Int64, "finess_et": pl.String, "date_limite": pl.Date, "line": pl.Int64}
