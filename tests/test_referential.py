@@ -116,7 +116,8 @@ def _frame(rows):
         "finess_et": pl.String, "region_code": pl.String, "is_centre_de_sante": pl.Boolean, "dateouv": pl.Date,
     }, orient="row")
     return frame.with_columns(
-        pl.lit(None, pl.String).alias(name) for name in ESTABLISHMENT_COLUMNS if name not in frame.columns
+        pl.lit(None, pl.Date if name == "datefermeture" else pl.String).alias(name)
+        for name in ESTABLISHMENT_COLUMNS if name not in frame.columns
     ).select(ESTABLISHMENT_COLUMNS)
 
 
