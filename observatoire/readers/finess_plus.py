@@ -368,14 +368,22 @@ class _Parser:
                 element = one_decoder.decode(self.buf[start:end])
             except msgspec.ValidationError as exc:
                 raise self._invalid(exc, label, index, single=True) from None
-            except msgspec.DecodeError:
-                raise self.malformed("un élément JSON valide", start) from None
+            except msgspec.DecodeError as exc:
+                raise self._malformed_element(exc, start) from None
             if key is None:
                 first = re.match(rb"\{[ \t\r\n]*(" + _STRING.pattern + rb")[ \t\r\n]*:", self.buf[start:end])
                 key = first.group(1) if first else None
             self.pos = end
             yield [element]
             index += 1
+
+    def _malformed_element(self, exc: msgspec.DecodeError, start: int) -> _Refused:
+        """Where msgspec stopped in the element (its `(byte N)`), and why when it is the encoding."""
+        byte = re.search(r"\(byte (\d+)\)", str(exc))
+        at = start + int(byte.group(1)) if byte else start
+        if "utf-8" in str(exc).lower():
+            return _Refused(f"texte qui n'est pas en UTF-8 à l'octet {self.offset(at)} {self.where}")
+        return self.malformed("du JSON valide", at)
 
     def _last_boundary(self, key: bytes) -> int | None:
         """Just past the `}` of the last element in the buffer that another one follows,
