@@ -12,6 +12,7 @@ from pathlib import Path
 import polars as pl
 
 from observatoire.errors import CampaignError
+from observatoire.vocabulary import STATUS_LABELS, campaign_title
 from observatoire.readers.finess_extract import FinessExtract, peek_finess_extract, read_finess_extract
 from observatoire.readers.finess_plus import (
     FinessPlusFile, FinessPlusHeader, is_finess_plus, peek_finess_plus, read_finess_plus,
@@ -23,7 +24,9 @@ from observatoire.readers.submission_files import (
 )
 from schemas.registry import personnel_labels, template_for_year
 from transforms import compliance, referential, submissions as subs, validation
-from transforms.reconcile import reconcile_finess, repair_finess
+from transforms.geography import commune_departement
+from transforms.finess_key import repair_finess
+from transforms.reconcile import reconcile_finess
 from transforms.values import parse_datetime
 
 
@@ -215,8 +218,7 @@ def statuses(
         .join(resolution, on="submission_key", how="left")
         .join(et_regions, on="finess_et", how="left")
         .with_columns(
-            pl.when(commune.str.starts_with("97")).then(commune.str.slice(0, 3)).otherwise(commune.str.slice(0, 2))
-            .alias("declared_cog"),
+            commune_departement(commune).alias("declared_cog"),
             _antennes_list(pl.col("antennes")).alias("antennes_list"),
         )
         .join(dep_regions, on="declared_cog", how="left")
@@ -397,9 +399,9 @@ def summary_text(year: int, status_table: pl.DataFrame, received: ReceivedFiles)
         if status not in pivot.columns:
             pivot = pivot.with_columns(pl.lit(0, pl.UInt32).alias(status))
     pivot = pivot.select("region_code", *compliance.STATUSES)
-    header = ["région", "à l'heure", "en retard", "invalide", "manquant", "couvert", "inattendu"]
+    header = ["région", *(STATUS_LABELS[status] for status in compliance.STATUSES)]
     widths = [max(len(h), 6) for h in header]
-    lines = [f"Campagne {year} (exercice {year}) : consolidation terminée", "",
+    lines = [f"{campaign_title(year)} : consolidation terminée", "",
              "  ".join(h.rjust(w) for h, w in zip(header, widths))]
     for row in pivot.iter_rows():
         lines.append("  ".join(str(v).rjust(w) for v, w in zip(row, widths)))
