@@ -13,6 +13,8 @@ import datetime as dt
 
 import polars as pl
 
+from transforms.geography import commune_departement
+
 CENTRE_DE_SANTE_CATEGORIES = ("124", "125", "130", "289")
 # their labels (finess.md), which a FINESS+ file does not carry
 CENTRE_DE_SANTE_LABELS = {"124": "Centre de Santé", "125": "Centre de Santé Dentaire",
@@ -36,15 +38,17 @@ ESTABLISHMENT_COLUMNS = [
 
 
 def departement_of_cog_commune(cog_commune: pl.Expr) -> pl.Expr:
-    """The FINESS département of a 5-character INSEE commune code: its first two characters,
-    three for the overseas ones (`97x`, `98x`, coded 9A…9J as in the extract), `2A`/`2B` for
-    Corsica; null for anything that is not a commune code."""
+    """The FINESS département of a 5-character INSEE commune code (FINESS+ `cogCommune`):
+    its COG département (`transforms.geography`), written as FINESS writes it overseas
+    (9A…9J, as in the extract); null for anything that is not a commune code."""
     code = cog_commune.str.strip_chars().str.to_uppercase()
-    valid = code.str.contains(r"^(?:\d{2}|2[AB])\d{3}$")
-    overseas = code.str.slice(0, 3).replace_strict(INSEE_TO_FINESS_DEPARTEMENT, default=None, return_dtype=pl.String)
-    return (pl.when(~valid).then(None)
-            .when(code.str.starts_with("97") | code.str.starts_with("98")).then(overseas)
-            .otherwise(code.str.slice(0, 2)))
+    cog = commune_departement(code)
+    return (
+        pl.when(~code.str.contains(r"^(?:\d{2}|2[AB])\d{3}$")).then(None)
+        .when(cog.str.len_chars() == 3)
+        .then(cog.replace_strict(INSEE_TO_FINESS_DEPARTEMENT, default=None, return_dtype=pl.String))
+        .otherwise(cog)
+    )
 
 
 def normalise_establishments(raw: pl.DataFrame, departement_regions: pl.DataFrame) -> pl.DataFrame:

@@ -21,6 +21,7 @@ inflating (zlib releases the GIL) and the checksum run in a thread beside the de
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import hashlib
 import queue
 import re
@@ -42,7 +43,8 @@ GZIP_MAGIC = b"\x1f\x8b"
 KNOWN_SCHEMA_MAJOR = "1"  # "v1.0.0" in the ANS's example and schema
 EXTRA_FIELDS = ["datefermeture", "etatobjet"]
 _PARIS = ZoneInfo("Europe/Paris")
-_RAW_CHUNK = 1 << 18  # bytes read from the file at a time
+_RAW_CHUNK = 1 << 20  # bytes read from the file at a time
+_CHUNK = 1 << 22  # inflated bytes handed over at a time (at most 4 wait in the queue)
 _BATCH = 1 << 22  # inflated bytes decoded at a time (a few MB of Python objects at most)
 _WS = re.compile(rb"[ \t\r\n]*")
 _STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
@@ -51,14 +53,14 @@ _TOKEN = re.compile(rb'"(?:[^"\\]|\\.)*"|"|[\[\]{}]')  # a lone `"`: a string th
 
 
 # ------------------------------------------------------------------ what is decoded
-class _Coded(msgspec.Struct):
+class _Coded(msgspec.Struct, gc=False):
     code: Optional[str] = None
 
 
 _CodeOrCoded = Union[str, _Coded, None]  # the example writes "124", the schema {"code": "124", ...}
 
 
-class _InfoEge(msgspec.Struct):
+class _InfoEge(msgspec.Struct, gc=False):
     numFinessEge: str
     nomEgeCourt: Optional[str] = None
     nomEgeLong: Optional[str] = None
@@ -67,36 +69,36 @@ class _InfoEge(msgspec.Struct):
     siret: Optional[str] = None
 
 
-class _Telecom(msgspec.Struct):
+class _Telecom(msgspec.Struct, gc=False):
     telephone: Optional[str] = None
     telecopie: Optional[str] = None
 
 
-class _Contact(msgspec.Struct):
+class _Contact(msgspec.Struct, gc=False):
     telecom: Optional[_Telecom] = None
 
 
-class _Adresse(msgspec.Struct):
+class _Adresse(msgspec.Struct, gc=False):
     cogCommune: Optional[str] = None
     codePostal: Optional[str] = None
     ligneAcheminement: Optional[str] = None
 
 
-class _Ege(msgspec.Struct):
+class _Ege(msgspec.Struct, gc=False):
     informationsGeneralesEGE: _InfoEge
     categorieentiteGeographiqueExercice: _CodeOrCoded = None  # the example's spelling
     categorieEntiteGeographiqueExercice: _CodeOrCoded = None  # the schema's
     etatObjet: _CodeOrCoded = None
     siret: Optional[str] = None  # where the schema puts it (the example: in informationsGeneralesEGE)
     adresse: Optional[list[_Adresse]] = None
-    contact: Optional[list[_Contact]] = None
+    contact: Optional[list[_Contact]] = None  # structures without cycles: gc=False spares the collector
 
 
-class _InfoPmej(msgspec.Struct):
+class _InfoPmej(msgspec.Struct, gc=False):
     numFinessPm: Optional[str] = None
 
 
-class _Pmej(msgspec.Struct):
+class _Pmej(msgspec.Struct, gc=False):
     informationsGeneralesPMEJ: Optional[_InfoPmej] = None  # the example's spelling
     informationsGeneralesPmej: Optional[_InfoPmej] = None  # the schema's
     ege: Optional[list[_Ege]] = None
@@ -153,7 +155,7 @@ class _Inflated:
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self.sha256 = ""
-        self._queue: queue.Queue = queue.Queue(maxsize=8)
+        self._queue: queue.Queue = queue.Queue(maxsize=4)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._produce, name="finess-plus-reader", daemon=True)
         self._thread.start()
@@ -194,7 +196,8 @@ class _Inflated:
         inflater = zlib.decompressobj(31)
         while True:
             while data:
-                out = inflater.decompress(data)
+                out = inflater.decompress(data, _CHUNK)  # bounded: a 1 MB read inflates to about 11 MB
+                data = inflater.unconsumed_tail
                 if out and not self._put(out):
                     return
                 if inflater.eof:  # a member ends; another may follow (concatenated gzip files)
@@ -205,8 +208,6 @@ class _Inflated:
                         raise _Refused("données inattendues après la fin du flux gzip")
                     else:
                         data = b""
-                else:
-                    data = b""
             data = handle.read(_RAW_CHUNK)
             if not data:
                 break
@@ -240,19 +241,24 @@ class _Parser:
         self.eof = False
         self.where = "au début du fichier"
 
-    def more(self) -> bool:
-        """Append the next chunk (forgetting what is before `pos`); False at the end."""
+    def more(self, wanted: int = 1) -> bool:
+        """Append at least `wanted` more bytes when the stream has them (forgetting what is
+        before `pos`, in one copy); False when nothing was left."""
         if self.eof:
             return False
-        chunk = next(self._chunks, None)
-        if chunk is None:
-            self.eof = True
+        chunks, size = [], 0
+        while size < wanted:
+            chunk = next(self._chunks, None)
+            if chunk is None:
+                self.eof = True
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+        if not chunks:
             return False
-        if self.pos:
-            self.base += self.pos
-            self.buf = self.buf[self.pos:]
-            self.pos = 0
-        self.buf += chunk
+        self.base += self.pos
+        self.buf = b"".join([self.buf[self.pos:], *chunks]) if self.pos or len(chunks) > 1 else self.buf + chunks[0]
+        self.pos = 0
         return True
 
     def offset(self, pos: int | None = None) -> int:
@@ -342,12 +348,12 @@ class _Parser:
                 self.pos += 1
                 self.peek()
             if key is not None and self.offset() >= single_until:
-                while len(self.buf) - self.pos < _BATCH and self.more():
-                    pass
+                if len(self.buf) - self.pos < _BATCH:
+                    self.more(_BATCH - (len(self.buf) - self.pos))
                 cut = self._last_boundary(key)
                 if cut is not None:
                     try:
-                        elements = batch_decoder.decode(b"[" + self.buf[self.pos:cut] + b"]")
+                        elements = batch_decoder.decode(b"".join((b"[", memoryview(self.buf)[self.pos:cut], b"]")))
                     except msgspec.ValidationError as exc:
                         raise self._invalid(exc, label, index) from None
                     except msgspec.DecodeError:  # not an element's end after all: one by one up to there
@@ -453,6 +459,8 @@ def _read(path: Path, rows: bool) -> tuple[FinessPlusHeader, pl.DataFrame | None
         raise CampaignError(f"Référentiel FINESS illisible : {path} ({exc.strerror}).") from exc
     stream = _Inflated(path)
     columns = _Columns() if rows else None
+    collecting = gc.isenabled()
+    gc.disable()  # a million short-lived lists and structures, none in a cycle: no collection meanwhile
     try:
         scalars = _walk(_Parser(stream.chunks()), columns, stop_at_header=not rows)
         header = _header(path, scalars, sha256 or stream.sha256)
@@ -460,6 +468,8 @@ def _read(path: Path, rows: bool) -> tuple[FinessPlusHeader, pl.DataFrame | None
         raise CampaignError(f"Référentiel FINESS+ refusé : {path.name} : {exc}.") from None
     finally:
         stream.close()
+        if collecting:
+            gc.enable()
     return header, columns.frame() if columns is not None else None
 
 
@@ -547,71 +557,78 @@ def _header(path: Path, scalars: dict, sha256: str) -> FinessPlusHeader:
 
 
 def _code(value) -> str | None:
-    code = value.code if isinstance(value, _Coded) else value
-    return code.strip() if isinstance(code, str) else None
-
-
-def _text(value: str | None) -> str | None:
-    return value.strip() if isinstance(value, str) else None
+    return value if value.__class__ is str else (value.code if value is not None else None)
 
 
 class _Columns:
-    """The ET as the extract's columns, filled batch by batch (lists of text, no frame per batch)."""
+    """The ET as the extract's columns, filled batch by batch: one list comprehension per
+    column (the decoded structures of a batch are dropped after it), trimming and the rest
+    done by Polars at the end."""
 
     NAMES = [*STRUCTUREET_FIELDS, *EXTRA_FIELDS]
+    _TEXT = ("nofinesset", "nofinessej", "rs", "rslongue", "commune_cog", "codepostal", "acheminement",
+             "telephone", "telecopie", "categetab", "siret", "siret_ege", "dateouv", "datefermeture", "etatobjet")
 
     def __init__(self) -> None:
-        self.values: dict[str, list] = {name: [] for name in
-                                        ("nofinesset", "nofinessej", "rs", "rslongue", "commune_cog",
-                                         "ligneacheminement", "telephone", "telecopie", "categetab", "siret",
-                                         "dateouv", "datefermeture", "etatobjet")}
+        self.values: dict[str, list] = {name: [] for name in self._TEXT}
 
     def add(self, batch: list[_Pmej]) -> None:
-        append = {name: values.append for name, values in self.values.items()}
-        for pmej in batch:
-            info = pmej.informationsGeneralesPMEJ or pmej.informationsGeneralesPmej
-            ej = _text(info.numFinessPm) if info is not None else None
-            for ege in pmej.ege or ():
-                general = ege.informationsGeneralesEGE
-                if not ej:
-                    raise _Refused(f"l'ET {general.numFinessEge} appartient à une entité juridique sans numFinessPm "
-                                   "(informationsGeneralesPMEJ)")
-                state = _code(ege.etatObjet)
-                closed = _text(general.dateFermeture) or None
-                if state == "I" and not closed:
-                    continue  # closed, but when is unknown: absent from this snapshot, as from an extract
-                address = next((a for a in ege.adresse or () if a.cogCommune), None)
-                telecom = next((c.telecom for c in ege.contact or () if c.telecom and c.telecom.telephone), None)
-                category = _code(ege.categorieentiteGeographiqueExercice) or _code(
-                    ege.categorieEntiteGeographiqueExercice)
-                acheminement = None
-                if address is not None:
-                    acheminement = " ".join(p for p in (_text(address.codePostal), _text(address.ligneAcheminement))
-                                            if p) or None
-                append["nofinesset"](general.numFinessEge.strip())
-                append["nofinessej"](ej)
-                append["rs"](_text(general.nomEgeCourt))
-                append["rslongue"](_text(general.nomEgeLong))
-                append["commune_cog"](address.cogCommune if address is not None else None)
-                append["ligneacheminement"](acheminement)
-                append["telephone"](telecom.telephone.strip() if telecom else None)
-                append["telecopie"](_text(telecom.telecopie) if telecom else None)
-                append["categetab"](category)
-                append["siret"](_text(ege.siret) or _text(general.siret))
-                append["dateouv"](_text(general.dateOuverture))
-                append["datefermeture"](closed)
-                append["etatobjet"](state)
+        pairs = [(info.numFinessPm if info is not None else None, ege)
+                 for pmej in batch if pmej.ege
+                 for info in (pmej.informationsGeneralesPMEJ or pmej.informationsGeneralesPmej,)
+                 for ege in pmej.ege]
+        orphan = next((ege for ej, ege in pairs if not ej), None)
+        if orphan is not None:
+            raise _Refused(f"l'ET {orphan.informationsGeneralesEGE.numFinessEge} appartient à une entité juridique "
+                           "sans numFinessPm (informationsGeneralesPMEJ)")
+        general = [ege.informationsGeneralesEGE for _, ege in pairs]
+        address = [ege.adresse[0] if ege.adresse else _NO_ADDRESS for _, ege in pairs]
+        telecom = [next((c.telecom for c in ege.contact if c.telecom is not None), _NO_TELECOM)
+                   if ege.contact else _NO_TELECOM for _, ege in pairs]
+        extend = self.values
+        extend["nofinessej"] += [ej for ej, _ in pairs]
+        extend["nofinesset"] += [g.numFinessEge for g in general]
+        extend["rs"] += [g.nomEgeCourt for g in general]
+        extend["rslongue"] += [g.nomEgeLong for g in general]
+        extend["dateouv"] += [g.dateOuverture for g in general]
+        extend["datefermeture"] += [g.dateFermeture for g in general]
+        extend["siret_ege"] += [g.siret for g in general]
+        extend["siret"] += [ege.siret for _, ege in pairs]
+        extend["categetab"] += [_code(ege.categorieentiteGeographiqueExercice
+                                      or ege.categorieEntiteGeographiqueExercice) for _, ege in pairs]
+        extend["etatobjet"] += [_code(ege.etatObjet) for _, ege in pairs]
+        extend["commune_cog"] += [a.cogCommune for a in address]
+        extend["codepostal"] += [a.codePostal for a in address]
+        extend["acheminement"] += [a.ligneAcheminement for a in address]
+        extend["telephone"] += [t.telephone for t in telecom]
+        extend["telecopie"] += [t.telecopie for t in telecom]
 
     def frame(self) -> pl.DataFrame:
-        frame = pl.DataFrame(self.values, schema={name: pl.String for name in self.values})
-        cog = pl.col("commune_cog").str.strip_chars().str.to_uppercase()
-        return frame.with_columns(
-            pl.lit("structureet").alias("section"),
-            departement_of_cog_commune(cog).alias("departement"),
-            pl.when(departement_of_cog_commune(cog).is_not_null()).then(cog.str.slice(2, 3)).alias("commune"),
-            pl.col("categetab").replace_strict(CENTRE_DE_SANTE_LABELS, default=None, return_dtype=pl.String)
-            .alias("libcategetab"),
-        ).with_columns(
-            pl.lit(None, pl.String).alias(name) for name in self.NAMES if name not in (
-                *self.values, "section", "departement", "commune", "libcategetab")
-        ).select(self.NAMES)
+        text = pl.DataFrame(self.values, schema={name: pl.String for name in self._TEXT}).with_columns(
+            pl.all().str.strip_chars()).with_columns(pl.when(pl.all().str.len_bytes() > 0).then(pl.all()))
+        cog = pl.col("commune_cog").str.to_uppercase()
+        return (
+            text
+            # closed, but when is unknown: absent from this snapshot, as from an extract
+            .filter((pl.col("etatobjet") != "I") | pl.col("datefermeture").is_not_null() | pl.col("etatobjet").is_null())
+            .with_columns(
+                pl.lit("structureet").alias("section"),
+                departement_of_cog_commune(cog).alias("departement"),
+                pl.concat_str("codepostal", "acheminement", separator=" ", ignore_nulls=True).alias("ligneacheminement"),
+                pl.coalesce("siret", "siret_ege").alias("siret"),
+                pl.col("categetab").replace_strict(CENTRE_DE_SANTE_LABELS, default=None, return_dtype=pl.String)
+                .alias("libcategetab"),
+            )
+            .with_columns(
+                pl.when(pl.col("departement").is_not_null()).then(cog.str.slice(2, 3)).alias("commune"),
+                pl.when(pl.col("ligneacheminement").str.len_bytes() > 0).then(pl.col("ligneacheminement"))
+                .alias("ligneacheminement"),
+                *(pl.lit(None, pl.String).alias(name) for name in self.NAMES if name not in (
+                    *self._TEXT, "section", "departement", "commune", "ligneacheminement", "libcategetab")),
+            )
+            .select(self.NAMES)
+        )
+
+
+_NO_ADDRESS = _Adresse()
+_NO_TELECOM = _Telecom()

@@ -156,7 +156,8 @@ def write_finess_plus(referential: Referential, snapshot: Snapshot, folder: Path
     """`folder/finess-structures-YYYYMMDD.json.gz`: every establishment listed up to `snapshot`."""
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / file_name(snapshot)
-    with open(path, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0, filename="") as out:
+    with open(path, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=6, mtime=0,
+                                                                filename="") as out:
         for part in render_parts(listed(referential, snapshot), snapshot, seed):
             out.write(part)
     return path
