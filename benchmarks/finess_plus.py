@@ -6,7 +6,8 @@ Builds once (cached under benchmarks/.cache/finess_plus/) the national referenti
 benchmarks/national.py (100,000 ET), closes a third of them during 2024 (closing date drawn
 after the 2024 extract), and writes the same reality twice for 12 January 2025: the FINESS+
 file (every ET, the closed ones with their date; gzip, about 400 MB inflated) and the extract
-of that day (the open ET only: an extract lists no closed one). Each measure is a whole new
+of that day (the open ET only: an extract lists no closed one), and, for comparison, the
+national extract of benchmarks/national.py (the same 100,000 ET before the closures). Each measure is a whole new
 process (interpreter, imports, connect, migrate, `stages.load_referential` into an empty
 warehouse, as a run's first load of that file), the two sources alternated, medians
 reported; peak memory is the process's RSS high-water mark (`ru_maxrss`). URL defaults to a
@@ -33,7 +34,7 @@ if str(BENCH_DIR.parent) not in sys.path:
     sys.path.append(str(BENCH_DIR.parent))
 
 CACHE = BENCH_DIR / ".cache" / "finess_plus"
-VERSION = 1  # part of the cache key: bump when the files written change
+VERSION = 2  # part of the cache key: bump when the files written change
 
 CHILD = r"""
 import json, resource, sys, time
@@ -55,7 +56,8 @@ print(json.dumps({"imports": imported - started, "load": after - before, "proces
 
 
 def build(seed: int = 2025, lines: int = 100_000) -> tuple[Path, Path, dict]:
-    """(FINESS+ file, equivalent extract, what was written), generated once."""
+    """(FINESS+ file, equivalent extract, what was written), generated once; beside them the
+    national extract of benchmarks/national.py (the same 100,000 ET, all open)."""
     from observatoire.sample.extract_writer import render_extract
     from observatoire.sample.finess_plus_writer import listed, write_finess_plus
     from observatoire.sample.national import EXTRACT, build_national_referential
@@ -67,13 +69,15 @@ def build(seed: int = 2025, lines: int = 100_000) -> tuple[Path, Path, dict]:
         return folder / summary["finess_plus"], folder / summary["extract"], summary
     started = time.perf_counter()
     referential = build_national_referential(seed, 3000, lines)
+    folder.mkdir(parents=True, exist_ok=True)
+    national = folder / f"national-{EXTRACT.file_name}"  # before the closures: benchmarks/national.py's extract
+    national.write_bytes(render_extract(referential, EXTRACT, seed))
     rng = random.Random(f"finess-plus-bench-{seed}")
     current = [e for e in referential.establishments if e.snapshots[-1] == EXTRACT.label]
     closable = [e for e in current if e.dateouv < dt.date(2024, 1, 1)]
     for establishment in rng.sample(closable, len(current) // 3):
         establishment.snapshots = tuple(s for s in establishment.snapshots if s != EXTRACT.label) or ("S1",)
         establishment.datefermeture = dt.date(2024, 1, 11) + dt.timedelta(days=rng.randrange(355))
-    folder.mkdir(parents=True, exist_ok=True)
     extract = folder / EXTRACT.file_name
     extract.write_bytes(render_extract(referential, EXTRACT, seed))
     finess_plus = write_finess_plus(referential, EXTRACT, folder, seed)
@@ -81,7 +85,7 @@ def build(seed: int = 2025, lines: int = 100_000) -> tuple[Path, Path, dict]:
     with gzip.open(finess_plus, "rb") as handle:
         inflated = sum(len(chunk) for chunk in iter(lambda: handle.read(1 << 22), b""))
     summary = {
-        "seed": seed, "finess_plus": finess_plus.name, "extract": extract.name,
+        "seed": seed, "finess_plus": finess_plus.name, "extract": extract.name, "national_extract": national.name,
         "finess_plus_et": len(listed_now),
         "finess_plus_closed": sum(1 for e in listed_now if e.datefermeture is not None),
         "extract_lines": len(referential.in_snapshot(EXTRACT.label)),
@@ -132,11 +136,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     finess_plus, extract, summary = build()
     print(json.dumps(summary, indent=2))
-    runs: dict[str, list[dict]] = {"extract": [], "finess_plus": []}
+    files = {"extract": extract, "finess_plus": finess_plus,
+             "national_extract": finess_plus.parent / summary["national_extract"]}
+    runs: dict[str, list[dict]] = {name: [] for name in files}
     for index in range(args.runs):
-        order = ("extract", "finess_plus") if index % 2 == 0 else ("finess_plus", "extract")
+        order = list(files) if index % 2 == 0 else list(reversed(files))
         for name in order:
-            runs[name].append(measure(extract if name == "extract" else finess_plus, args.url))
+            runs[name].append(measure(files[name], args.url))
             print(name, {k: round(v, 2) for k, v in runs[name][-1].items()}, flush=True)
     medians = {name: {key: statistics.median(r[key] for r in rows) for key in rows[0]} for name, rows in runs.items()}
     print(f"\n{'':14} | processus entier | CPU du processus | chargement seul | pic mémoire")
@@ -144,8 +150,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{name:14} | {m['process']:14.2f} s | {m['cpu']:14.2f} s | {m['load']:13.2f} s | "
               f"{m['peak_mib']:7.0f} Mio")
     ratio = {key: medians["finess_plus"][key] / medians["extract"][key] for key in ("process", "cpu", "load")}
-    print(f"FINESS+ / extrait : processus {ratio['process']:.2f}x, CPU {ratio['cpu']:.2f}x, chargement "
-          f"{ratio['load']:.2f}x (objectif ≤ 2x), pic {medians['finess_plus']['peak_mib']:.0f} Mio (objectif < 500)")
+    print(f"FINESS+ / extrait équivalent (ET ouverts) : processus {ratio['process']:.2f}x, CPU {ratio['cpu']:.2f}x, "
+          f"chargement {ratio['load']:.2f}x (objectif ≤ 2x), pic {medians['finess_plus']['peak_mib']:.0f} Mio "
+          "(objectif < 500)")
+    national = {key: medians["finess_plus"][key] / medians["national_extract"][key] for key in ("process", "cpu", "load")}
+    print(f"FINESS+ / extrait national de 100 000 ET : processus {national['process']:.2f}x, CPU {national['cpu']:.2f}x, "
+          f"chargement {national['load']:.2f}x")
     if args.json:
         args.json.write_text(json.dumps({"summary": summary, "runs": runs, "medians": medians,
                                          "url": "sqlite" if args.url is None else "postgresql"}, indent=2))
