@@ -61,7 +61,8 @@ class CampaignParameters(BaseModel):
     )
     warehouse_url: str | None = Field(
         default=None, title="URL de l'entrepôt (facultatif)",
-        description="URL SQLAlchemy de l'entrepôt, sans mot de passe (elle est visible dans l'interface). "
+        description="URL SQLAlchemy de l'entrepôt, sans mot de passe (elle est visible dans l'interface ; "
+                    "un mot de passe donné ici est masqué et n'atteint pas le worker). "
                     "Vide : le bloc Secret ci-dessous, sinon la variable OBSERVATOIRE_WAREHOUSE_URL du "
                     "worker, sinon le fichier SQLite warehouse.db.",
     )
@@ -109,6 +110,16 @@ class CampaignParameters(BaseModel):
     def _blank_is_none(cls, value: str | None) -> str | None:
         # The UI sends "" for a field a person cleared.
         return value.strip() or None if value is not None else None
+
+    @field_validator("warehouse_url")
+    @classmethod
+    def _password_stays_here(cls, value: str | None) -> str | None:
+        # Parameters are what Prefect stores and shows: a URL given with its password
+        # (`observatoire run --warehouse`) keeps only its masked form here, the password
+        # stays in this process for `warehouse.connect` (see `warehouse.hand_off`).
+        from observatoire.warehouse import hand_off
+
+        return hand_off(value)
 
     # ------------------------------------------------------------ resolved values
     def exercise_year(self, now: dt.datetime | None = None) -> int:

@@ -20,6 +20,8 @@ from pathlib import Path
 
 import orjson
 
+from observatoire.outputs import open_output
+
 from observatoire.sample.referential import ALL_SNAPSHOTS, Establishment, Referential, Snapshot
 
 SCHEMA_VERSION = "v1.0.0"
@@ -153,11 +155,10 @@ def render_parts(establishments: list[Establishment], snapshot: Snapshot, seed: 
 
 
 def write_finess_plus(referential: Referential, snapshot: Snapshot, folder: Path, seed: int) -> Path:
-    """`folder/finess-structures-YYYYMMDD.json.gz`: every establishment listed up to `snapshot`."""
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / file_name(snapshot)
-    with open(path, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=6, mtime=0,
-                                                                filename="") as out:
+    """`folder/finess-structures-YYYYMMDD.json.gz`: every establishment listed up to `snapshot`,
+    streamed (a national file is never held whole) through `open_output` like every sample file."""
+    with open_output(folder, file_name(snapshot)) as raw, \
+            gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=6, mtime=0, filename="") as out:
         for part in render_parts(listed(referential, snapshot), snapshot, seed):
             out.write(part)
-    return path
+    return folder / file_name(snapshot)

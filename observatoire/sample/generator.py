@@ -12,6 +12,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from observatoire.outputs import write_output
 from observatoire.sample.campaign import Campaign, CampaignPlanner
 from observatoire.sample.expected import (
     derive_statuses, mark_current_versions, status_csv, submissions_csv, unreadable_csv,
@@ -63,21 +64,20 @@ def generate_sample(out_dir: Path, seed: int = 2025) -> SampleManifest:
         campaigns[year] = _write_year(campaign, referential, out_dir / str(year), seed)
         planned[year] = campaign
     readme = out_dir / "README.txt"
-    readme.write_text(_readme(out_dir, seed, extracts, campaigns, planned, referential, finess_plus),
-                      encoding="utf-8")
+    write_output(out_dir, readme.name,
+                 _readme(out_dir, seed, extracts, campaigns, planned, referential, finess_plus).encode("utf-8"))
     return SampleManifest(out_dir, seed, extracts, campaigns, readme, finess_plus)
 
 
 def _write_year(campaign: Campaign, referential: Referential, folder: Path, seed: int) -> CampaignPaths:
     paths = CampaignPaths(campaign.year, folder / "submissions", folder / "calendrier.csv", folder / "expected")
     write_campaign(campaign, paths.submissions_dir, seed)
-    paths.calendar.write_bytes(calendar_bytes(campaign))
+    write_output(folder, paths.calendar.name, calendar_bytes(campaign))
     mark_current_versions(campaign)
     rows = derive_statuses(campaign, referential)
-    paths.expected_dir.mkdir(parents=True, exist_ok=True)
-    (paths.expected_dir / "centre_year_status.csv").write_bytes(status_csv(campaign.year, rows))
-    (paths.expected_dir / "submissions.csv").write_bytes(submissions_csv(campaign))
-    (paths.expected_dir / "unreadable.csv").write_bytes(unreadable_csv(campaign))
+    write_output(folder, "expected/centre_year_status.csv", status_csv(campaign.year, rows))
+    write_output(folder, "expected/submissions.csv", submissions_csv(campaign))
+    write_output(folder, "expected/unreadable.csv", unreadable_csv(campaign))
     return paths
 
 
@@ -93,7 +93,8 @@ def _clear_previous_sample(out_dir: Path) -> None:
         )
     for name in present:
         path = out_dir / name
-        shutil.rmtree(path) if path.is_dir() else path.unlink()
+        # a link planted in place of a generated folder is removed, never followed
+        shutil.rmtree(path) if path.is_dir() and not path.is_symlink() else path.unlink()
 
 
 # ------------------------------------------------------------------ README
