@@ -112,14 +112,14 @@ def list_files(folder: Path) -> list[Path]:
 
 
 def read_files(paths: list[Path], root: Path, workers: int | None = 1, batch_size: int = 50) -> list[FileBatch]:
-    """Read files by batches, on `workers` processes (None: one per core); never raises
-    for a bad file."""
+    """Read files by batches, on `workers` reader processes (None: one per core); never
+    raises for a bad file, and a reader that crashes or hangs on one costs that file alone
+    (`ReaderPool`), even with one worker."""
     batches = [paths[i:i + batch_size] for i in range(0, len(paths), batch_size)]
-    if workers == 1 or len(batches) <= 1:
-        return [read_batch(batch, root) for batch in batches]
+    if not batches:
+        return []
     with ReaderPool(workers) as pool:
-        futures = [pool.submit(batch, root) for batch in batches]
-        return [future.result() for future in futures]
+        return pool.map(batches, root)
 
 
 def gather(batches: list[FileBatch], root: Path) -> ReceivedFiles:

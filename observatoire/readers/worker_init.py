@@ -1,7 +1,9 @@
 """Set up a reader process before it imports anything heavy (kept free of imports of
 Polars on purpose): reader processes parallelise by files, so each Polars runs on one
-thread, which also keeps each process's memory small. A reader process never outlives
-the run that started it: killed with -9 or by the OOM killer, that run cannot stop them."""
+thread, which also keeps each process's memory small. A spawned process unpickles its
+target and arguments before running it: both are plain here, so that Polars is imported
+only once the variable is set. A reader process never outlives the run that started it:
+killed with -9 or by the OOM killer, that run cannot stop them."""
 import multiprocessing
 import os
 import threading
@@ -24,3 +26,11 @@ def init_reader_process() -> None:
     parent = multiprocessing.parent_process()
     threading.Thread(target=_exit_with_parent, args=(parent.pid if parent else os.getppid(),), daemon=True,
                      name="observatoire-parent-watch").start()
+
+
+def reader_process(connection, progress, limits: dict) -> None:
+    """The body of a reader process (`pool.ReaderPool`); `limits` are `ReadLimits` fields."""
+    init_reader_process()
+    from observatoire.readers import pool
+
+    pool.reader_loop(connection, progress, limits)
