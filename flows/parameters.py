@@ -51,8 +51,9 @@ class CampaignParameters(BaseModel):
     )
     finess: list[str] = Field(
         default_factory=lambda: ["finess/*.csv"], min_length=1, title="Extraits FINESS",
-        description="Extraits FINESS au format data.gouv, un par ligne ; chaque extrait daté est un "
-                    "instantané du référentiel. Un motif comme finess/*.csv prend tous les extraits du dossier.",
+        description="Extraits FINESS au format data.gouv ou fichiers FINESS+ Structures (.json, .json.gz), "
+                    "un par ligne, reconnus à leur contenu ; chaque fichier daté est un instantané du "
+                    "référentiel. Un motif comme finess/*.csv prend tous les extraits du dossier.",
     )
     calendar: str | None = Field(
         default=None, title="Calendrier (facultatif)",

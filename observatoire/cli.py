@@ -31,7 +31,8 @@ def _run_parser(sub) -> None:
     run.add_argument("--region", action="append", dest="regions", help="code région COG (répétable)")
     run.add_argument("--submissions", required=True, help="dossier des envois de l'année")
     run.add_argument("--finess", required=True, action="append",
-                     help="extrait FINESS data.gouv (répétable : chaque extrait daté est un instantané)")
+                     help="extrait FINESS data.gouv ou fichier FINESS+ Structures .json/.json.gz, reconnu à "
+                          "son contenu (répétable : chaque fichier daté est un instantané)")
     run.add_argument("--calendar", help="calendrier CSV annee;finess_et;date_limite")
     run.add_argument("--warehouse", help="URL SQLAlchemy de l'entrepôt (défaut : variable "
                                          "OBSERVATOIRE_WAREHOUSE_URL, sinon sqlite:///warehouse.db)")

@@ -20,7 +20,8 @@ from transforms.referential import (
 )
 
 HISTORY_COLUMNS = ["finess_et", "valid_from", "valid_to", *ATTRIBUTE_COLUMNS]
-_DTYPES = {"valid_from": pl.Date, "valid_to": pl.Date, "dateouv": pl.Date, "is_centre_de_sante": pl.Boolean}
+_DTYPES = {"valid_from": pl.Date, "valid_to": pl.Date, "dateouv": pl.Date, "datefermeture": pl.Date,
+           "is_centre_de_sante": pl.Boolean}
 
 
 def _read_versions(connection) -> pl.DataFrame:

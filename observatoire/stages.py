@@ -14,6 +14,9 @@ import polars as pl
 from observatoire.errors import CampaignError, RunRefused
 from observatoire.vocabulary import STATUS_LABELS, campaign_title
 from observatoire.readers.finess_extract import FinessExtract, peek_finess_extract, read_finess_extract
+from observatoire.readers.finess_plus import (
+    FinessPlusFile, FinessPlusHeader, is_finess_plus, peek_finess_plus, read_finess_plus,
+)
 from observatoire.readers.pool import FileBatch, ReaderPool, concat_batches, read_batch
 from observatoire.readers.reference_data import departement_regions
 from observatoire.run_guards import refuse_unless_forced
@@ -41,14 +44,15 @@ class Referential:
 
 
 def load_referential(paths: list[Path], engine=None, forced=()) -> Referential:
-    """Parse the extracts; with a warehouse, add them to its snapshots and use its whole
-    history (so a run given only the newest extract still knows earlier closures). An
-    extract the warehouse already holds (same date, same bytes) is not parsed again. An
-    extract that looks damaged (`check_extracts`) is refused before anything is stored."""
+    """Parse the extracts (data.gouv extracts or FINESS+ files, told apart by content);
+    with a warehouse, add them to its snapshots and use its whole history (so a run given
+    only the newest extract still knows earlier closures). An extract the warehouse already
+    holds (same date, same bytes) is not parsed again. An extract that looks damaged
+    (`check_extracts`) is refused before anything is stored."""
     from observatoire import referential_store
 
     if engine is None:
-        extracts = [read_finess_extract(Path(path)) for path in paths]
+        extracts = [_read_referential(Path(path)) for path in paths]
         if not extracts:
             raise CampaignError("Aucun référentiel FINESS donné (--finess).")
         parsed = _normalised(extracts)
@@ -56,10 +60,10 @@ def load_referential(paths: list[Path], engine=None, forced=()) -> Referential:
         history = referential.establishment_history([(p["extract_date"], p["frame"]) for p in parsed])
         return Referential(history, [_described(p) for p in parsed], sorted(p["extract_date"] for p in parsed))
     known = referential_store.known_snapshots(engine)
-    headers = [peek_finess_extract(Path(path)) for path in paths]
+    headers = [_peek_referential(Path(path)) for path in paths]
     new = [h for h in headers if not referential_store.check_not_conflicting(
         known, h.extract_date, h.sha256, Path(h.source_file).name)]
-    parsed = _normalised([read_finess_extract(Path(h.source_file), h) for h in new])
+    parsed = _normalised([_read_referential(Path(h.source_file), h) for h in new])
     if parsed:
         check_extracts(parsed, referential_store.snapshot_centres(engine), forced)
     stored = referential_store.store_snapshots(engine, parsed) if parsed else None
@@ -98,7 +102,18 @@ def check_extracts(parsed: list[dict], stored_centres: dict[dt.date, int], force
             raise RunRefused(refusal)
 
 
-def _normalised(extracts: list[FinessExtract]) -> list[dict]:
+def _peek_referential(path: Path):
+    """Date and checksum of a data.gouv extract or a FINESS+ file, told apart by content."""
+    return peek_finess_plus(path) if is_finess_plus(path) else peek_finess_extract(path)
+
+
+def _read_referential(path: Path, header=None) -> FinessExtract | FinessPlusFile:
+    if isinstance(header, FinessPlusHeader) or (header is None and is_finess_plus(path)):
+        return read_finess_plus(path)
+    return read_finess_extract(path, header)
+
+
+def _normalised(extracts: list[FinessExtract | FinessPlusFile]) -> list[dict]:
     regions = departement_regions()
     return [{"file": Path(e.source_file).name, "extract_date": e.extract_date, "sha256": e.sha256,
              "frame": referential.normalise_establishments(e.establishments, regions)} for e in extracts]
