@@ -1,6 +1,6 @@
 """What do the worst files cost a national campaign? The national campaign (×1) is run
-through the stages (benchmarks/national.py's `stages` measurement: referential, read on
-two reader processes, validate, reconcile, statuses, SQLite load), once as generated and
+through the pipeline (benchmarks/national.py's stage diagnostics, `--child-stages`: every
+stage, read on two reader processes, SQLite warehouse), once as generated and
 once with every kind of bad file beside it (a reader that panics, segfaults, aborts,
 hangs, spins or allocates without end — through tests/support/fake_readers.py —, a value at row
 1,000,000, a zip lying about its sizes, a million-row export, an export formatted down to
@@ -64,7 +64,7 @@ def bad_files(folder: Path, good_workbook: Path) -> None:
 
 def run(spec: dict, env: dict) -> dict:
     started = time.perf_counter()
-    process = psutil.Popen([sys.executable, str(BENCH_DIR / "national.py"), "--child", json.dumps(spec)],
+    process = psutil.Popen([sys.executable, str(BENCH_DIR / "national.py"), "--child-stages", json.dumps(spec)],
                            env=env, cwd=spec["workdir"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     peak = [0]
 
@@ -84,8 +84,10 @@ def run(spec: dict, env: dict) -> dict:
     if process.returncode != 0:
         raise SystemExit(err[-3000:])
     result = json.loads(out.strip().splitlines()[-1])
+    if "error" in result:
+        raise SystemExit(result["error"])
     return {"wall_seconds": round(time.perf_counter() - started, 1), "tree_peak_mb": round(peak[0] / 2**20),
-            "read_seconds": result["stages"]["read"]["seconds"], "counts": result["counts"]}
+            "read_seconds": result["stages"]["read"]["seconds"], "counts": result["warehouse_rows"]}
 
 
 def main() -> None:
@@ -105,8 +107,8 @@ def main() -> None:
     for label, folder in (("sans / without", submissions), ("avec / with", with_bad)):
         workdir = out / "bad-files" / label.split()[0]
         workdir.mkdir(parents=True, exist_ok=True)
-        spec = {"kind": "stages", "submissions": str(folder), "year": national.year, "workdir": str(workdir),
-                "extract": str(national.extract), "calendar": str(national.calendar), "read_workers": 2,
+        spec = {"submissions": str(folder), "year": national.year, "workdir": str(workdir),
+                "extracts": [str(national.extract)], "calendar": str(national.calendar), "read_workers": 2,
                 "url": f"sqlite:///{workdir / 'entrepot.sqlite'}", "dump": str(workdir / "dump")}
         (workdir / "entrepot.sqlite").unlink(missing_ok=True)
         print(label, json.dumps(run(spec, env)), flush=True)
