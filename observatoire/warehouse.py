@@ -491,21 +491,6 @@ def years_with_running_rows(engine: Engine) -> list[int]:
             "SELECT DISTINCT campaign_year FROM pipeline_run WHERE outcome = 'running'")).scalars())
 
 
-def sqlite_has_json(connection: Connection) -> bool:
-    """SQLite has its JSON functions unless it was built without them (an option before
-    3.38, SQLITE_OMIT_JSON since): the paths that use them (set-based deletes here, the
-    FINESS versions read back in referential_store) fall back on plain SQL without them."""
-    try:
-        connection.exec_driver_sql("SELECT json('[]')")
-    except sa.exc.OperationalError:
-        return False
-    return True
-
-
-def _delete_keys(connection: Connection, table: str, key: str, values: list[str], chunk: int = 500,
-                 where: str = "", params: dict | None = None) -> None:
-
-
 def _delete_keys(connection: Connection, table: str, key: str, values: list[str], where: str = "",
                  params: dict | None = None) -> None:
     """Delete the rows whose `key` is one of `values` (and `where`), in one set-based
