@@ -85,7 +85,7 @@ def check_extracts(parsed: list[dict], stored_centres: dict[dt.date, int], force
     and the run's other extracts."""
     centres = dict(stored_centres)
     for extract in parsed:
-        centres.setdefault(extract["extract_date"], int(extract["frame"].get_column("is_centre_de_sante").sum()))
+        centres.setdefault(extract["extract_date"], _open_centres(extract["frame"], extract["extract_date"]))
     for extract in parsed:
         file, date, frame = extract["file"], extract["extract_date"], extract["frame"]
         problem = (guards.referential_without_numbers(frame) or guards.referential_misencoded(frame)
@@ -95,11 +95,19 @@ def check_extracts(parsed: list[dict], stored_centres: dict[dt.date, int], force
         earlier = [d for d in centres if d < date]
         later = [d for d in centres if d > date]
         neighbour = max(earlier) if earlier else (min(later) if later else None)
-        n_centres = int(frame.get_column("is_centre_de_sante").sum())
+        n_centres = _open_centres(frame, date)
         refusal = guards.first_refusal([guards.referential_shrunk(
             n_centres, date, centres.get(neighbour), neighbour, file)], forced)
         if refusal is not None:
             raise RunRefused(refusal)
+
+
+def _open_centres(frame: pl.DataFrame, date: dt.date) -> int:
+    """Centres de santé open on the snapshot's date: a FINESS+ file also lists closed ones
+    (with their closing date), an extract only open ones."""
+    closed = pl.col("datefermeture").is_not_null() & (pl.col("datefermeture") <= date) \
+        if "datefermeture" in frame.columns else pl.lit(False)
+    return frame.filter(pl.col("is_centre_de_sante") & ~closed).height
 
 
 def _peek_referential(path: Path):
