@@ -264,6 +264,7 @@ def consolidate_campaign(params: CampaignParameters = CampaignParameters()) -> s
     le statut de chaque centre attendu, charge l'entrepôt et publie la synthèse, la liste
     des centres à relancer et le classeur de retour. Renvoie le résumé texte."""
     year = params.exercise_year()
+    params = checked_parameters(params, year)  # a wrong path fails here, before the slot and the readers
     with campaign_slot(year):
         return _consolidate(params, year)
 
@@ -380,7 +381,36 @@ def _publish(params, year, regions, run_name, received, validated, campaign_load
                                 artifacts.workbooks_markdown("Classeurs de retour et de relance", written, not_written))
 
 
-# ------------------------------------------------------------------ secrets, concurrency
+# ------------------------------------------------------------------ arguments, secrets, concurrency
+def checked_parameters(params: CampaignParameters, year: int) -> CampaignParameters:
+    """The run's paths checked at once (observatoire/preflight.py), one French line for a
+    mistake. The calendar the deployment sets (the data layout's, deploy/prefect.yaml) may
+    be absent: the run then applies the default deadline and says so; any other calendar,
+    typed in the run form or given to `observatoire run`, must exist."""
+    from observatoire import preflight
+
+    optional = params.calendar is not None and params.calendar == deployment_calendar()
+    checked = preflight.check_run(year, params.submissions, params.finess, params.calendar, params.warehouse_url,
+                                  calendar_optional=optional, names=preflight.FORM)
+    for note in checked.notes:
+        get_run_logger().warning(note)
+    return params.model_copy(update={"calendar": checked.calendar, "warehouse_url": checked.warehouse_url})
+
+
+def deployment_calendar() -> str | None:
+    """The `calendar` parameter of the deployment this run belongs to (None outside a
+    deployment); subflows see their parent's deployment."""
+    from prefect.client.orchestration import get_client
+    from prefect.runtime import deployment
+
+    deployment_id = deployment.id
+    if not deployment_id:
+        return None
+    with get_client(sync_client=True) as client:
+        defaults = client.read_deployment(deployment_id).parameters.get("params") or {}
+    return (defaults.get("calendar") or "").strip() or None
+
+
 def resolve_warehouse_url(params: CampaignParameters) -> str:
     """The URL given, else the Secret block named, else OBSERVATOIRE_WAREHOUSE_URL, else
     the local SQLite file. The result may hold a password: log only `warehouse.redact`."""

@@ -9,6 +9,8 @@ import os
 import sys
 from pathlib import Path
 
+from observatoire import preflight
+
 # No internet here and no telemetry wanted: set before Prefect is imported.
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 # The command prints its own summary and one line per failure; Prefect's logs stay in
@@ -16,15 +18,22 @@ os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "CRITICAL")
 
 
+WAREHOUSE_HELP = ("URL SQLAlchemy de l'entrepôt (défaut : OBSERVATOIRE_WAREHOUSE_URL, sinon sqlite:///warehouse.db) ; "
+                  "un simple chemin comme entrepot.db est pris comme fichier SQLite. PostgreSQL : délai de "
+                  "connexion 10 s, OBSERVATOIRE_DB_TIMEOUT ou ?connect_timeout=N dans l'URL pour le changer")
+
+
 def _run_parser(sub) -> None:
     run = sub.add_parser("run", help="consolider une campagne")
     run.add_argument("--year", type=int, required=True, help="année d'exercice N (campagne en N+1)")
     run.add_argument("--region", action="append", dest="regions", help="code région COG (répétable)")
-    run.add_argument("--submissions", required=True, help="dossier des envois de l'année")
+    run.add_argument("--submissions", required=True,
+                     help="dossier des envois de l'année (doit exister ; {annee} = l'année d'exercice)")
     run.add_argument("--finess", required=True, action="append",
-                     help="extrait FINESS data.gouv (répétable : chaque extrait daté est un instantané)")
-    run.add_argument("--calendar", help="calendrier CSV annee;finess_et;date_limite")
-    run.add_argument("--warehouse", help="URL SQLAlchemy de l'entrepôt (défaut : sqlite:///warehouse.db)")
+                     help="extrait FINESS data.gouv, fichier ou motif comme finess/*.csv (répétable : chaque "
+                          "extrait daté est un instantané)")
+    run.add_argument("--calendar", help="calendrier CSV annee;finess_et;date_limite (doit exister s'il est donné)")
+    run.add_argument("--warehouse", help=WAREHOUSE_HELP)
     run.add_argument("--output-dir", default="rapports/{annee}",
                      help="dossier des classeurs de retour et de relance (défaut : rapports/{annee})")
 
@@ -49,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     review_cli.add_parsers(sub)
     query = sub.add_parser("sql", help="exécuter une requête SQL sur l'entrepôt et afficher le résultat")
     query.add_argument("requete", help="requête SELECT, par exemple « SELECT * FROM v_conformite_region »")
-    query.add_argument("--warehouse", help="URL de l'entrepôt (défaut : sqlite:///warehouse.db)")
+    query.add_argument("--warehouse", help=WAREHOUSE_HELP + " ; l'entrepôt doit exister")
     demo = sub.add_parser("demo", help="générer la campagne d'exemple et la consolider dans warehouse.db")
     demo.add_argument("--out", default="sample")
     demo.add_argument("--warehouse", help="URL de l'entrepôt (défaut : sqlite:///warehouse.db)")
@@ -57,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from observatoire.errors import CampaignError
-    from observatoire.sample.generator import SampleError
+    from observatoire.errors import SampleError
 
     try:
         if args.command == "run":
@@ -74,6 +83,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(year, regions, submissions, finess, calendar, warehouse_url, output_dir=None) -> int:
+    # the paths and the warehouse URL, checked before Prefect, the readers or the warehouse start
+    calendar, warehouse_url = preflight.for_command_line(year, submissions, finess, calendar, warehouse_url)
     from pydantic import ValidationError
 
     from flows.campaign import consolidate_campaign
@@ -97,7 +108,8 @@ def _query(sql: str, warehouse_url: str | None) -> int:
     from observatoire import warehouse
     from observatoire.errors import CampaignError
 
-    engine = warehouse.connect(warehouse_url)
+    preflight.say_plain_path(warehouse_url)
+    engine = warehouse.connect(warehouse_url, existing=True)  # reads: a mistyped path is not a new warehouse
     with engine.connect() as connection:
         try:
             result = connection.execute(sa.text(sql))

@@ -3,3 +3,7 @@
 
 class CampaignError(Exception):
     """The campaign cannot be consolidated (bad referential, warehouse, arguments)."""
+
+
+class SampleError(Exception):
+    """The sample cannot be written there; the message is French."""

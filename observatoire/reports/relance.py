@@ -151,14 +151,16 @@ def relance_main(argv: list[str] | None = None) -> int:
     parser.add_argument("--year", type=int, required=True, help="année d'exercice N de la campagne")
     parser.add_argument("--region", action="append", dest="regions",
                         help="code région COG (répétable ; défaut : toutes les régions de la campagne)")
-    parser.add_argument("--warehouse", help="URL SQLAlchemy de l'entrepôt (défaut : sqlite:///warehouse.db)")
+    parser.add_argument("--warehouse", help="URL SQLAlchemy de l'entrepôt, qui doit exister (défaut : "
+                                            "OBSERVATOIRE_WAREHOUSE_URL, sinon sqlite:///warehouse.db)")
     parser.add_argument("--out", default="relance", help="dossier de sortie (défaut : relance)")
     args = parser.parse_args(argv)
 
-    from observatoire import warehouse
+    from observatoire import preflight, warehouse
 
     try:
-        engine = warehouse.connect(args.warehouse)
+        preflight.say_plain_path(args.warehouse, "observatoire relance")
+        engine = warehouse.connect(args.warehouse, existing=True)  # reads only: never creates one
         paths = write_relance_workbooks(engine, args.year, args.regions, Path(args.out))
     except CampaignError as exc:
         print(f"observatoire relance : {exc}", file=sys.stderr)
