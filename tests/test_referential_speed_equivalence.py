@@ -72,11 +72,6 @@ def _former_history_from_versions(versions, dates):
         return _HISTORY_FROM_VERSIONS(versions, dates)
 
 
-def _former_read_versions(connection):
-    """Row by row through the driver's cursor (kept as the fallback for other drivers)."""
-    return referential_store._fetched_rows(connection.connection.driver_connection)
-
-
 def _same(a: pl.DataFrame, b: pl.DataFrame) -> bool:
     return a.schema == b.schema and a.equals(b)
 
@@ -136,7 +131,8 @@ def test_reading_an_extract_gives_what_the_former_parse_gave(tmp_path, layout):
 
 
 # ------------------------------------------------------------------ versions and history
-_SCHEMA = {name: pl.String for name in ESTABLISHMENT_COLUMNS} | {"is_centre_de_sante": pl.Boolean, "dateouv": pl.Date}
+_SCHEMA = {name: pl.String for name in ESTABLISHMENT_COLUMNS} | {"is_centre_de_sante": pl.Boolean, "dateouv": pl.Date,
+                                                                  "datefermeture": pl.Date}
 
 
 def _random_snapshot(rng: random.Random, ets: list[str | None], height: int) -> pl.DataFrame:
@@ -144,7 +140,8 @@ def _random_snapshot(rng: random.Random, ets: list[str | None], height: int) -> 
     for _ in range(height):
         row = {name: rng.choice([None, "", "a", "b"]) for name in ESTABLISHMENT_COLUMNS}
         row.update(finess_et=rng.choice(ets), is_centre_de_sante=rng.random() < 0.5,
-                   dateouv=rng.choice([None, dt.date(2000, 1, 1), dt.date(2010, 6, 1)]))
+                   dateouv=rng.choice([None, dt.date(2000, 1, 1), dt.date(2010, 6, 1)]),
+                   datefermeture=rng.choice([None, None, dt.date(2023, 6, 30)]))
         rows.append(row)
     return pl.DataFrame(rows, schema=_SCHEMA)
 
@@ -207,14 +204,17 @@ def _tricky_versions(height: int = 300) -> pl.DataFrame:
             valid_to=rng.choice([None, dt.date(2025, 1, 12)]), is_centre_de_sante=rng.random() < 0.5,
             dateouv=rng.choice([None, dt.date(1900, 1, 1), dt.date(1969, 12, 31), dt.date(1970, 1, 1),
                                 dt.date(2099, 12, 31)]),
+            datefermeture=rng.choice([None, dt.date(1969, 12, 31), dt.date(2024, 6, 30)]),
         )
         rows.append(row)
     schema = {name: pl.String for name in referential_store.HISTORY_COLUMNS} | {
-        "valid_from": pl.Date, "valid_to": pl.Date, "dateouv": pl.Date, "is_centre_de_sante": pl.Boolean}
+        "valid_from": pl.Date, "valid_to": pl.Date, "dateouv": pl.Date, "datefermeture": pl.Date,
+        "is_centre_de_sante": pl.Boolean}
     return pl.DataFrame(rows, schema=schema)
 
 
-def _check_read_versions(url, monkeypatch):
+def _check_read_versions(url):
+    # what goes into finess_et_history comes back unchanged, types included, whatever the text
     engine = warehouse.connect(url)
     warehouse.migrate(engine)
     tricky = _tricky_versions()
@@ -226,22 +226,31 @@ def _check_read_versions(url, monkeypatch):
             connection.execute(sa.text("DELETE FROM finess_et_history"))
             warehouse.insert_rows(connection, "finess_et_history", frame)
         with engine.connect() as connection:
-            expected = _former_read_versions(connection)
-            assert _same(referential_store._read_versions(connection), expected), name
-        assert _same(expected.sort("finess_et"), frame), name  # and the rows went in and out unchanged
-    if engine.dialect.name == "sqlite":  # a SQLite without JSON functions reads rows, as before
-        monkeypatch.setattr(referential_store, "sqlite_has_json", lambda connection: False)
-        with engine.connect() as connection:
-            assert _same(referential_store._read_versions(connection), _former_read_versions(connection))
+            assert _same(referential_store._read_versions(connection).sort("finess_et"), frame), name
+    engine.dispose()
 
 
-def test_versions_read_back_as_before_sqlite(tmp_path, monkeypatch):
-    _check_read_versions(f"sqlite:///{tmp_path / 'w.db'}", monkeypatch)
+def test_versions_read_back_unchanged_sqlite(tmp_path):
+    _check_read_versions(f"sqlite:///{tmp_path / 'w.db'}")
 
 
 @pytest.mark.postgres
-def test_versions_read_back_as_before_postgresql(postgres_url, monkeypatch):
-    _check_read_versions(postgres_url, monkeypatch)
+def test_versions_read_back_unchanged_postgresql(postgres_url):
+    _check_read_versions(postgres_url)
+
+
+@pytest.mark.postgres
+def test_versions_read_back_unchanged_whatever_postgresql_datestyle(postgres_url):
+    # dates travel as JSON text: its ISO form, not the session's DateStyle
+    engine = sa.create_engine(postgres_url, connect_args={"options": "-c DateStyle=SQL,DMY"})
+    warehouse.migrate(engine)
+    frame = _tricky_versions(40)
+    with warehouse.write_transaction(engine) as connection:
+        warehouse.insert_rows(connection, "finess_et_history", frame)
+    with engine.connect() as connection:
+        assert connection.exec_driver_sql("SELECT DATE '2001-02-03'::text").scalar() == "03/02/2001"
+        assert _same(referential_store._read_versions(connection).sort("finess_et"), frame)
+    engine.dispose()
 
 
 def test_copy_bytes_are_the_former_text():
