@@ -64,7 +64,7 @@ def test_run_fails_with_one_french_line(sample, tmp_path, case):
     assert done.returncode == 2
     err = done.stderr.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("observatoire : "), done.stderr[-2000:]
-    expected = {"finess": "Référentiel FINESS illisible", "warehouse": "Entrepôt injoignable",
+    expected = {"finess": "Extrait FINESS introuvable", "warehouse": "Entrepôt injoignable",
                 "region": "code région COG attendu"}[case]
     assert expected in err[0]
 

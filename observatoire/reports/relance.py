@@ -282,7 +282,7 @@ def relance_main(argv: list[str] | None = None) -> int:
     parser.add_argument("--year", type=int, required=True, help="année d'exercice N de la campagne")
     parser.add_argument("--region", action="append", dest="regions",
                         help="code région COG (répétable ; défaut : toutes les régions de la campagne)")
-    parser.add_argument("--warehouse", help="URL SQLAlchemy de l'entrepôt (défaut : variable "
+    parser.add_argument("--warehouse", help="URL SQLAlchemy de l'entrepôt, qui doit exister (défaut : variable "
                                             "OBSERVATOIRE_WAREHOUSE_URL, sinon sqlite:///warehouse.db)")
     # the same folder as `observatoire run --output-dir`: one place for a campaign's workbooks
     parser.add_argument("--out", default="rapports/{annee}",
@@ -290,10 +290,11 @@ def relance_main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     args.out = args.out.replace("{annee}", str(args.year))
 
-    from observatoire import warehouse
+    from observatoire import preflight, warehouse
 
     try:
-        engine = warehouse.connect(args.warehouse)
+        preflight.say_plain_path(args.warehouse, "observatoire relance")
+        engine = warehouse.connect(args.warehouse, existing=True)  # reads only: never creates one
         paths = write_relance_workbooks(engine, args.year, args.regions, Path(args.out))
     except CampaignError as exc:
         print(f"observatoire relance : {exc}", file=sys.stderr)

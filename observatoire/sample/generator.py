@@ -12,6 +12,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from observatoire.errors import SampleError  # lives there so that the CLI catches it without importing this
 from observatoire.outputs import write_output
 from observatoire.sample.campaign import Campaign, CampaignPlanner
 from observatoire.sample.expected import (
@@ -26,10 +27,6 @@ from observatoire.sample.writers import EXPORT_FORMATS, calendar_bytes, write_ca
 YEARS = (2023, 2024)
 README_MARKER = "Jeu d'essai de l'observatoire des centres de santé"
 _GENERATED = ("finess", *(str(year) for year in YEARS), "README.txt")
-
-
-class SampleError(Exception):
-    """The sample cannot be written there; the message is French."""
 
 
 @dataclass(frozen=True)
