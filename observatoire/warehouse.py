@@ -388,6 +388,9 @@ class CampaignLoad:
     run: dict
     reviews: pl.DataFrame | None = None  # reconciliation_review rows of this run
     personnel: pl.DataFrame | None = None  # submission_personnel rows of this run
+    # False for a run limited to some regions: it leaves the rows of no region alone (the
+    # submissions that belong to no region are loaded by the runs over the whole campaign)
+    whole_campaign: bool = True
 
 
 def _sqlite_values(frame: pl.DataFrame) -> pl.DataFrame:
@@ -513,18 +516,19 @@ def load_campaign(engine: Engine, load: CampaignLoad) -> None:
     """Replace the campaign's rows for its regions, atomically: either every row of the
     new load is there, or the previous content is, whatever happens to the process.
 
-    Rows of the campaign year without a region (unattributable submissions, unreadable
-    files of a multi-region run) are the year's, replaced by any run of that year: the same
-    file gets the same submission_id in every run, so keeping them would collide."""
+    Rows of the campaign year without a region (submissions of no region, unreadable
+    files) are the year's, replaced by any run over the whole campaign; a run limited to
+    some regions replaces only those of the files it loads (by key, below)."""
     scope = {"year": load.year}
     region_params = {f"r{i}": code for i, code in enumerate(load.regions)}
     in_regions = ", ".join(f":{name}" for name in region_params) or "NULL"
+    no_region = " OR region_code IS NULL" if load.whole_campaign else ""
     with write_transaction(engine) as connection:
         writer_lock(connection, f"campaign:{load.year}")
         for table in TABLES_BY_SCOPE:
             connection.execute(sa.text(
                 f"DELETE FROM {table} WHERE campaign_year = :year "
-                f"AND (region_code IN ({in_regions}) OR region_code IS NULL)"
+                f"AND (region_code IN ({in_regions}){no_region})"
             ), {**scope, **region_params})
         # A submission folder shared by single-region runs: the same key may sit in another
         # region's rows; the last run to read it owns it.
@@ -545,3 +549,17 @@ def load_campaign(engine: Engine, load: CampaignLoad) -> None:
         insert_rows(connection, "centre_year_status", load.statuses)
         if load.reviews is not None:
             insert_rows(connection, "reconciliation_review", load.reviews)
+
+
+def campaign_statuses(engine: Engine, year: int, regions: list[str]) -> pl.DataFrame:
+    """finess_et, status of the campaign's rows the warehouse holds for `regions` (what a
+    load would replace), to judge a run against (transforms/guards.py)."""
+    if not regions:
+        return pl.DataFrame(schema={"finess_et": pl.String, "status": pl.String})
+    names = {f"r{i}": code for i, code in enumerate(regions)}
+    with engine.connect() as connection:
+        rows = connection.execute(sa.text(
+            "SELECT finess_et, status FROM centre_year_status WHERE campaign_year = :year "
+            f"AND region_code IN ({', '.join(':' + name for name in names)})"), {"year": year, **names}).all()
+    return pl.DataFrame([tuple(row) for row in rows], schema={"finess_et": pl.String, "status": pl.String},
+                        orient="row")

@@ -1,6 +1,7 @@
 """What does a complete, reproducible sample campaign look like, and what is its answer?
 
-`generate_sample` writes three dated FINESS extracts, the submissions of the 2023 and
+`generate_sample` writes three dated FINESS extracts and the FINESS+ file of the last
+one's date (the same referential, closures by date), the submissions of the 2023 and
 2024 campaigns (workbooks, regional exports, unreadable files, reception manifest), each
 campaign's calendar, and beside them the expected answer built from the cases
 themselves. The same seed gives byte-identical files.
@@ -17,6 +18,7 @@ from observatoire.sample.expected import (
     derive_statuses, mark_current_versions, status_csv, submissions_csv, unreadable_csv,
 )
 from observatoire.sample.extract_writer import write_extracts
+from observatoire.sample.finess_plus_writer import write_finess_plus
 from observatoire.sample.geography import load_region_names
 from observatoire.sample.referential import SNAPSHOTS, Referential, build_referential
 from observatoire.sample.writers import EXPORT_FORMATS, calendar_bytes, write_campaign
@@ -45,6 +47,7 @@ class SampleManifest:
     extracts: list[Path]  # S0, S1, S2 in date order
     campaigns: dict[int, CampaignPaths]
     readme: Path
+    finess_plus: Path | None = None  # FINESS+ file dated like the last extract: the same referential
 
 
 def generate_sample(out_dir: Path, seed: int = 2025) -> SampleManifest:
@@ -53,6 +56,7 @@ def generate_sample(out_dir: Path, seed: int = 2025) -> SampleManifest:
     _clear_previous_sample(out_dir)
     referential = build_referential(seed)
     extracts = write_extracts(referential, SNAPSHOTS, out_dir / "finess", seed)
+    finess_plus = write_finess_plus(referential, SNAPSHOTS[-1], out_dir / "finess", seed)
     campaigns: dict[int, CampaignPaths] = {}
     planned: dict[int, Campaign] = {}
     for year in YEARS:
@@ -60,8 +64,9 @@ def generate_sample(out_dir: Path, seed: int = 2025) -> SampleManifest:
         campaigns[year] = _write_year(campaign, referential, out_dir / str(year), seed)
         planned[year] = campaign
     readme = out_dir / "README.txt"
-    write_output(out_dir, readme.name, _readme(out_dir, seed, extracts, campaigns, planned, referential).encode("utf-8"))
-    return SampleManifest(out_dir, seed, extracts, campaigns, readme)
+    write_output(out_dir, readme.name,
+                 _readme(out_dir, seed, extracts, campaigns, planned, referential, finess_plus).encode("utf-8"))
+    return SampleManifest(out_dir, seed, extracts, campaigns, readme, finess_plus)
 
 
 def _write_year(campaign: Campaign, referential: Referential, folder: Path, seed: int) -> CampaignPaths:
@@ -154,7 +159,7 @@ _SEPARATORS = {";": "« ; »", ",": "« , »", "\t": "tabulation"}
 
 
 def _readme(out_dir: Path, seed: int, extracts: list[Path], campaigns: dict[int, CampaignPaths],
-            planned: dict[int, Campaign], referential: Referential) -> str:
+            planned: dict[int, Campaign], referential: Referential, finess_plus: Path) -> str:
     regions = load_region_names()
     lines = [
         f"{README_MARKER} (graine {seed})",
@@ -169,6 +174,13 @@ def _readme(out_dir: Path, seed: int, extracts: list[Path], campaigns: dict[int,
         count = len(referential.in_snapshot(snapshot.label))
         lines.append(f"  {snapshot.label} {snapshot.extract_date:%d/%m/%Y} : {path.relative_to(out_dir)} "
                      f"({count} établissements)")
+    closed = sum(1 for e in referential.establishments if e.datefermeture is not None)
+    lines += [
+        f"  FINESS+ {SNAPSHOTS[-1].extract_date:%d/%m/%Y} : {finess_plus.relative_to(out_dir)} (JSON compressé, "
+        f"{len(referential.establishments)} établissements dont {closed} fermés avec leur date de fermeture) :",
+        "    le même référentiel que les trois extraits ; une campagne lancée avec ce seul fichier",
+        "    (--finess finess/" + finess_plus.name + ") donne les mêmes statuts.",
+    ]
     lines.append("")
     lines.append("Centres de santé par région (tous extraits confondus) :")
     counts: dict[str, int] = {}
