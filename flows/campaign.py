@@ -29,6 +29,7 @@ from observatoire import stages, warehouse
 from observatoire.errors import CampaignError
 from observatoire.readers.calendar import read_calendar
 from observatoire.readers.pool import ReaderPool
+from transforms.changes import DECLARATION_FIELDS
 from transforms.referential import referential_regions
 
 from observatoire.reports.feedback import write_run_feedback
@@ -175,6 +176,14 @@ def reconcile(validated, ref, engine_url: str):
 @task(name="statuts", task_run_name="statuts", cache_policy=NO_CACHE)
 def compute_statuses(validated, resolution, ref, calendar, year, regions):
     return stages.statuses(validated, resolution, ref, calendar, year, regions)
+
+
+@task(name="changements à signaler", task_run_name="changements à signaler", cache_policy=NO_CACHE)
+def detect_changes(submission_rows, ref, year: int, regions: list[str], engine_url: str):
+    previous = warehouse.read_current_declarations(run_engine(engine_url), year - 1, list(DECLARATION_FIELDS))
+    found = stages.changes(submission_rows, ref, previous, year, regions)
+    get_run_logger().info("%s", stages.changes_line(found))
+    return found
 
 
 @task(name="chargement de l'entrepôt", task_run_name="chargement de l'entrepôt", cache_policy=NO_CACHE,
@@ -340,8 +349,10 @@ def _stages(params, year, submissions: Path, calendar: Path | None, url, run_id,
     resolution = reconcile(quote(validated), quote(ref), url)
     status_rows, submission_rows = compute_statuses(quote(validated), quote(resolution), quote(ref),
                                                     quote(calendar_frame), year, quote(regions))
+    # changes: each centre's declarations against its previous exercise and FINESS
+    change_rows = detect_changes(quote(submission_rows), quote(ref), year, quote(regions), url)
     campaign_load = stages.build_load(year, regions, received, validated, status_rows, submission_rows, run_id,
-                                      dt.datetime.now(dt.timezone.utc))
+                                      dt.datetime.now(dt.timezone.utc), changes=change_rows)
     load(url, quote(campaign_load))
     _publish(params, year, regions, run_name, received, validated, campaign_load, run_id, url)
     counts = stages.status_counts(campaign_load.statuses)
@@ -357,7 +368,7 @@ def _stages(params, year, submissions: Path, calendar: Path | None, url, run_id,
         "finished_at": dt.datetime.now(dt.timezone.utc),
         "outcome": "succeeded",
     }
-    return stages.summary_text(year, campaign_load.statuses, received), end
+    return stages.summary_text(year, campaign_load.statuses, received, campaign_load.changes), end
 
 
 def _publish(params, year, regions, run_name, received, validated, campaign_load, run_id, url) -> None:
@@ -365,7 +376,7 @@ def _publish(params, year, regions, run_name, received, validated, campaign_load
     unreadable = [(o.source_file, o.reason) for o in received.outcomes if not o.readable]
     artifacts.publish_summary(artifacts.artifact_key(run_name, "synthese"), artifacts.summary_markdown(
         year, regions, statuses, campaign_load.issues, len(received.outcomes) - len(unreadable), unreadable,
-        run_id, warehouse.redact(url)))
+        run_id, warehouse.redact(url), changes=campaign_load.changes))
     artifacts.publish_chase_table(
         artifacts.artifact_key(run_name, "a-relancer"), artifacts.chase_rows(statuses),
         statuses.filter(pl.col("status").is_in(artifacts.TO_CHASE)).height)

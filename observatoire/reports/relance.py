@@ -1,6 +1,7 @@
 """Which centres must an ARS correspondent chase this week, and how does each département
-compare? One styled workbook per region, from the warehouse views `v_relance` and
-`v_conformite_departement` (sql/DICTIONARY.md).
+compare, and what did the region's centres change without telling? One styled workbook per
+region, from the warehouse views `v_relance`, `v_conformite_departement` and
+`v_changements` (sql/DICTIONARY.md).
 
 `observatoire relance --year N [--region R]... [--warehouse URL] [--out DIR]`
 """
@@ -34,6 +35,11 @@ CHASE_COLUMNS = [  # (header, width)
     ("Téléphone (FINESS)", 18), ("Courriel (dernier envoi)", 32), ("Date limite", 12), ("Jours de retard", 15),
     ("Envois reçus", 13), ("Erreurs du dernier envoi", 22), ("Détail", 70),
 ]
+CHANGE_COLUMNS = [
+    ("Département", 13), ("N° FINESS ET", 14), ("Raison sociale", 42), ("Nature", 18), ("Comparé à", 18),
+    ("Avant / FINESS", 28), ("Déclaré", 28), ("Message", 90),
+]
+CHANGES_SHEET = "Changements à signaler"
 RATE_COLUMNS = [
     ("Département", 13), ("Centres attendus", 16), ("À l'heure", 11), ("En retard", 11), ("Invalides", 11),
     ("Manquants", 11), ("Antennes couvertes", 18), ("Taux de conformité (%)", 22), ("Taux dans les délais (%)", 23),
@@ -71,8 +77,13 @@ def write_relance_workbooks(engine: Engine, year: int, regions: list[str] | None
                 "compliance_rate_pct, on_time_rate_pct, avg_days_late FROM v_conformite_departement "
                 "WHERE campaign_year = :y AND region_code = :r AND n_expected > 0 ORDER BY departement"),
                 {"y": year, "r": region}).all()
+            changes = connection.execute(sa.text(
+                "SELECT departement, finess_et, raison_sociale, kind_label, source_label, previous_value, new_value, "
+                "message FROM v_changements WHERE campaign_year = :y AND region_code = :r "
+                "ORDER BY departement, finess_et, kind, source, field, previous_value, new_value"),
+                {"y": year, "r": region}).all()
             path = out_dir / f"relance_{year}_region_{region}.xlsx"
-            _workbook(year, region, chase, rates, today).save(path)
+            _workbook(year, region, chase, rates, today, changes).save(path)
             paths.append(path)
     return paths
 
@@ -91,7 +102,7 @@ def days_late(status: str, deadline: dt.date | None, recorded: int | None, today
     return max((today - deadline).days, 0) if deadline else 0
 
 
-def _workbook(year: int, region: str, chase, rates, today: dt.date) -> Workbook:
+def _workbook(year: int, region: str, chase, rates, today: dt.date, changes=()) -> Workbook:
     book = Workbook()
     sheet = book.active
     sheet.title = "À relancer"
@@ -130,8 +141,22 @@ def _workbook(year: int, region: str, chase, rates, today: dt.date) -> Workbook:
         chart.set_categories(Reference(summary, min_col=1, min_row=2, max_row=len(rates) + 1))
         chart.width, chart.height = 24, 12
         summary.add_chart(chart, f"A{len(rates) + 4}")
+    _changes_sheet(book, year, region, changes)
     book.properties.title = f"Relance campagne {year} — région {region}"
     return book
+
+
+def _changes_sheet(book: Workbook, year: int, region: str, changes) -> None:
+    """What the region's centres changed without telling, or declare unlike FINESS: one row
+    per change (`v_changements`), for the agent to ask the centre or correct FINESS."""
+    sheet = book.create_sheet(CHANGES_SHEET)
+    _header(sheet, CHANGE_COLUMNS)
+    for row in changes:
+        sheet.append(list(row))
+    if not changes:
+        sheet.append([f"Aucun changement ni écart avec FINESS relevé pour la campagne {year} en région {region}."])
+    sheet.freeze_panes = "A2"
+    sheet.auto_filter.ref = f"A1:{get_column_letter(len(CHANGE_COLUMNS))}{max(sheet.max_row, 2)}"
 
 
 def _header(sheet, columns) -> None:
