@@ -10,13 +10,10 @@ from pathlib import Path
 
 import polars as pl
 
+from observatoire.vocabulary import CHASE_ORDER, SEVERITY_LABELS, STATUS_LABELS, campaign_title
 from transforms.changes import KIND_LABELS, SOURCE_LABELS
 
-STATUS_LABELS = {
-    "on_time": "à l'heure", "late": "en retard", "invalid": "invalide",
-    "missing": "manquant", "covered": "couvert", "unexpected": "inattendu",
-}
-TO_CHASE = ("missing", "late", "invalid")
+TO_CHASE = tuple(CHASE_ORDER)
 CHASE_ROWS_MAX = 2000  # a table artifact is for reading, the warehouse has them all
 TOP_ISSUES = 10
 
@@ -72,7 +69,7 @@ def summary_markdown(
     pivot = status_pivot(statuses)
     chase = statuses.filter(pl.col("status").is_in(TO_CHASE)).height
     lines = [
-        f"# Campagne {year + 1} — exercice {year}",
+        f"# {campaign_title(year)}",
         "",
         f"Régions : {', '.join(regions) or 'aucune'} · entrepôt : `{warehouse}` · exécution `{run_id}`",
         "",
@@ -98,11 +95,11 @@ def summary_markdown(
     top = top_issues(issues)
     lines += ["", "## Problèmes les plus fréquents", ""]
     if top.is_empty():
-        lines.append("Aucune erreur ni alerte.")
+        lines.append("Aucune anomalie (ni bloquante ni avertissement).")
     else:
         lines += ["| Gravité | Champ | Occurrences | Fichiers | Exemple |", "|---|---|---:|---:|---|"]
         for row in top.iter_rows(named=True):
-            severity = "erreur" if row["severity"] == "error" else "alerte"
+            severity = SEVERITY_LABELS.get(row["severity"], row["severity"])
             lines.append(f"| {severity} | {_cell(row['what'])} | {row['occurrences']} | {row['files']} | "
                          f"{_cell(row['example'])} |")
         lines.append("")

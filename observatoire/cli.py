@@ -24,13 +24,17 @@ def _run_parser(sub) -> None:
     run.add_argument("--finess", required=True, action="append",
                      help="extrait FINESS data.gouv (répétable : chaque extrait daté est un instantané)")
     run.add_argument("--calendar", help="calendrier CSV annee;finess_et;date_limite")
-    run.add_argument("--warehouse", help="URL SQLAlchemy de l'entrepôt (défaut : sqlite:///warehouse.db)")
+    run.add_argument("--warehouse", help="URL SQLAlchemy de l'entrepôt (défaut : variable "
+                                         "OBSERVATOIRE_WAREHOUSE_URL, sinon sqlite:///warehouse.db)")
     run.add_argument("--output-dir", default="rapports/{annee}",
                      help="dossier des classeurs de retour et de relance (défaut : rapports/{annee})")
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    from observatoire import french_cli
+
+    french_cli.install()
     if argv[:1] == ["sample"]:
         from observatoire.sample.cli import main as sample_main
 
@@ -40,19 +44,22 @@ def main(argv: list[str] | None = None) -> int:
 
         return relance_main(argv[1:])
     parser = argparse.ArgumentParser(prog="observatoire", description="Observatoire des centres de santé")
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {french_cli.version()}",
+                        help="afficher la version et quitter")
+    sub = parser.add_subparsers(dest="command", required=True, title="commandes", metavar="COMMANDE")
     _run_parser(sub)
     sub.add_parser("sample", help="générer la campagne d'exemple (--out DIR [--seed N])")
     sub.add_parser("relance", help="classeurs de relance par région (--year N [--region R] [--out DIR])")
     from observatoire import review_cli
 
     review_cli.add_parsers(sub)
-    query = sub.add_parser("sql", help="exécuter une requête SQL sur l'entrepôt et afficher le résultat")
-    query.add_argument("requete", help="requête SELECT, par exemple « SELECT * FROM v_conformite_region »")
-    query.add_argument("--warehouse", help="URL de l'entrepôt (défaut : sqlite:///warehouse.db)")
+    from observatoire import query_cli
+
+    query_cli.add_parser(sub)
     demo = sub.add_parser("demo", help="générer la campagne d'exemple et la consolider dans warehouse.db")
-    demo.add_argument("--out", default="sample")
-    demo.add_argument("--warehouse", help="URL de l'entrepôt (défaut : sqlite:///warehouse.db)")
+    demo.add_argument("--out", default="sample", help="dossier où écrire la campagne d'exemple (défaut : sample)")
+    demo.add_argument("--warehouse", help="URL de l'entrepôt (défaut : variable OBSERVATOIRE_WAREHOUSE_URL, "
+                                          "sinon sqlite:///warehouse.db)")
     demo.add_argument("--output-dir", default="rapports/{annee}", help="dossier des classeurs")
     args = parser.parse_args(argv)
 
@@ -66,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command in ("revue", "decision"):
             return review_cli.run(args)
         if args.command == "sql":
-            return _query(args.requete, args.warehouse)
+            return query_cli.run(args)
         return _demo(Path(args.out), args.warehouse, args.output_dir)
     except (CampaignError, SampleError) as exc:
         print(f"observatoire : {exc}", file=sys.stderr)
@@ -85,30 +92,10 @@ def _run(year, regions, submissions, finess, calendar, warehouse_url, output_dir
                                     finess=[str(f) for f in finess], calendar=str(calendar) if calendar else None,
                                     warehouse_url=warehouse_url, output_dir=output_dir)
     except ValidationError as exc:
-        raise CampaignError("paramètres invalides : " + "; ".join(e["msg"] for e in exc.errors())) from exc
+        from observatoire.french_cli import validation_message
+
+        raise CampaignError("paramètres invalides : " + validation_message(exc, CampaignParameters)) from exc
     print(consolidate_campaign(params=params))
-    return 0
-
-
-def _query(sql: str, warehouse_url: str | None) -> int:
-    import polars as pl
-    import sqlalchemy as sa
-
-    from observatoire import warehouse
-    from observatoire.errors import CampaignError
-
-    engine = warehouse.connect(warehouse_url)
-    with engine.connect() as connection:
-        try:
-            result = connection.execute(sa.text(sql))
-        except sa.exc.SQLAlchemyError as exc:
-            raise CampaignError(f"requête refusée par l'entrepôt : {getattr(exc, 'orig', exc)}") from exc
-        if not result.returns_rows:
-            raise CampaignError("la requête ne renvoie pas de lignes : observatoire sql attend un SELECT")
-        frame = pl.DataFrame([tuple(row) for row in result], schema=list(result.keys()), orient="row",
-                             infer_schema_length=None)
-    with pl.Config(tbl_rows=200, tbl_cols=30, fmt_str_lengths=60, tbl_hide_dataframe_shape=True):
-        print(frame)
     return 0
 
 

@@ -16,16 +16,20 @@ from observatoire.review_store import decide
 def add_parsers(sub) -> None:
     review = sub.add_parser("revue", help="lister les rapprochements FINESS à arbitrer")
     review.add_argument("--year", type=int, help="année d'exercice (défaut : toutes)")
-    review.add_argument("--warehouse", help="URL de l'entrepôt")
+    review.add_argument("--warehouse", help="URL de l'entrepôt (défaut : variable OBSERVATOIRE_WAREHOUSE_URL, "
+                                            "sinon sqlite:///warehouse.db)")
     decision = sub.add_parser("decision", help="enregistrer l'arbitrage d'un analyste")
     decision.add_argument("--declare", required=True,
                           help="valeur déclarée : le FINESS tel que saisi, ou la clé affichée par « revue »")
     target = decision.add_mutually_exclusive_group(required=True)
     target.add_argument("--finess", help="FINESS ET retenu")
     target.add_argument("--aucun", action="store_true", help="ce n'est aucun centre de santé attendu")
-    decision.add_argument("--commentaire")
+    decision.add_argument("--commentaire", help="justification gardée avec la décision (facultatif)")
+    decision.add_argument("--forcer", action="store_true",
+                          help="accepter un ET d'un autre département que la commune déclarée")
     decision.add_argument("--par", default=None, help="auteur de la décision (défaut : utilisateur courant)")
-    decision.add_argument("--warehouse", help="URL de l'entrepôt")
+    decision.add_argument("--warehouse", help="URL de l'entrepôt (défaut : variable OBSERVATOIRE_WAREHOUSE_URL, "
+                                              "sinon sqlite:///warehouse.db)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -43,8 +47,12 @@ def run(args: argparse.Namespace) -> int:
         for year, region, source, key, candidates in rows:
             print(f"{year}  région {region or '?'}  {source}\n    clé : {key}\n    candidats : {candidates or '—'}")
         return 0
-    key = decide(engine, args.declare, None if args.aucun else args.finess.strip().upper(),
-                 args.par or getpass.getuser(), args.commentaire)
-    print(f"Décision enregistrée pour {key} : {'aucun centre' if args.aucun else args.finess}. "
+    decision = decide(engine, args.declare, None if args.aucun else args.finess.strip().upper(),
+                      args.par or getpass.getuser(), args.commentaire, force=args.forcer)
+    if decision.replaced is not None:
+        finess, by, at, comment = decision.replaced
+        print(f"Remplace la décision du {str(at)[:10]} de {by} ({finess or 'aucun centre'}"
+              f"{f', « {comment} »' if comment else ''}), gardée dans l'historique.")
+    print(f"Décision enregistrée pour {decision.key} : {'aucun centre' if args.aucun else args.finess}. "
           "Elle s'applique aux prochaines exécutions, toutes années.")
     return 0

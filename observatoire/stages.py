@@ -12,6 +12,7 @@ from pathlib import Path
 import polars as pl
 
 from observatoire.errors import CampaignError
+from observatoire.vocabulary import STATUS_LABELS, campaign_title
 from observatoire.readers.finess_extract import FinessExtract, peek_finess_extract, read_finess_extract
 from observatoire.readers.pool import FileBatch, ReaderPool, concat_batches, read_batch
 from observatoire.readers.reference_data import departement_regions
@@ -20,6 +21,7 @@ from observatoire.readers.submission_files import (
 )
 from schemas.registry import personnel_labels, template_for_year
 from transforms import changes as change_rules, compliance, referential, submissions as subs, validation
+from transforms.geography import commune_departement
 from transforms.reconcile import reconcile_finess
 from transforms.values import parse_datetime
 
@@ -200,8 +202,7 @@ def statuses(
         .join(resolution, on="submission_key", how="left")
         .join(et_regions, on="finess_et", how="left")
         .with_columns(
-            pl.when(commune.str.starts_with("97")).then(commune.str.slice(0, 3)).otherwise(commune.str.slice(0, 2))
-            .alias("declared_cog"),
+            commune_departement(commune).alias("declared_cog"),
             subs.declared_antennes(pl.col("antennes")).alias("antennes_list"),
         )
         .join(dep_regions, on="declared_cog", how="left")
@@ -430,9 +431,9 @@ def summary_text(year: int, status_table: pl.DataFrame, received: ReceivedFiles,
         if status not in pivot.columns:
             pivot = pivot.with_columns(pl.lit(0, pl.UInt32).alias(status))
     pivot = pivot.select("region_code", *compliance.STATUSES)
-    header = ["région", "à l'heure", "en retard", "invalide", "manquant", "couvert", "inattendu"]
+    header = ["région", *(STATUS_LABELS[status] for status in compliance.STATUSES)]
     widths = [max(len(h), 6) for h in header]
-    lines = [f"Campagne {year} (exercice {year}) : consolidation terminée", "",
+    lines = [f"{campaign_title(year)} : consolidation terminée", "",
              "  ".join(h.rjust(w) for h, w in zip(header, widths))]
     for row in pivot.iter_rows():
         lines.append("  ".join(str(v).rjust(w) for v, w in zip(row, widths)))

@@ -16,7 +16,7 @@ import polars as pl
 
 from schemas.fields import TYPES_CENTRE, TYPES_GESTIONNAIRE
 from transforms.finess_key import valid_finess_expr
-from transforms.reconcile import repair_finess
+from transforms.finess_key import repair_finess
 
 Paris = pl.Datetime("us", "Europe/Paris")
 _COMMUNE = r"^(?:[0-9]{5}|2[AB][0-9]{3})$"

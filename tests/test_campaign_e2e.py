@@ -9,6 +9,7 @@ import csv
 import pytest
 import sqlalchemy as sa
 
+from observatoire.data_tests import failed_data_tests
 from observatoire.sample import generate_sample
 
 RUN_COLUMNS = {"run_id", "loaded_at"}
@@ -126,6 +127,12 @@ def _check_campaign(sample, url: str, rerun: bool) -> None:
         assert _snapshot(url, 2024) == before
         assert _rows(url, "SELECT count(*) AS n FROM pipeline_run")[0]["n"] == runs + 1
         assert {r["outcome"] for r in _rows(url, "SELECT outcome FROM pipeline_run")} == {"succeeded"}
+    # the SQL data tests of sql/tests/ hold after real loads (and reruns)
+    engine = sa.create_engine(url)
+    try:
+        assert failed_data_tests(engine) == {}
+    finally:
+        engine.dispose()
 
 
 def test_campaign_end_to_end_sqlite(sample, prefect_harness, tmp_path):

@@ -39,17 +39,44 @@ def test_layout_frozen_header_filter_widths_and_french_headers(tmp_path):
     ])
     path = write_feedback_workbook(issues, pl.DataFrame({"source_file": ["a.xlsx"], "readable": [True]}),
                                    tmp_path / "sub" / "retour.xlsx")
-    sheet = openpyxl.load_workbook(path)["Anomalies"]
-    assert sheet.freeze_panes == "A2"
-    assert sheet.auto_filter.ref == "A1:H3"  # the eight issue columns present, header + two rows
+    book = openpyxl.load_workbook(path)
+    sheet = book["Anomalies"]
+    assert sheet.freeze_panes == "C2"
+    assert sheet.auto_filter.ref == "A1:G3"  # the seven issue columns present, header + two rows
     rows = [[c.value for c in row] for row in sheet.iter_rows(min_row=1)]
-    assert rows[0] == ["Fichier", "Envoi", "Gravité", "Feuille", "Cellule ou ligne", "Libellé", "Valeur reçue",
-                       "Anomalie"]
-    assert [r[0] for r in rows[1:]] == ["a.xlsx", "b.csv"]  # sorted by file
-    assert rows[1][rows[0].index("Gravité")] == "avertissement" and rows[2][rows[0].index("Gravité")] == "bloquant"
-    message_col = openpyxl.utils.get_column_letter(rows[0].index("Anomalie") + 1)
-    assert sheet.column_dimensions[message_col].width >= len(rows[1][rows[0].index("Anomalie")])
-    assert openpyxl.load_workbook(path)["Fichiers"]["B2"].value == "oui"
+    # what to correct first, where it is next, the file's path last
+    assert rows[0] == ["Gravité", "Libellé", "Valeur reçue", "Anomalie (ce qui est attendu)", "Feuille",
+                       "Cellule ou ligne", "Fichier"]
+    assert [r[-1] for r in rows[1:]] == ["a.xlsx", "b.csv"]  # sorted by file
+    assert rows[1][0] == "avertissement" and rows[2][0] == "bloquant"
+    message = sheet.cell(row=2, column=4)
+    assert message.alignment.wrap_text
+    # the 69-character message wraps on two lines of its 60-character column: the row shows both
+    assert sheet.row_dimensions[2].height >= 2 * 15
+    assert book["Fichiers"]["B2"].value == "oui"
+
+
+def test_centres_sheet_shows_the_message_without_scrolling_and_prints_on_a4_landscape(tmp_path):
+    """1600 px at 100 %: about 220 characters of Calibri 11 (7 px each) after the row
+    numbers; the centre, its FINESS, the severity, the label, the value and the message
+    come before any path."""
+    issues = _issues([("k1", "envois/2024/r84/un dossier très long/cds-des-tilleuls-2024-v3.xlsx", "Finances", "B5",
+                       "resultat", "Résultat de l'exercice (€)", "1000", "warning", "doit être égal à …")])
+    issues = issues.with_columns(pl.lit("Centre de santé des Tilleuls").alias("raison_sociale"),
+                                 pl.lit("690000013").alias("finess_et"))
+    path = write_feedback_workbook(issues, pl.DataFrame({"source_file": ["a.xlsx"], "readable": [True]}),
+                                   tmp_path / "retour.xlsx")
+    sheet = openpyxl.load_workbook(path)["Anomalies"]
+    header = [c.value for c in sheet[1]]
+    assert header[:6] == ["Centre", "N° FINESS ET déclaré", "Gravité", "Libellé", "Valeur reçue",
+                          "Anomalie (ce qui est attendu)"]
+    assert header[-1] == "Fichier"
+    letters = [openpyxl.utils.get_column_letter(i) for i in range(1, 7)]
+    assert sum(sheet.column_dimensions[c].width for c in letters) * 7 <= 1600 - 60
+    assert sheet.freeze_panes == "C2"  # the centre and its FINESS stay in view
+    setup = sheet.page_setup
+    assert (setup.orientation, int(setup.paperSize), setup.fitToWidth, setup.fitToHeight) == ("landscape", 9, 1, 0)
+    assert sheet.sheet_properties.pageSetUpPr.fitToPage and sheet.print_title_rows == "$1:$1"
 
 
 def test_run_feedback_lists_every_issue_and_every_file(tmp_path):

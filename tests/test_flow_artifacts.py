@@ -43,12 +43,14 @@ def test_top_issues_errors_first_most_frequent_first():
 def test_summary_markdown_has_counts_files_and_issues():
     text = artifacts.summary_markdown(2024, ["11", "84"], STATUSES, ISSUES, 3, [("bad.xlsx", "PDF renommé")],
                                       "run-1", "sqlite:///w.db")
-    assert text.startswith("# Campagne 2025 — exercice 2024")
+    # named as everywhere else (observatoire.vocabulary): by the exercise year, with when it is due
+    assert text.startswith("# Campagne 2024 (exercice 2024, rapports dus avant le 1er mars 2025)")
     assert "| 84 | 1 | 1 | 1 | 1 | 0 | 0 | 4 |" in text
     assert "| **Total** | **1** | **1** | **1** | **2** | **0** | **1** | **6** |" in text
     assert "**4 centre(s) à relancer**" in text
     assert "- `bad.xlsx` : PDF renommé" in text
-    assert "| erreur | File active | 2 | 2 | « beaucoup » n'est pas un nombre |" in text
+    # severities in the words of the workbooks (observatoire.vocabulary)
+    assert "| bloquant | File active | 2 | 2 | « beaucoup » n'est pas un nombre |" in text
 
 
 def test_chase_rows_missing_then_invalid_then_late():

@@ -27,7 +27,7 @@ from schemas.submission import SUBMISSION_MODELS, IdentificationWarnings
 from transforms import submissions as subs, validation
 from transforms.finess_key import finess_check_digit, valid_finess_expr
 from transforms.labels import field_lookup, label_key_expr, profession_lookup
-from transforms.reconcile import repair_finess
+from transforms.finess_key import repair_finess
 from transforms.values import EXPECTED_FORMAT, PARSERS, blank_to_null, parse_decimal, parse_int
 
 RUN_AT = dt.datetime(2025, 6, 30, 12, 0, tzinfo=dt.timezone.utc)

@@ -25,7 +25,8 @@ import datetime as dt
 import polars as pl
 
 from transforms.finess_key import valid_finess_expr
-from transforms.reconcile import distinctive_tokens, name_tokens, repair_finess
+from transforms.finess_key import repair_finess
+from transforms.reconcile import distinctive_tokens, name_tokens
 from transforms.referential import open_during
 from transforms.submissions import declared_antennes, split_list
 

@@ -1,4 +1,5 @@
 """Is this a well-formed FINESS number, and what was it before a spreadsheet damaged it?
+(The one home of FINESS normalisation and repair: readers, schemas and reconciliation use it.)
 
 The 9th character makes the number pass the Luhn algorithm once Corsican `2A`/`2B`
 are replaced by `21`/`22` (finess.md; the often-quoted `20` fails on every Corsican
@@ -61,3 +62,20 @@ def valid_finess_expr(column: str | pl.Expr) -> pl.Expr:
             value = pl.when(value > 9).then(value - 9).otherwise(value)
         total = total + value
     return (col.str.contains(FINESS_PATTERN) & (total % 10 == 0)).fill_null(False)
+
+
+def normalise_finess_text(expr: pl.Expr) -> pl.Expr:
+    return expr.str.strip_chars().str.to_uppercase()
+
+
+def repair_finess(expr: pl.Expr) -> pl.Expr:
+    """Undo the typical damage of finess.md: spaces and dots, a float (`10000024.0`,
+    `1.0000024E7`), a lost leading zero, lower-case `2a`."""
+    text = normalise_finess_text(expr).str.replace_all(r"[\s\u00a0\u202f.\-_/]", "")
+    scientific = normalise_finess_text(expr).str.replace(",", ".")
+    from_float = (
+        pl.when(scientific.str.contains(r"^\d+(\.\d+)?E\+?\d+$|^\d+\.0+$"))
+        .then(scientific.cast(pl.Float64, strict=False).round(0).cast(pl.Int64, strict=False).cast(pl.String))
+    )
+    candidate = pl.coalesce(from_float, text)
+    return pl.when(candidate.str.contains(r"^\d{8}$")).then(candidate.str.zfill(9)).otherwise(candidate)

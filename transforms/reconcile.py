@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import polars as pl
 
-from transforms.finess_key import valid_finess_expr
+from transforms.finess_key import normalise_finess_text, repair_finess, valid_finess_expr
+from transforms.geography import commune_departement
 
 NAME_MATCH_THRESHOLD = 0.75  # Jaccard of name tokens, same commune required
 REVIEW_THRESHOLD = 0.4
@@ -25,23 +26,6 @@ RESOLUTION_SCHEMA = {
     "submission_key": pl.String, "declared_finess_et": pl.String, "finess_et": pl.String,
     "reconciliation_method": pl.String, "reconciliation_score": pl.Float64, "candidates": pl.String,
 }
-
-
-def normalise_finess_text(expr: pl.Expr) -> pl.Expr:
-    return expr.str.strip_chars().str.to_uppercase()
-
-
-def repair_finess(expr: pl.Expr) -> pl.Expr:
-    """Undo the typical damage of finess.md: spaces and dots, a float (`10000024.0`,
-    `1.0000024E7`), a lost leading zero, lower-case `2a`."""
-    text = normalise_finess_text(expr).str.replace_all(r"[\s\u00a0\u202f.\-_/]", "")
-    scientific = normalise_finess_text(expr).str.replace(",", ".")
-    from_float = (
-        pl.when(scientific.str.contains(r"^\d+(\.\d+)?E\+?\d+$|^\d+\.0+$"))
-        .then(scientific.cast(pl.Float64, strict=False).round(0).cast(pl.Int64, strict=False).cast(pl.String))
-    )
-    candidate = pl.coalesce(from_float, text)
-    return pl.when(candidate.str.contains(r"^\d{8}$")).then(candidate.str.zfill(9)).otherwise(candidate)
 
 
 _KINDS = ["MUNICIPAL", "MUTUALISTE", "ASSOCIATIF", "DENTAIRE", "INFIRMIER", "OPHTALMO", "MEDICAL", "POLYVALENT"]
@@ -173,10 +157,7 @@ def reconcile_finess(
 
 
 def _submission_region(frame: pl.DataFrame, departement_regions: pl.DataFrame) -> pl.DataFrame:
-    cog = (
-        pl.when(pl.col("commune_insee").str.starts_with("97")).then(pl.col("commune_insee").str.slice(0, 3))
-        .otherwise(pl.col("commune_insee").str.slice(0, 2))
-    )
+    cog = commune_departement(pl.col("commune_insee"))
     regions = departement_regions.select(pl.col("code_departement").alias("submission_departement"),
                                          pl.col("code_region").alias("submission_region"))
     return frame.with_columns(cog.alias("submission_departement")).join(

@@ -12,7 +12,7 @@ import polars as pl
 
 from schemas.fields import ENUMS, FIELDS, SHEET_PERSONNEL, ZERO_PADDED
 from schemas.registry import PersonnelLabels, Template
-from transforms.reconcile import repair_finess
+from transforms.finess_key import repair_finess
 from transforms.labels import field_lookup, label_key, label_key_expr, label_key_expr_of, profession_lookup
 from transforms.values import EXPECTED_FORMAT, PARSERS, blank_to_null, parse_decimal, parse_int
 

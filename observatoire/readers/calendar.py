@@ -12,7 +12,7 @@ import polars as pl
 
 from observatoire.errors import CampaignError
 from transforms.finess_key import valid_finess_expr
-from transforms.reconcile import repair_finess
+from transforms.finess_key import repair_finess
 
 CALENDAR_SCHEMA = {"annee": pl.Int64, "finess_et": pl.String, "date_limite": pl.Date}
 

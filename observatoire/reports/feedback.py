@@ -1,41 +1,44 @@
 """What must each centre correct, and what became of each received file?
 
-Writes the feedback workbook of a run: sheet « Anomalies » lists every error and warning
-by centre and file, ready for the ARS to send back as is; sheet « Fichiers » holds one
-outcome per received file. Values come from the centres' own files, so text that a
+Writes the feedback workbook of a run, one sheet per reader: « Anomalies », for the
+centres, lists every error and warning by centre — who, which field, the value received
+and what is expected come first, so the message shows without scrolling, and it prints on
+A4 landscape; « Fichiers », for the data team, holds one outcome per received file
+(encoding, checksum…). Values come from the centres' own files, so text that a
 spreadsheet would take for a formula (`=`, `+`, `-`, `@`) is written as a plain string.
 """
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 
 import polars as pl
 from openpyxl import Workbook
-from openpyxl.cell.cell import TYPE_STRING
-from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.styles import Alignment, PatternFill
 from openpyxl.utils import get_column_letter
 
+from observatoire.reports.layout import (HEADER_FILL, HEADER_FONT, print_on_a4_landscape, set_cell,
+                                         wrapped_row_height)
 from observatoire.stages import outcomes_frame, unreadable_file_issues
+from observatoire.vocabulary import SEVERITY_LABELS
 
-# (column of the frame, French header); columns absent from a frame are left out.
+# (column of the frame, French header, width); columns absent from a frame are left out.
+# The centre and what to correct first; where it is and the file's path last. The widths
+# add up to about 1,250 px: the message shows whole on a 1600-px screen at 100 %.
 ISSUE_COLUMNS = [
-    ("source_file", "Fichier"), ("submission_key", "Envoi"), ("raison_sociale", "Centre"),
-    ("finess_et", "N° FINESS ET déclaré"), ("severity", "Gravité"), ("sheet", "Feuille"),
-    ("location", "Cellule ou ligne"), ("label", "Libellé"), ("value", "Valeur reçue"), ("message", "Anomalie"),
+    ("raison_sociale", "Centre", 30), ("finess_et", "N° FINESS ET déclaré", 12), ("severity", "Gravité", 14),
+    ("label", "Libellé", 30), ("value", "Valeur reçue", 20), ("message", "Anomalie (ce qui est attendu)", 60),
+    ("sheet", "Feuille", 14), ("location", "Cellule ou ligne", 10), ("source_file", "Fichier", 40),
 ]
+WRAPPED = {"raison_sociale", "label", "value", "message"}
 OUTCOME_COLUMNS = [
-    ("source_file", "Fichier"), ("readable", "Lu"), ("reason", "Motif si illisible"),
-    ("container", "Conteneur"), ("format", "Format"), ("encoding", "Encodage"), ("separator", "Séparateur"),
-    ("template_version", "Version du modèle"), ("sheets", "Feuilles trouvées"), ("submissions", "Envois"),
-    ("rows_in", "Lignes lues"), ("rows_set_aside", "Lignes écartées"), ("notes", "Remarques"),
-    ("size_bytes", "Taille (octets)"), ("sha256", "Empreinte SHA-256"),
+    ("source_file", "Fichier", 40), ("readable", "Lu", 5), ("reason", "Motif si illisible", 50),
+    ("container", "Conteneur", 12), ("format", "Format", 10), ("encoding", "Encodage", 12),
+    ("separator", "Séparateur", 10), ("template_version", "Version du modèle", 10), ("sheets", "Feuilles trouvées", 30),
+    ("submissions", "Envois", 8), ("rows_in", "Lignes lues", 8), ("rows_set_aside", "Lignes écartées", 9),
+    ("notes", "Remarques", 40), ("size_bytes", "Taille (octets)", 12), ("sha256", "Empreinte SHA-256", 66),
 ]
-SEVERITY_FR = {"error": "bloquant", "warning": "avertissement"}
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-_HEADER_FILL = PatternFill("solid", fgColor="1F4E78")
+SEVERITY_FR = SEVERITY_LABELS
 _ERROR_FILL = PatternFill("solid", fgColor="F8CBAD")
-_MAX_WIDTH = 80
 
 
 def write_feedback_workbook(issues: pl.DataFrame, outcomes: pl.DataFrame, path: Path) -> Path:
@@ -45,61 +48,55 @@ def write_feedback_workbook(issues: pl.DataFrame, outcomes: pl.DataFrame, path: 
     anomalies = workbook.active
     anomalies.title = "Anomalies"
     ordered = issues
-    sort_keys = [c for c in ("source_file", "submission_key", "severity", "sheet", "location") if c in issues.columns]
+    sort_keys = [c for c in ("raison_sociale", "finess_et", "source_file", "submission_key", "severity", "sheet",
+                             "location") if c in issues.columns]
     if sort_keys and not issues.is_empty():
         ordered = issues.sort(sort_keys, nulls_last=True)
     if "severity" in ordered.columns:
         ordered = ordered.with_columns(pl.col("severity").replace(SEVERITY_FR))
-    _write_table(anomalies, ordered, ISSUE_COLUMNS, highlight=("severity", SEVERITY_FR["error"]))
+    _write_table(anomalies, ordered, ISSUE_COLUMNS, highlight=("severity", SEVERITY_FR["error"]), frozen="C2",
+                 wrapped=WRAPPED)
+    print_on_a4_landscape(anomalies, "Anomalies à corriger par centre")
     files = workbook.create_sheet("Fichiers")
     shown = outcomes.with_columns(
         pl.col("readable").replace_strict({True: "oui", False: "non"}, return_dtype=pl.String)
     ) if "readable" in outcomes.columns else outcomes
-    _write_table(files, shown, OUTCOME_COLUMNS, highlight=("readable", "non"))
+    _write_table(files, shown, OUTCOME_COLUMNS, highlight=("readable", "non"), frozen="B2", wrapped={"reason"})
+    print_on_a4_landscape(files, "Fichiers reçus")
     path.parent.mkdir(parents=True, exist_ok=True)
     workbook.save(path)
     return path
 
 
-def _write_table(sheet, frame: pl.DataFrame, columns, highlight) -> None:
-    present = [(name, header) for name, header in columns if name in frame.columns]
-    sheet.append([header for _, header in present])
+def _write_table(sheet, frame: pl.DataFrame, columns, highlight, frozen: str, wrapped: set[str]) -> None:
+    present = [(name, header, width) for name, header, width in columns if name in frame.columns]
+    sheet.append([header for _, header, _ in present])
     for cell in sheet[1]:
-        cell.font = Font(bold=True, color="FFFFFF")
-        cell.fill = _HEADER_FILL
+        cell.font = HEADER_FONT
+        cell.fill = HEADER_FILL
         cell.alignment = Alignment(vertical="center", wrap_text=True)
-    widths = [len(header) for _, header in present]
-    flag_at = next((i for i, (name, _) in enumerate(present) if name == highlight[0]), None)
+    sheet.row_dimensions[1].height = wrapped_row_height([header for _, header, _ in present],
+                                                        [width for _, _, width in present])
+    flag_at = next((i for i, (name, _, _) in enumerate(present) if name == highlight[0]), None)
+    wrap = Alignment(wrap_text=True, vertical="top")
+    top = Alignment(vertical="top")
+    widths = [width for _, _, width in present]
     # rows numbered here: `sheet.max_row` scans every cell, once per row it was asked for
-    for row, values in enumerate(frame.select([name for name, _ in present]).iter_rows(), start=2):
+    for row, values in enumerate(frame.select([name for name, _, _ in present]).iter_rows(), start=2):
         for index, value in enumerate(values, start=1):
             cell = sheet.cell(row=row, column=index)
-            _set_value(cell, value)
-            widths[index - 1] = max(widths[index - 1], min(len(str(value or "")), _MAX_WIDTH))
+            set_cell(cell, value)
+            cell.alignment = wrap if present[index - 1][0] in wrapped else top
+        sheet.row_dimensions[row].height = wrapped_row_height(
+            [v if present[i][0] in wrapped else "" for i, v in enumerate(values)], widths)
         if flag_at is not None and values[flag_at] == highlight[1]:
             for index in range(1, len(present) + 1):
                 sheet.cell(row=row, column=index).fill = _ERROR_FILL
     for index, width in enumerate(widths, start=1):
-        sheet.column_dimensions[get_column_letter(index)].width = min(width + 2, _MAX_WIDTH)
-    sheet.freeze_panes = "A2"
+        sheet.column_dimensions[get_column_letter(index)].width = width
+    sheet.freeze_panes = frozen
     if present:
         sheet.auto_filter.ref = f"A1:{get_column_letter(len(present))}{max(sheet.max_row, 1)}"
-
-
-def _set_value(cell, value) -> None:
-    if value is None:
-        return
-    if isinstance(value, str):
-        # A centre's value such as `=HYPERLINK(...)` or `-1` typed as text must stay text:
-        # openpyxl would store any string starting with `=` as a formula.
-        cell.value = value
-        cell.data_type = TYPE_STRING
-        if value.startswith(_FORMULA_START):
-            cell.quotePrefix = True
-        return
-    if isinstance(value, dt.datetime) and value.tzinfo is not None:
-        value = value.replace(tzinfo=None)  # Excel has no time zones; values are Paris time
-    cell.value = value
 
 
 def write_run_feedback(received, validated, path: Path) -> Path:

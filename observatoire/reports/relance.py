@@ -1,7 +1,11 @@
-"""Which centres must an ARS correspondent chase this week, and how does each département
-compare, and what did the region's centres change without telling? One styled workbook per
-region, from the warehouse views `v_relance`, `v_conformite_departement` and
-`v_changements` (sql/DICTIONARY.md).
+"""Which centres must an ARS correspondent chase this week, what must each one correct,
+how does each département compare, and what did the region's centres change without
+telling? One styled workbook per region, from the warehouse views `v_relance`,
+`v_conformite_departement` and `v_changements` (sql/DICTIONARY.md) and the blocking errors
+of `submission_issue`.
+
+The correspondent logs calls in the workbook (« Appelé le », « Par », « Résultat »,
+« Commentaire »): rewriting it for the same campaign keeps what was typed there.
 
 `observatoire relance --year N [--region R]... [--warehouse URL] [--out DIR]`
 """
@@ -14,36 +18,43 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
-from openpyxl import Workbook
+from openpyxl import Workbook, load_workbook
 from openpyxl.chart import BarChart, Reference
-from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.styles import Alignment, PatternFill
 from openpyxl.utils import get_column_letter
 from sqlalchemy.engine import Engine
 
 from observatoire.errors import CampaignError
+from observatoire.readers.reference_data import departement_regions
+from observatoire.reports.layout import (HEADER_FILL, HEADER_FONT, print_on_a4_landscape, set_cell,
+                                         wrapped_row_height)
+from observatoire.vocabulary import CHASE_ORDER, STATUS_COLOURS, STATUS_LABELS, campaign_title
 
 PARIS = ZoneInfo("Europe/Paris")
-STATUS_LABELS = {"missing": "manquant", "invalid": "invalide", "late": "en retard"}
-# Most urgent first: nothing received, then errors to correct, then late but done.
-STATUS_ORDER = {"missing": 0, "invalid": 1, "late": 2}
-HEADER_FILL = PatternFill("solid", fgColor="1F4E78")
-HEADER_FONT = Font(bold=True, color="FFFFFF")
-STATUS_FILLS = {"missing": "F8CBAD", "invalid": "FFE699", "late": "DDEBF7"}
+ERRORS_IN_ROW = 3  # blocking errors spelt out in a centre's row; all of them in « Erreurs à corriger »
 
-CHASE_COLUMNS = [  # (header, width)
-    ("Département", 13), ("N° FINESS ET", 14), ("Raison sociale", 42), ("Statut", 12), ("Motif", 46),
-    ("Téléphone (FINESS)", 18), ("Courriel (dernier envoi)", 32), ("Date limite", 12), ("Jours de retard", 15),
-    ("Envois reçus", 13), ("Erreurs du dernier envoi", 22), ("Détail", 70),
+CALL_LOG = [("Appelé le", 10), ("Par", 10), ("Résultat", 16), ("Commentaire", 24)]
+CHASE_COLUMNS = [  # (header, width): about 265 characters up to the call log, printed on one A4 width
+    ("Département", 14), ("N° FINESS ET", 11), ("Raison sociale", 28), ("Statut", 10), ("Motif", 22),
+    ("Erreurs bloquantes du dernier envoi", 45), ("Téléphone (FINESS)", 12), ("Courriel (dernier envoi)", 40),
+    ("Date limite", 10), ("Jours de retard", 7), ("Jours depuis la date limite", 8), ("Envois reçus", 7),
+    *CALL_LOG, ("Détail", 40),
+]
+WRAPPED = {"Raison sociale", "Motif", "Erreurs bloquantes du dernier envoi", "Courriel (dernier envoi)",
+           "Résultat", "Commentaire", "Détail", "Département"}
+ERROR_COLUMNS = [
+    ("Département", 18), ("N° FINESS ET", 11), ("Raison sociale", 30), ("Feuille", 13), ("Cellule ou ligne", 10),
+    ("Libellé", 30), ("Valeur reçue", 20), ("Anomalie (ce qui est attendu)", 60), ("Fichier", 40),
 ]
 CHANGE_COLUMNS = [
-    ("Département", 13), ("N° FINESS ET", 14), ("Raison sociale", 42), ("Nature", 18), ("Comparé à", 18),
-    ("Avant / FINESS", 28), ("Déclaré", 28), ("Message", 90),
+    ("Département", 18), ("N° FINESS ET", 11), ("Raison sociale", 30), ("Nature", 14), ("Comparé à", 12),
+    ("Avant / FINESS", 24), ("Déclaré", 24), ("Message (à vérifier avec le centre, ou à corriger dans FINESS)", 70),
 ]
 CHANGES_SHEET = "Changements à signaler"
 RATE_COLUMNS = [
-    ("Département", 13), ("Centres attendus", 16), ("À l'heure", 11), ("En retard", 11), ("Invalides", 11),
-    ("Manquants", 11), ("Antennes couvertes", 18), ("Taux de conformité (%)", 22), ("Taux dans les délais (%)", 23),
-    ("Retard moyen (jours)", 20),
+    ("Département", 22), ("Centres attendus", 10), ("À l'heure", 9), ("En retard", 9), ("Invalides", 9),
+    ("Manquants", 10), ("Antennes couvertes", 10), ("Taux de conformité (%)", 12), ("Taux dans les délais (%)", 12),
+    ("Retard moyen (jours)", 10),
 ]
 
 
@@ -51,7 +62,8 @@ def write_relance_workbooks(engine: Engine, year: int, regions: list[str] | None
                             today: dt.date | None = None) -> list[Path]:
     """Write `relance_<year>_region_<R>.xlsx` for each region (every region of the campaign
     when `regions` is None) into `out_dir`; returns the paths. `today` (Paris date, default
-    now) counts the days late of centres that have sent nothing valid yet."""
+    now) counts the days since the date limite of centres that have sent nothing valid yet.
+    Calls logged in a previous workbook of the same campaign and region are kept."""
     today = today or dt.datetime.now(PARIS).date()
     with engine.connect() as connection:
         known = set(connection.execute(
@@ -70,8 +82,14 @@ def write_relance_workbooks(engine: Engine, year: int, regions: list[str] | None
         for region in wanted:
             chase = connection.execute(sa.text(
                 "SELECT departement, finess_et, raison_sociale, status, chase_reason, telephone, email, deadline, "
-                "days_late, submissions_received, latest_submission_errors, status_reason "
+                "days_late, submissions_received, latest_submission_errors, status_reason, latest_submission_id "
                 "FROM v_relance WHERE campaign_year = :y AND region_code = :r"), {"y": year, "r": region}).all()
+            errors = connection.execute(sa.text(
+                "SELECT r.finess_et, i.sheet, i.location, i.label, i.value, i.message, i.source_file "
+                "FROM v_relance r JOIN submission_issue i ON i.submission_id = r.latest_submission_id "
+                "WHERE r.campaign_year = :y AND r.region_code = :r AND r.status = 'invalid' "
+                "AND i.severity = 'error' ORDER BY r.finess_et, i.sheet, i.location, i.issue_id"),
+                {"y": year, "r": region}).all()
             rates = connection.execute(sa.text(
                 "SELECT departement, n_expected, n_on_time, n_late, n_invalid, n_missing, n_covered, "
                 "compliance_rate_pct, on_time_rate_pct, avg_days_late FROM v_conformite_departement "
@@ -83,7 +101,10 @@ def write_relance_workbooks(engine: Engine, year: int, regions: list[str] | None
                 "ORDER BY departement, finess_et, kind, source, field, previous_value, new_value"),
                 {"y": year, "r": region}).all()
             path = out_dir / f"relance_{year}_region_{region}.xlsx"
-            _workbook(year, region, chase, rates, today, changes).save(path)
+            calls = previous_call_log(path)
+            book = _workbook(year, region, chase, errors, rates, today, calls)
+            _changes_sheet(book, year, region, changes)
+            book.save(path)
             paths.append(path)
     return paths
 
@@ -94,45 +115,138 @@ def _as_date(value) -> dt.date | None:
     return dt.date.fromisoformat(str(value)[:10])  # SQLite returns ISO text
 
 
-def days_late(status: str, deadline: dt.date | None, recorded: int | None, today: dt.date) -> int:
-    """A late centre's delay is recorded; a centre with nothing valid yet is late by the days
-    since its date limite (0 before it)."""
-    if status == "late":
-        return int(recorded or 0)
-    return max((today - deadline).days, 0) if deadline else 0
+def days_since_deadline(status: str, deadline: dt.date | None, today: dt.date) -> int | None:
+    """How overdue a centre with nothing valid yet is today (0 before its date limite); the
+    one place this figure is computed. A late centre's delay is `days_late`, recorded in
+    the warehouse once its valid report came."""
+    if status not in ("missing", "invalid") or deadline is None:
+        return None
+    return max((today - deadline).days, 0)
 
 
-def _workbook(year: int, region: str, chase, rates, today: dt.date, changes=()) -> Workbook:
+def previous_call_log(path: Path) -> dict[str, list]:
+    """The calls typed into an earlier workbook of the same campaign and region, by FINESS
+    ET (empty when there is none, or it cannot be read)."""
+    if not path.exists():
+        return {}
+    try:
+        book = load_workbook(path, read_only=True, data_only=True)
+    except Exception:  # a damaged or locked file: nothing to keep, never a failed relance
+        return {}
+    calls: dict[str, list] = {}
+    try:
+        for name in ("À relancer", "Appels antérieurs"):
+            if name not in book.sheetnames:
+                continue
+            rows = book[name].iter_rows(values_only=True)
+            header = list(next(rows, []))
+            if "N° FINESS ET" not in header:
+                continue
+            at = [header.index(title) if title in header else None for title, _ in CALL_LOG]
+            finess_at = header.index("N° FINESS ET")
+            name_at = header.index("Raison sociale") if "Raison sociale" in header else None
+            for row in rows:
+                values = [row[i] if i is not None and i < len(row) else None for i in at]
+                if row[finess_at] and any(v not in (None, "") for v in values):
+                    calls[str(row[finess_at])] = [row[name_at] if name_at is not None else None, *values]
+    finally:
+        book.close()
+    return calls
+
+
+def _departement_names() -> dict[str, str]:
+    frame = departement_regions()
+    return dict(zip(frame["code_departement"], frame["nom_departement"]))
+
+
+def _region_name(region: str) -> str:
+    frame = departement_regions()
+    names = dict(zip(frame["code_region"], frame["nom_region"]))
+    return f"{region} {names[region]}" if region in names else region
+
+
+def _workbook(year: int, region: str, chase, errors, rates, today: dt.date, calls: dict[str, list]) -> Workbook:
+    names = _departement_names()
+    named = lambda code: f"{code} {names[code]}" if code in names else code  # noqa: E731
+    region_title = _region_name(region)
     book = Workbook()
     sheet = book.active
     sheet.title = "À relancer"
     _header(sheet, CHASE_COLUMNS)
-    rows = sorted(chase, key=lambda r: (r.departement or "", STATUS_ORDER[r.status], r.raison_sociale or ""))
-    fills = {status: PatternFill("solid", fgColor=colour) for status, colour in STATUS_FILLS.items()}
+    by_centre: dict[str, list] = {}
+    for error in errors:
+        by_centre.setdefault(error.finess_et, []).append(error)
+    rows = sorted(chase, key=lambda r: (r.departement or "", CHASE_ORDER[r.status], r.raison_sociale or ""))
+    fills = {status: PatternFill("solid", fgColor=STATUS_COLOURS[status]) for status in CHASE_ORDER}
+    widths = [width for _, width in CHASE_COLUMNS]
+    wrapped_at = [title in WRAPPED for title, _ in CHASE_COLUMNS]
     for number, row in enumerate(rows, start=2):  # `sheet.max_row` would scan every cell per row
         deadline = _as_date(row.deadline)
-        sheet.append([
-            row.departement, row.finess_et, row.raison_sociale, STATUS_LABELS[row.status], row.chase_reason,
-            row.telephone, row.email, deadline, days_late(row.status, deadline, row.days_late, today),
-            row.submissions_received, row.latest_submission_errors, row.status_reason,
-        ])
+        logged = calls.pop(row.finess_et, [None] * (len(CALL_LOG) + 1))[1:]
+        values = [
+            named(row.departement), row.finess_et, row.raison_sociale, STATUS_LABELS[row.status], row.chase_reason,
+            _errors_text(by_centre.get(row.finess_et, []), row.latest_submission_errors if row.status == "invalid"
+                         else None),
+            row.telephone, row.email, deadline, row.days_late if row.status == "late" else None,
+            days_since_deadline(row.status, deadline, today), row.submissions_received, *logged, row.status_reason,
+        ]
+        for column, value in enumerate(values, start=1):
+            cell = sheet.cell(number, column)
+            set_cell(cell, value)
+            cell.alignment = Alignment(wrap_text=wrapped_at[column - 1], vertical="top")
         sheet.cell(number, 4).fill = fills[row.status]
-        sheet.cell(number, 8).number_format = "DD/MM/YYYY"
+        sheet.cell(number, 9).number_format = "DD/MM/YYYY"
+        sheet.cell(number, 13).number_format = "DD/MM/YYYY"
+        sheet.row_dimensions[number].height = wrapped_row_height(
+            [v if wrapped_at[i] else "" for i, v in enumerate(values)], widths)
     if not rows:
-        sheet.append([f"Aucun centre à relancer pour la campagne {year} en région {region}."])
-    sheet.freeze_panes = "A2"
+        sheet.append([f"Aucun centre à relancer pour la campagne {year} en région {region_title}."])
+    sheet.freeze_panes = "D2"
     sheet.auto_filter.ref = f"A1:{get_column_letter(len(CHASE_COLUMNS))}{max(sheet.max_row, 2)}"
+    print_on_a4_landscape(sheet, f"{campaign_title(year)} — {region_title} — centres à relancer")
+    # « Détail » repeats the status in words: on screen, not on paper
+    sheet.print_area = f"A1:{get_column_letter(len(CHASE_COLUMNS) - 1)}{max(sheet.max_row, 2)}"
+
+    detail = book.create_sheet("Erreurs à corriger")
+    _header(detail, ERROR_COLUMNS)
+    centres = {row.finess_et: row for row in rows}
+    error_widths = [width for _, width in ERROR_COLUMNS]
+    for number, error in enumerate(errors, start=2):
+        centre = centres.get(error.finess_et)
+        values = [named(centre.departement) if centre else None, error.finess_et,
+                  centre.raison_sociale if centre else None, error.sheet, error.location, error.label, error.value,
+                  error.message, error.source_file]
+        for column, value in enumerate(values, start=1):
+            cell = detail.cell(number, column)
+            set_cell(cell, value)
+            cell.alignment = Alignment(wrap_text=column in (3, 6, 7, 8), vertical="top")
+        detail.row_dimensions[number].height = wrapped_row_height(
+            [v if c in (2, 5, 6, 7) else "" for c, v in enumerate(values)], error_widths)
+    if not errors:
+        detail.append(["Aucun centre invalide : pas d'erreur bloquante à faire corriger."])
+    detail.freeze_panes = "D2"
+    detail.auto_filter.ref = f"A1:{get_column_letter(len(ERROR_COLUMNS))}{max(detail.max_row, 2)}"
+    print_on_a4_landscape(detail, f"{campaign_title(year)} — {region_title} — erreurs bloquantes à corriger")
+
+    if calls:  # calls logged for centres that need no chase any more: kept, not lost
+        archive = book.create_sheet("Appels antérieurs")
+        _header(archive, [("N° FINESS ET", 11), ("Raison sociale", 34), *CALL_LOG])
+        for finess, (name, *logged) in sorted(calls.items()):
+            archive.append([finess, name, *logged])
+        archive.freeze_panes = "A2"
+        print_on_a4_landscape(archive, f"{campaign_title(year)} — {region_title} — appels antérieurs")
 
     summary = book.create_sheet("Taux par département")
     _header(summary, RATE_COLUMNS)
     for row in rates:
-        summary.append(list(row))
-    summary.freeze_panes = "A2"
+        summary.append([named(row[0]), *row[1:]])
+    summary.freeze_panes = "B2"
     summary.auto_filter.ref = f"A1:{get_column_letter(len(RATE_COLUMNS))}{max(summary.max_row, 2)}"
+    print_on_a4_landscape(summary, f"{campaign_title(year)} — {region_title} — taux par département")
     if rates:
         chart = BarChart()
         chart.type = "col"
-        chart.title = f"Taux de conformité par département — campagne {year}, région {region}"
+        chart.title = f"Taux de conformité par département — campagne {year}, {region_title}"
         chart.y_axis.title = "%"
         chart.x_axis.title = "Département"
         chart.y_axis.scaling.min = 0
@@ -141,22 +255,46 @@ def _workbook(year: int, region: str, chase, rates, today: dt.date, changes=()) 
         chart.set_categories(Reference(summary, min_col=1, min_row=2, max_row=len(rates) + 1))
         chart.width, chart.height = 24, 12
         summary.add_chart(chart, f"A{len(rates) + 4}")
-    _changes_sheet(book, year, region, changes)
-    book.properties.title = f"Relance campagne {year} — région {region}"
+    book.properties.title = f"Relance {campaign_title(year)} — région {region_title}"
     return book
 
 
 def _changes_sheet(book: Workbook, year: int, region: str, changes) -> None:
     """What the region's centres changed without telling, or declare unlike FINESS: one row
     per change (`v_changements`), for the agent to ask the centre or correct FINESS."""
-    sheet = book.create_sheet(CHANGES_SHEET)
+    names = _departement_names()
+    region_title = _region_name(region)
+    sheet = book.create_sheet(CHANGES_SHEET, index=2)  # after the chase and its errors
     _header(sheet, CHANGE_COLUMNS)
-    for row in changes:
-        sheet.append(list(row))
+    widths = [width for _, width in CHANGE_COLUMNS]
+    for number, row in enumerate(changes, start=2):
+        values = [f"{row.departement} {names[row.departement]}" if row.departement in names else row.departement,
+                  *row[1:]]
+        for column, value in enumerate(values, start=1):
+            cell = sheet.cell(number, column)
+            set_cell(cell, value)
+            cell.alignment = Alignment(wrap_text=column in (1, 3, 6, 7, 8), vertical="top")
+        sheet.row_dimensions[number].height = wrapped_row_height(values, widths)
     if not changes:
-        sheet.append([f"Aucun changement ni écart avec FINESS relevé pour la campagne {year} en région {region}."])
-    sheet.freeze_panes = "A2"
+        sheet.append([f"Aucun changement ni écart avec FINESS relevé pour la campagne {year} en région "
+                      f"{region_title}."])
+    sheet.freeze_panes = "D2"
     sheet.auto_filter.ref = f"A1:{get_column_letter(len(CHANGE_COLUMNS))}{max(sheet.max_row, 2)}"
+    print_on_a4_landscape(sheet, f"{campaign_title(year)} — {region_title} — changements à signaler")
+
+
+def _errors_text(errors: list, count: int | None) -> str | None:
+    """The first blocking errors of an invalid centre's latest submission, each with its
+    label, the value received and what is expected."""
+    if not errors:
+        return f"{count} erreur(s) : voir « Erreurs à corriger »" if count else None
+    lines = []
+    for error in errors[:ERRORS_IN_ROW]:
+        received = f" « {error.value} »" if error.value not in (None, "") else " (vide)"
+        lines.append(f"• {error.label or error.sheet}{received} : {error.message}")
+    if len(errors) > ERRORS_IN_ROW:
+        lines.append(f"… et {len(errors) - ERRORS_IN_ROW} autre(s) : feuille « Erreurs à corriger »")
+    return "\n".join(lines)
 
 
 def _header(sheet, columns) -> None:
@@ -166,6 +304,7 @@ def _header(sheet, columns) -> None:
         cell.fill, cell.font = HEADER_FILL, HEADER_FONT
         cell.alignment = Alignment(wrap_text=True, vertical="center")
         sheet.column_dimensions[get_column_letter(index)].width = width
+    sheet.row_dimensions[1].height = wrapped_row_height([t for t, _ in columns], [w for _, w in columns])
 
 
 def relance_main(argv: list[str] | None = None) -> int:
@@ -176,9 +315,13 @@ def relance_main(argv: list[str] | None = None) -> int:
     parser.add_argument("--year", type=int, required=True, help="année d'exercice N de la campagne")
     parser.add_argument("--region", action="append", dest="regions",
                         help="code région COG (répétable ; défaut : toutes les régions de la campagne)")
-    parser.add_argument("--warehouse", help="URL SQLAlchemy de l'entrepôt (défaut : sqlite:///warehouse.db)")
-    parser.add_argument("--out", default="relance", help="dossier de sortie (défaut : relance)")
+    parser.add_argument("--warehouse", help="URL SQLAlchemy de l'entrepôt (défaut : variable "
+                                            "OBSERVATOIRE_WAREHOUSE_URL, sinon sqlite:///warehouse.db)")
+    # the same folder as `observatoire run --output-dir`: one place for a campaign's workbooks
+    parser.add_argument("--out", default="rapports/{annee}",
+                        help="dossier de sortie (défaut : rapports/{annee}, comme observatoire run)")
     args = parser.parse_args(argv)
+    args.out = args.out.replace("{annee}", str(args.year))
 
     from observatoire import warehouse
 

@@ -11,7 +11,7 @@ WITH ranked AS (
     SELECT c.campaign_year, c.region_code, c.departement, c.finess_et, c.finess_ej, c.raison_sociale, c.status,
            c.status_reason, c.deadline, c.first_valid_at, c.days_late, c.submissions_received, c.telephone,
            s.campaign_year AS submission_year, s.contact_courriel, s.contact_telephone, s.date_transmission,
-           s.n_errors, s.source_file,
+           s.n_errors, s.source_file, s.submission_id,
            ROW_NUMBER() OVER (
                PARTITION BY c.campaign_year, c.finess_et
                ORDER BY s.campaign_year DESC, s.version_rank DESC, s.submission_id DESC
@@ -29,6 +29,7 @@ SELECT
     END AS chase_reason,
     status_reason, deadline, first_valid_at, days_late, submissions_received, telephone,
     contact_courriel AS email, contact_telephone AS declared_telephone, submission_year AS latest_submission_year,
-    date_transmission AS latest_transmission_at, n_errors AS latest_submission_errors, source_file AS latest_source_file
+    date_transmission AS latest_transmission_at, n_errors AS latest_submission_errors, source_file AS latest_source_file,
+    submission_id AS latest_submission_id
 FROM ranked
 WHERE recency = 1;

@@ -1,0 +1,30 @@
+"""The words users read for the pipeline's codes: statuses, severities, how urgent a chase
+is, their colours, and how a campaign is named. One home, so that the command, the Prefect
+artifacts and the workbooks say the same thing (campaign-rules.md: statuses)."""
+from __future__ import annotations
+
+# campaign-rules.md, "Statuses": the warehouse codes and their French labels, in the order
+# a summary lists them
+STATUS_LABELS = {
+    "on_time": "à l'heure", "late": "en retard", "invalid": "invalide",
+    "missing": "manquant", "covered": "couvert", "unexpected": "inattendu",
+}
+# Who to chase first: nothing received, then errors to correct, then late but done.
+CHASE_ORDER = {"missing": 0, "invalid": 1, "late": 2}
+CHASE_REASONS = {
+    "missing": "aucun envoi reçu",
+    "invalid": "envoi reçu mais non valide : erreurs à corriger",
+    "late": "envoi valide reçu après la date limite",
+}
+# Fill colours (RGB) of a status in a workbook
+STATUS_COLOURS = {"missing": "F8CBAD", "invalid": "FFE699", "late": "DDEBF7", "on_time": "C6EFCE",
+                  "covered": "E2EFDA", "unexpected": "D9D9D9"}
+
+# submission-template.md: E = error (bloquant), W = warning (avertissement)
+SEVERITY_LABELS = {"error": "bloquant", "warning": "avertissement"}
+
+
+def campaign_title(year: int) -> str:
+    """How a campaign is named everywhere: by its exercise year N, with when it is due
+    (the reports of N are due before 1 March N+1)."""
+    return f"Campagne {year} (exercice {year}, rapports dus avant le 1er mars {year + 1})"
