@@ -9,7 +9,7 @@ import polars as pl
 
 from observatoire import stages, warehouse
 from observatoire.readers.calendar import read_calendar
-from tests.test_submission_fixtures import LABELS, finess, run, save, values, workbook
+from tests.support.submission_files import LABELS, finess, run, save, values, workbook
 from transforms.changes import DECLARATION_FIELDS
 
 CENTRE, EJ = finess("69000001"), finess("69000002")

@@ -6,7 +6,7 @@ import openpyxl
 import polars as pl
 
 from observatoire.reports.feedback import outcomes_frame, write_feedback_workbook, write_run_feedback
-from tests.test_submission_fixtures import csv_bytes, export_header, export_row, run, save, values, workbook
+from tests.support.submission_files import csv_bytes, export_header, export_row, run, save, values, workbook
 from transforms.submissions import ISSUE_SCHEMA
 
 

@@ -12,7 +12,7 @@ from openpyxl.utils import get_column_letter
 from observatoire import warehouse
 from observatoire.reports.relance import relance_main, write_relance_workbooks
 
-import test_warehouse_builder as build
+from tests.support import warehouse_builder as build
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ import polars as pl
 import pytest
 
 from observatoire.readers.submission_files import read_submission_file
-from tests.test_submission_fixtures import (
+from tests.support.submission_files import (
     LABELS, PERSONNEL, csv_bytes, export_header, export_row, export_workbook, finess, issues_of, ods_bytes,
     ods_workbook_sheets, outcome_of, patch_zip, run, save, sheet_member, values, workbook,
 )

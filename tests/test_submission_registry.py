@@ -9,7 +9,7 @@ import pytest
 
 from schemas import registry
 from schemas.fields import FIELDS
-from tests.test_submission_fixtures import LABELS, run, save, values, workbook
+from tests.support.submission_files import LABELS, run, save, values, workbook
 from transforms.labels import label_key, label_key_expr_of
 from transforms.submissions import map_fields
 
@@ -114,3 +114,12 @@ def test_shipped_registry_matches_the_spec_table():
 def test_vectorised_label_key_is_label_key(label):
     frame = pl.DataFrame({"v": [label]}).select(label_key_expr_of(pl.col("v")))
     assert frame["v"][0] == label_key(label)
+
+
+def test_builders_produce_a_valid_submission_of_each_template(tmp_path):
+    save(workbook(values(2024))[0], tmp_path / "a" / "cds.xlsx")
+    save(workbook(values(2023), year=2023)[0], tmp_path / "b" / "cds.xlsx")
+    for folder, year in (("a", 2024), ("b", 2023)):
+        received, validated = run(tmp_path / folder, year)
+        assert validated.issues.is_empty(), validated.issues.to_dicts()
+        assert validated.typed["is_valid"].to_list() == [True]

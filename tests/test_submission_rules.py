@@ -6,7 +6,7 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
-from tests.test_submission_fixtures import LABELS, PERSONNEL, finess, run, save, values, workbook
+from tests.support.submission_files import LABELS, PERSONNEL, finess, run, save, values, workbook
 
 
 def _judge(tmp_path, overrides=None, *, personnel=PERSONNEL, year=2024, template_year=None, **kwargs):

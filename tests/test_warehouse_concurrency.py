@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from observatoire import warehouse
 
 
-import test_warehouse_builder as build
+from tests.support import warehouse_builder as build
 
 BUILDER = Path(build.__file__)
 CENTRES = 8000  # a load of this size lasts a few tenths of a second on both backends

@@ -7,7 +7,7 @@ import pytest
 from observatoire import warehouse
 from observatoire.data_tests import data_test_names, failed_data_tests
 
-import test_warehouse_builder as build
+from tests.support import warehouse_builder as build
 
 DEFECTS = {  # data test -> a statement that breaks what it checks
     "one_status_per_expected_centre": "INSERT INTO centre_year_status SELECT 'dup', campaign_year, region_code, "

@@ -1,5 +1,5 @@
 """Loading a campaign: idempotent, scoped to its year and regions, bulk on both backends;
-and what the analyst views return for the scenario of test_warehouse_builder."""
+and what the analyst views return for the scenario of tests/support/warehouse_builder.py."""
 from __future__ import annotations
 
 import dataclasses
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from observatoire import warehouse
 
 
-import test_warehouse_builder as build
+from tests.support import warehouse_builder as build
 
 KEYS = {"centre_year_status": "status_id", "submission": "submission_id", "submission_issue": "issue_id",
         "file_outcome": "source_file", "centre_change": "change_id"}

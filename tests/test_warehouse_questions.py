@@ -1,5 +1,5 @@
 """The analyst's first questions of sql/QUESTIONS.md run as written on both backends
-and answer what the scenario of test_warehouse_builder was built to answer."""
+and answer what the scenario of tests/support/warehouse_builder.py was built to answer."""
 from __future__ import annotations
 
 import re
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from observatoire import warehouse
 
 
-import test_warehouse_builder as build
+from tests.support import warehouse_builder as build
 
 
 def _questions() -> list[str]:

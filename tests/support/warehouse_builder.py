@@ -1,7 +1,7 @@
 """Small builder of warehouse loads for the warehouse tests (no sample generator, no
 files): a scenario of two campaigns whose every expected answer is written down below,
 a big campaign for the kill and concurrency tests, and the entry point of the child
-processes those tests start (`python tests/test_warehouse_builder.py …`)."""
+processes those tests start (`python tests/support/warehouse_builder.py …`)."""
 from __future__ import annotations
 
 import datetime as dt
@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 import polars as pl
 
 if __name__ == "__main__":  # child process: make the repository importable
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from observatoire.warehouse import CampaignLoad  # noqa: E402
 

@@ -1,6 +1,6 @@
 """Builders of submission files for the submission tests, written from
 submission-template.md (not from the pipeline's registry, so that a mistake there cannot
-hide itself), plus checks that the builders produce what a centre would send."""
+hide itself); tests/test_submission_registry.py checks they produce what a centre would send."""
 from __future__ import annotations
 
 import csv
@@ -253,12 +253,3 @@ def outcome_of(received, name: str):
 
 def issues_of(validated, source_file: str) -> pl.DataFrame:
     return validated.issues.filter(pl.col("source_file") == source_file)
-
-
-def test_builders_produce_a_valid_submission_of_each_template(tmp_path):
-    save(workbook(values(2024))[0], tmp_path / "a" / "cds.xlsx")
-    save(workbook(values(2023), year=2023)[0], tmp_path / "b" / "cds.xlsx")
-    for folder, year in (("a", 2024), ("b", 2023)):
-        received, validated = run(tmp_path / folder, year)
-        assert validated.issues.is_empty(), validated.issues.to_dicts()
-        assert validated.typed["is_valid"].to_list() == [True]
