@@ -100,6 +100,9 @@ class _ChangePlanner:
         self.numbers = NumberAllocator(rng)
         self.numbers.used.update(e.finess_et for e in referential.establishments)
         self.numbers.used.update(e.finess_ej for e in referential.establishments)
+        # nor a number a campaign already made up (its unknown centres)
+        self.numbers.used.update(str(s.fields.get(name)) for c in (previous, campaign) for s in c.submissions
+                                 for name in ("finess_et", "finess_ej") if s.fields.get(name))
         before = _current_by_et(previous)
         now = _current_by_et(campaign)
         # plain centres: one ordinary report each year, no antennes either side
