@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import polars as pl
@@ -118,10 +118,13 @@ def gather(batches: list[FileBatch], root: Path) -> ReceivedFiles:
 # ------------------------------------------------------------------ validate
 @dataclass(frozen=True)
 class ValidatedSubmissions:
-    typed: pl.DataFrame  # one row per submission: fields, personnel columns, is_valid
+    typed: pl.DataFrame  # one row per submission: fields, is_valid
     issues: pl.DataFrame  # ISSUE_SCHEMA, every error and warning of readable files
     rows_set_aside: pl.DataFrame  # source_file, rows_set_aside
     template_version: str
+    # one row per submission and profession declared: submission_key, profession, effectif, etp
+    personnel: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema={
+        "submission_key": pl.String, "profession": pl.String, "effectif": pl.Int64, "etp": pl.Float64}))
 
 
 def validate(received: ReceivedFiles, year: int, run_at: dt.datetime) -> ValidatedSubmissions:
@@ -134,7 +137,7 @@ def validate(received: ReceivedFiles, year: int, run_at: dt.datetime) -> Validat
     antenne_issues = validation.validate_antennes(typed, mapped, template)
     personnel_raw = pl.concat([received.personnel, subs.export_personnel(mapped)])
     personnel_typed, personnel_issues = subs.personnel_rows(personnel_raw, labels)
-    personnel_wide, personnel_rule_issues = validation.validate_personnel(personnel_typed, typed, labels)
+    personnel, personnel_rule_issues = validation.validate_personnel(personnel_typed, typed, labels)
     known = typed.select("submission_key")
     issues = pl.concat([
         received.reader_issues.join(known, on="submission_key", how="semi"), mapping_issues, cast_issues,
@@ -143,8 +146,7 @@ def validate(received: ReceivedFiles, year: int, run_at: dt.datetime) -> Validat
     errors = issues.filter(pl.col("severity") == "error").group_by("submission_key").len("n_errors")
     warnings = issues.filter(pl.col("severity") == "warning").group_by("submission_key").len("n_warnings")
     typed = (
-        typed.join(personnel_wide, on="submission_key", how="left")
-        .join(errors, on="submission_key", how="left")
+        typed.join(errors, on="submission_key", how="left")
         .join(warnings, on="submission_key", how="left")
         .with_columns(
             pl.col("n_errors").fill_null(0), pl.col("n_warnings").fill_null(0),
@@ -159,7 +161,7 @@ def validate(received: ReceivedFiles, year: int, run_at: dt.datetime) -> Validat
         .group_by("source_file").len("rows_set_aside")
         .with_columns(pl.col("rows_set_aside").cast(pl.Int64))
     )
-    return ValidatedSubmissions(typed, issues, set_aside, template.version)
+    return ValidatedSubmissions(typed, issues, set_aside, template.version, personnel)
 
 
 def _with_reception_dates(typed: pl.DataFrame, manifest: pl.DataFrame) -> pl.DataFrame:
@@ -357,6 +359,7 @@ def build_load(
                 "source_row", "telephone", "run_id", "loaded_at")
         .sort("status_id")
     )
+    personnel = personnel_rows(validated.personnel, key_to_id, year, run_id)
     reviews = subs_rows.filter(pl.col("reconciliation_method") == "review").select(
         "campaign_year", "submission_id", "region_code", "declared_key", "declared_finess_et", "raison_sociale",
         "commune_insee", pl.col("candidates"), "source_file", pl.lit(run_id).alias("run_id"),
@@ -364,8 +367,26 @@ def build_load(
     return CampaignLoad(
         year=year, regions=regions, source_files=outcomes["source_file"].to_list(),
         statuses=status_table, submissions=submission_table.sort("submission_id"), issues=issues,
-        outcomes=outcome_table, run={}, reviews=reviews,
+        outcomes=outcome_table, run={}, reviews=reviews, personnel=personnel,
         changes=None if changes is None else change_table(year, changes, key_to_id, run_id),
+    )
+
+
+def personnel_rows(personnel: pl.DataFrame, key_to_id: pl.DataFrame, year: int, run_id: str) -> pl.DataFrame:
+    """`submission_personnel` rows: one per submission and profession, with the groups of
+    the registry each profession belongs to (so that the views count them by group)."""
+    labels = personnel_labels()
+    return (
+        personnel.join(key_to_id, on="submission_key", how="inner")
+        .with_columns(
+            pl.lit(year).alias("campaign_year"),
+            pl.col("profession").is_in(labels.in_group("sante")).alias("is_health_profession"),
+            pl.col("profession").is_in(labels.in_group("medecin")).alias("is_medecin"),
+            pl.lit(run_id).alias("run_id"),
+        )
+        .select("submission_id", "campaign_year", "region_code", "profession", "effectif", "etp",
+                "is_health_profession", "is_medecin", "run_id")
+        .sort("submission_id", "profession")
     )
 
 
@@ -388,10 +409,7 @@ def change_table(year: int, changes: pl.DataFrame, key_to_id: pl.DataFrame, run_
 def _table_fields() -> set[str]:
     from schemas.fields import FIELDS
 
-    labels = personnel_labels()
-    return set(FIELDS) - {"finess_et", "date_transmission"} | {
-        f"{m}_{code}" for code in labels.professions for m in ("effectif", "etp")
-    }
+    return set(FIELDS) - {"finess_et", "date_transmission"}
 
 
 _TABLE_FIELDS = _table_fields()

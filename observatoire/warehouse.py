@@ -28,7 +28,8 @@ from observatoire.errors import CampaignError
 
 DEFAULT_URL_ENV = "OBSERVATOIRE_WAREHOUSE_URL"
 SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
-TABLES_BY_SCOPE = ("centre_year_status", "submission", "submission_issue", "reconciliation_review", "centre_change")
+TABLES_BY_SCOPE = ("centre_year_status", "submission", "submission_personnel", "submission_issue",
+                   "reconciliation_review", "centre_change")
 SQLITE_BUSY_TIMEOUT_S = 120
 INSERT_BATCH = 5000
 # Execution option asking the SQLite "begin" hook for BEGIN IMMEDIATE (write transactions).
@@ -107,10 +108,12 @@ def _checksum(sql: str) -> str:
     return hashlib.sha256("\n;\n".join(_statements(sql)).encode()).hexdigest()
 
 
-def migrate(engine: Engine) -> list[str]:
+def migrate(engine: Engine, until: str | None = None) -> list[str]:
     """Apply the `sql/migrations/*.sql` files not applied yet, in order, and re-create the
     analyst views of `sql/views/*.sql`; returns the migrations applied now. An applied
-    migration whose statements have changed since is refused: add a new file instead."""
+    migration whose statements have changed since is refused: add a new file instead.
+    `until` (a migration file name) stops after that one: how a test builds the warehouse
+    of an earlier version."""
     applied_now = []
     with write_transaction(engine) as connection:
         writer_lock(connection, "migrations")
@@ -119,7 +122,14 @@ def migrate(engine: Engine) -> list[str]:
             "name TEXT PRIMARY KEY, applied_at TEXT NOT NULL, checksum TEXT)"
         ))
         done = dict(connection.execute(sa.text("SELECT name, checksum FROM schema_migration")).all())
+        # Views hold no data and may read columns a migration changes: dropped first (in
+        # reverse order, since a view may read another one), re-created after.
+        view_files = sorted((SQL_DIR / "views").glob("*.sql"))
+        for path in reversed(view_files):
+            connection.execute(sa.text(f"DROP VIEW IF EXISTS {path.stem}"))
         for path in sorted((SQL_DIR / "migrations").glob("*.sql")):
+            if until is not None and path.name > until:
+                break
             sql = path.read_text("utf-8")
             if path.name in done:
                 if done[path.name] not in (None, _checksum(sql)):
@@ -135,11 +145,9 @@ def migrate(engine: Engine) -> list[str]:
                 {"n": path.name, "t": dt.datetime.now(dt.timezone.utc).isoformat(), "c": _checksum(sql)},
             )
             applied_now.append(path.name)
-        # Views hold no data: re-created on every run so that they follow the SQL files.
-        # Drop them all first, in reverse order, since a view may read another one.
-        view_files = sorted((SQL_DIR / "views").glob("*.sql"))
-        for path in reversed(view_files):
-            connection.execute(sa.text(f"DROP VIEW IF EXISTS {path.stem}"))
+        if until is not None:  # an earlier version's views would need its columns
+            return applied_now
+        # Views re-created on every run, so that they follow the SQL files.
         for path in view_files:
             for statement in _statements(path.read_text("utf-8")):
                 connection.execute(sa.text(statement))
@@ -185,6 +193,7 @@ class CampaignLoad:
     outcomes: pl.DataFrame
     run: dict
     reviews: pl.DataFrame | None = None  # reconciliation_review rows of this run
+    personnel: pl.DataFrame | None = None  # submission_personnel rows of this run
     changes: pl.DataFrame | None = None  # centre_change rows of this run
 
 
@@ -326,6 +335,7 @@ def load_campaign(engine: Engine, load: CampaignLoad) -> None:
         reviews = load.reviews if load.reviews is not None else load.submissions.head(0).select("submission_id")
         for table, key, frame in (("centre_year_status", "status_id", load.statuses),
                                   ("submission", "submission_id", load.submissions),
+                                  ("submission_personnel", "submission_id", load.submissions),
                                   ("submission_issue", "issue_id", load.issues),
                                   ("reconciliation_review", "submission_id", reviews)):
             _delete_keys(connection, table, key, frame.get_column(key).to_list())
@@ -333,6 +343,8 @@ def load_campaign(engine: Engine, load: CampaignLoad) -> None:
                      params=scope)
         insert_rows(connection, "file_outcome", load.outcomes)
         insert_rows(connection, "submission", load.submissions)
+        if load.personnel is not None:
+            insert_rows(connection, "submission_personnel", load.personnel)
         insert_rows(connection, "submission_issue", load.issues)
         insert_rows(connection, "centre_year_status", load.statuses)
         if load.reviews is not None:

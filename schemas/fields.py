@@ -88,11 +88,3 @@ ZERO_PADDED: dict[str, int] = {"commune_insee": 5, "code_postal": 5}
 # Fields every regional export must have as a column (any template's label or the
 # canonical name); without one of them the file is not a usable export.
 EXPORT_REQUIRED = tuple(name for name, spec in FIELDS.items() if spec.required)
-
-# Professions de santé (Code de la santé publique, 4e partie): the "at least one
-# professional of a health profession with ETP > 0" rule counts these.
-HEALTH_PROFESSIONS = (
-    "medecin_generaliste", "medecin_specialiste", "chirurgien_dentiste", "sage_femme",
-    "infirmier", "masseur_kinesitherapeute", "orthophoniste", "orthoptiste",
-    "pedicure_podologue", "dieteticien",
-)

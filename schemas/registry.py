@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import functools
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
@@ -24,6 +24,10 @@ class PersonnelLabels:
     effectif: str
     etp: str
     professions: dict[str, str]  # code -> French label
+    groups: dict[str, tuple[str, ...]] = field(default_factory=dict)  # group -> profession codes
+
+    def in_group(self, group: str) -> tuple[str, ...]:
+        return self.groups.get(group, ())
 
 
 @dataclass(frozen=True)
@@ -47,9 +51,13 @@ def parse_registry(text: str) -> Registry:
     if len(set(years)) != len(years):
         raise ValueError("deux modèles commencent la même année d'exercice dans le registre")
     block = data["personnel"]
+    unknown = {code for codes in block.get("groups", {}).values() for code in codes} - set(block["professions"])
+    if unknown:
+        raise ValueError(f"profession(s) de groupe absente(s) de [personnel.professions] : {sorted(unknown)}")
     return Registry(
         tuple(Template(str(b["version"]), int(b["first_exercise_year"]), dict(b["labels"])) for b in blocks),
-        PersonnelLabels(block["profession"], block["effectif"], block["etp"], dict(block["professions"])),
+        PersonnelLabels(block["profession"], block["effectif"], block["etp"], dict(block["professions"]),
+                        {name: tuple(codes) for name, codes in block.get("groups", {}).items()}),
     )
 
 

@@ -165,7 +165,8 @@ def test_good_workbook_outcome_record(tmp_path):
     assert outcome.rows_in == len(values()) + len(PERSONNEL)
     row = validated.typed.row(0, named=True)
     assert row["total_produits"] == 1250000.5 and row["file_active"] == 3200 and row["part_css_pct"] == 12.5
-    assert row["effectif_medecin_generaliste"] == 3 and row["etp_infirmier"] == 1.8
+    team = {r["profession"]: (r["effectif"], r["etp"]) for r in validated.personnel.iter_rows(named=True)}
+    assert team["medecin_generaliste"][0] == 3 and team["infirmier"][1] == 1.8
     assert validated.template_version == "2024"
 
 
@@ -282,7 +283,8 @@ def test_csv_windows_1252_semicolon_decimal_comma(tmp_path):
         "windows-1252", ";", "export_csv", 2)
     assert validated.typed["raison_sociale"].to_list() == ["Centre de santé des Tilleuls 1",
                                                           "Centre de santé des Tilleuls 2"]
-    assert validated.typed["etp_medecin_generaliste"].to_list() == [1.5, 1.5]
+    medecins = validated.personnel.filter(pl.col("profession") == "medecin_generaliste")
+    assert medecins["etp"].to_list() == [1.5, 1.5]
 
 
 def test_csv_utf8_bom(tmp_path):

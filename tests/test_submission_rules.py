@@ -153,13 +153,15 @@ def test_profession_listed_twice_is_summed(tmp_path):
     validated, issues = _personnel_issues(tmp_path, [*PERSONNEL, ("médecin  generaliste", 1, "0,5")])
     assert issues.select("field", "severity", "value").rows() == [("profession", "warning", "medecin_generaliste")]
     assert "additionnées" in issues["message"][0]
-    assert validated.typed.select("effectif_medecin_generaliste", "etp_medecin_generaliste").row(0) == (4, 3.0)
+    medecins = validated.personnel.filter(pl.col("profession") == "medecin_generaliste")
+    assert medecins.select("effectif", "etp").rows() == [(4, 3.0)]
 
 
 def test_blank_template_lines_declare_nobody(tmp_path):
     validated, issues = _personnel_issues(tmp_path, [*PERSONNEL, ("Orthoptiste", None, None), ("Psychologue", "", "")])
     assert issues.is_empty()
-    assert validated.typed["effectif_orthoptiste"].to_list() == [None]
+    assert "orthoptiste" not in validated.personnel["profession"].to_list()
+    assert sorted(validated.personnel["profession"]) == ["infirmier", "medecin_generaliste", "secretaire_medical"]
 
 
 @pytest.mark.parametrize("rows", [

@@ -5,13 +5,10 @@ from __future__ import annotations
 import dataclasses
 
 import polars as pl
-
 import pytest
 import sqlalchemy as sa
 
 from observatoire import warehouse
-
-
 from tests.support import warehouse_builder as build
 
 KEYS = {"centre_year_status": "status_id", "submission": "submission_id", "submission_issue": "issue_id",
@@ -156,16 +153,47 @@ def test_views_on_the_scenario(engine):
 
 
 @pytest.mark.parametrize("profession", build.PROFESSIONS)
-def test_health_profession_etp_follows_the_template_list(tmp_path, profession):
-    from schemas.fields import HEALTH_PROFESSIONS
+def test_health_profession_etp_follows_the_registry_groups(tmp_path, profession):
+    from schemas.registry import personnel_labels
 
+    assert set(personnel_labels().in_group("sante")) == build.HEALTH
     engine = warehouse.connect(f"sqlite:///{tmp_path / 'w.db'}")
     warehouse.migrate(engine)
     load = build.campaign(2024, ["84"], [], [build.submission(2024, "s", build.A, "84", **{f"etp_{profession}": 1.5})],
                           "r")
     warehouse.load_campaign(engine, load)
-    expected = 1.5 if profession in HEALTH_PROFESSIONS else 0.0
+    expected = 1.5 if profession in build.HEALTH else 0.0
     assert _view(engine, "SELECT etp_total, etp_health_professions FROM v_indicateurs_centre") == [(1.5, expected)]
+
+
+def test_a_profession_added_to_the_registry_needs_no_code_or_ddl(tmp_path, monkeypatch):
+    """A new block line in templates.toml (and its group) is read, validated, loaded and
+    counted by the indicators view: no column, no code."""
+    from importlib import resources
+
+    from observatoire import stages
+    from schemas import registry
+    from tests.support.submission_files import run, save, values, workbook
+
+    text = resources.files("schemas").joinpath("templates.toml").read_text("utf-8")
+    text = text.replace('autre = "Autre"\n', 'autre = "Autre"\nergotherapeute = "Ergothérapeute"\n', 1)
+    text = text.replace('"pedicure_podologue", "dieteticien"]', '"pedicure_podologue", "dieteticien", "ergotherapeute"]')
+    monkeypatch.setattr(registry, "default_registry", lambda: registry.parse_registry(text))
+    save(workbook(values(2024), personnel=[("Ergothérapeute", 2, "1,5"), ("Secrétaire médical", 1, 1)])[0],
+         tmp_path / "envois" / "cds.xlsx")
+    received, validated = run(tmp_path / "envois", 2024)
+    assert validated.issues.is_empty(), validated.issues.to_dicts()
+    key = validated.typed["submission_key"][0]
+    key_to_id = pl.DataFrame({"submission_key": [key], "submission_id": ["s1"], "region_code": ["84"]})
+    rows = stages.personnel_rows(validated.personnel, key_to_id, 2024, "r").sort("profession")
+    assert rows.select("profession", "effectif", "etp", "is_health_profession").rows() == [
+        ("ergotherapeute", 2, 1.5, True), ("secretaire_medical", 1, 1.0, False)]
+    engine = warehouse.connect(f"sqlite:///{tmp_path / 'w.db'}")
+    warehouse.migrate(engine)
+    load = build.campaign(2024, ["84"], [], [build.submission(2024, "s1", build.A, "84")], "r")
+    warehouse.load_campaign(engine, dataclasses.replace(load, personnel=rows))
+    assert _view(engine, "SELECT n_professions, effectif_total, etp_total, etp_health_professions "
+                         "FROM v_indicateurs_centre") == [(2, 3, 2.5, 1.5)]
 
 
 def test_bulk_insert_keeps_empty_text_nulls_and_awkward_characters(engine):

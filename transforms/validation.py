@@ -12,7 +12,7 @@ import re
 import pandera.polars as pa
 import polars as pl
 
-from schemas.fields import FIELDS, HEALTH_PROFESSIONS, SHEET_PERSONNEL
+from schemas.fields import FIELDS, SHEET_PERSONNEL
 from schemas.registry import PersonnelLabels, Template
 from schemas.submission import ANTENNE_MODELS, PERSONNEL_MODELS, SUBMISSION_MODELS, campaign_opens_at
 from transforms.submissions import empty_issues, issue_frame, numbered_submissions, split_antennes, submission_pair
@@ -163,7 +163,8 @@ def validate_personnel(
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Per-row rules (a failing row is set aside, W), duplicates summed (W), and the
     submission-level rule: at least one health professional with ETP > 0 (E).
-    Returns (one row per submission with `effectif_<code>`/`etp_<code>` columns, issues)."""
+    Returns (one row per submission and profession declared: submission_key, profession,
+    effectif, etp; issues)."""
     indexed = rows.with_row_index("row_index")
     failures = run_models(indexed.drop("row_index"), PERSONNEL_MODELS).join(
         indexed.select(pl.col("row_index").cast(pl.Int64), "submission_key", "source_file", "location",
@@ -183,7 +184,7 @@ def validate_personnel(
     )
     kept = indexed.join(set_aside.select(pl.col("row_index").cast(pl.UInt32)), on="row_index", how="anti")
     duplicated, summed = _duplicates_and_sums(kept)
-    health = summed.filter(pl.col("profession").is_in(HEALTH_PROFESSIONS) & (pl.col("etp") > 0))
+    health = summed.filter(pl.col("profession").is_in(labels.in_group("sante")) & (pl.col("etp") > 0))
     without_health = submissions.select("submission_key", "source_file").join(
         health.select("submission_key").unique(), on="submission_key", how="anti"
     )
@@ -197,14 +198,8 @@ def validate_personnel(
                                                 pl.lit("personnel").alias("field"), pl.lit(SHEET_PERSONNEL).alias("label")),
                     "error", pl.lit("aucun professionnel de santé avec un ETP supérieur à 0 : au moins un est attendu")),
     ])
-    wide = summed.pivot(on="profession", index="submission_key", values=["effectif", "etp"],
-                        aggregate_function="first") if not summed.is_empty() else summed.select("submission_key")
-    # pivot names its columns effectif_<code> / etp_<code>; professions nobody declared are null
-    columns = [(f"{m}_{code}", dtype) for code in labels.professions
-               for m, dtype in (("effectif", pl.Int64), ("etp", pl.Float64))]
-    return wide.select("submission_key", *[
-        (pl.col(name) if name in wide.columns else pl.lit(None)).cast(dtype).alias(name) for name, dtype in columns
-    ]), issues
+    return summed.select("submission_key", "profession", pl.col("effectif").cast(pl.Int64),
+                         pl.col("etp").cast(pl.Float64)), issues
 
 
 def _duplicates_and_sums(kept: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:

@@ -2,9 +2,10 @@
 -- centre) and campaign year (key: campaign_year, submission_id; campaign_year, finess_et
 -- for the resolved ones), with indicators after ANAP's missions of a centre de santé:
 -- accessibility, team, precarity, prevention, second recours, médecin traitant, teaching,
--- financial balance. Health professions (etp_health_professions) are those of
--- schemas/fields.py HEALTH_PROFESSIONS; psychologists, medical assistants, secretaries,
--- coordinators, administrative staff and "autre" count in etp_total only.
+-- financial balance. The team figures are a GROUP BY over submission_personnel: health
+-- professions (etp_health_professions) and médecins (etp_medecins) are the registry's
+-- groups `sante` and `medecin` (schemas/templates.toml); every profession counts in
+-- etp_total.
 -- Portable SQL (SQLite and PostgreSQL); re-created by `migrate` on every run.
 CREATE VIEW v_indicateurs_centre AS
 SELECT
@@ -22,66 +23,12 @@ SELECT
     s.amplitude_hebdo_h,
     s.tiers_payant_integral,
     s.permanence_soins,
-    -- team
-    CASE WHEN COALESCE(s.effectif_medecin_generaliste, 0) > 0 OR COALESCE(s.etp_medecin_generaliste, 0) > 0 THEN 1 ELSE 0 END
-        + CASE WHEN COALESCE(s.effectif_medecin_specialiste, 0) > 0 OR COALESCE(s.etp_medecin_specialiste, 0) > 0 THEN 1 ELSE 0 END
-        + CASE WHEN COALESCE(s.effectif_chirurgien_dentiste, 0) > 0 OR COALESCE(s.etp_chirurgien_dentiste, 0) > 0 THEN 1 ELSE 0 END
-        + CASE WHEN COALESCE(s.effectif_sage_femme, 0) > 0 OR COALESCE(s.etp_sage_femme, 0) > 0 THEN 1 ELSE 0 END
-        + CASE WHEN COALESCE(s.effectif_infirmier, 0) > 0 OR COALESCE(s.etp_infirmier, 0) > 0 THEN 1 ELSE 0 END
-        + CASE WHEN COALESCE(s.effectif_masseur_kinesitherapeute, 0) > 0 OR COALESCE(s.etp_masseur_kinesitherapeute, 0) > 0 THEN 1 ELSE 0 END
-        + CASE WHEN COALESCE(s.effectif_orthophoniste, 0) > 0 OR COALESCE(s.etp_orthophoniste, 0) > 0 THEN 1 ELSE 0 END
-        + CASE WHEN COALESCE(s.effectif_orthoptiste, 0) > 0 OR COALESCE(s.etp_orthoptiste, 0) > 0 THEN 1 ELSE 0 END
-        + CASE WHEN COALESCE(s.effectif_pedicure_podologue, 0) > 0 OR COALESCE(s.etp_pedicure_podologue, 0) > 0 THEN 1 ELSE 0 END
-        + CASE WHEN COALESCE(s.effectif_psychologue, 0) > 0 OR COALESCE(s.etp_psychologue, 0) > 0 THEN 1 ELSE 0 END
-        + CASE WHEN COALESCE(s.effectif_dieteticien, 0) > 0 OR COALESCE(s.etp_dieteticien, 0) > 0 THEN 1 ELSE 0 END
-        + CASE WHEN COALESCE(s.effectif_assistant_medical, 0) > 0 OR COALESCE(s.etp_assistant_medical, 0) > 0 THEN 1 ELSE 0 END
-        + CASE WHEN COALESCE(s.effectif_secretaire_medical, 0) > 0 OR COALESCE(s.etp_secretaire_medical, 0) > 0 THEN 1 ELSE 0 END
-        + CASE WHEN COALESCE(s.effectif_coordinateur, 0) > 0 OR COALESCE(s.etp_coordinateur, 0) > 0 THEN 1 ELSE 0 END
-        + CASE WHEN COALESCE(s.effectif_personnel_administratif, 0) > 0 OR COALESCE(s.etp_personnel_administratif, 0) > 0 THEN 1 ELSE 0 END
-        + CASE WHEN COALESCE(s.effectif_autre, 0) > 0 OR COALESCE(s.etp_autre, 0) > 0 THEN 1 ELSE 0 END AS n_professions,
-    COALESCE(s.effectif_medecin_generaliste, 0)
-        + COALESCE(s.effectif_medecin_specialiste, 0)
-        + COALESCE(s.effectif_chirurgien_dentiste, 0)
-        + COALESCE(s.effectif_sage_femme, 0)
-        + COALESCE(s.effectif_infirmier, 0)
-        + COALESCE(s.effectif_masseur_kinesitherapeute, 0)
-        + COALESCE(s.effectif_orthophoniste, 0)
-        + COALESCE(s.effectif_orthoptiste, 0)
-        + COALESCE(s.effectif_pedicure_podologue, 0)
-        + COALESCE(s.effectif_psychologue, 0)
-        + COALESCE(s.effectif_dieteticien, 0)
-        + COALESCE(s.effectif_assistant_medical, 0)
-        + COALESCE(s.effectif_secretaire_medical, 0)
-        + COALESCE(s.effectif_coordinateur, 0)
-        + COALESCE(s.effectif_personnel_administratif, 0)
-        + COALESCE(s.effectif_autre, 0) AS effectif_total,
-    COALESCE(s.etp_medecin_generaliste, 0)
-        + COALESCE(s.etp_medecin_specialiste, 0)
-        + COALESCE(s.etp_chirurgien_dentiste, 0)
-        + COALESCE(s.etp_sage_femme, 0)
-        + COALESCE(s.etp_infirmier, 0)
-        + COALESCE(s.etp_masseur_kinesitherapeute, 0)
-        + COALESCE(s.etp_orthophoniste, 0)
-        + COALESCE(s.etp_orthoptiste, 0)
-        + COALESCE(s.etp_pedicure_podologue, 0)
-        + COALESCE(s.etp_psychologue, 0)
-        + COALESCE(s.etp_dieteticien, 0)
-        + COALESCE(s.etp_assistant_medical, 0)
-        + COALESCE(s.etp_secretaire_medical, 0)
-        + COALESCE(s.etp_coordinateur, 0)
-        + COALESCE(s.etp_personnel_administratif, 0)
-        + COALESCE(s.etp_autre, 0) AS etp_total,
-    COALESCE(s.etp_medecin_generaliste, 0)
-        + COALESCE(s.etp_medecin_specialiste, 0)
-        + COALESCE(s.etp_chirurgien_dentiste, 0)
-        + COALESCE(s.etp_sage_femme, 0)
-        + COALESCE(s.etp_infirmier, 0)
-        + COALESCE(s.etp_masseur_kinesitherapeute, 0)
-        + COALESCE(s.etp_orthophoniste, 0)
-        + COALESCE(s.etp_orthoptiste, 0)
-        + COALESCE(s.etp_pedicure_podologue, 0)
-        + COALESCE(s.etp_dieteticien, 0) AS etp_health_professions,
-    COALESCE(s.etp_medecin_generaliste, 0) + COALESCE(s.etp_medecin_specialiste, 0) AS etp_medecins,
+    -- team (submission_personnel: one row per profession declared)
+    COALESCE(t.n_professions, 0) AS n_professions,
+    COALESCE(t.effectif_total, 0) AS effectif_total,
+    COALESCE(t.etp_total, 0) AS etp_total,
+    COALESCE(t.etp_health_professions, 0) AS etp_health_professions,
+    COALESCE(t.etp_medecins, 0) AS etp_medecins,
     -- precarity
     s.part_css_pct,
     s.part_ame_pct,
@@ -106,6 +53,18 @@ SELECT
         AS DOUBLE PRECISION) AS forfait_share_pct,
     CASE WHEN s.resultat < 0 THEN 1 ELSE 0 END AS in_deficit
 FROM submission s
+LEFT JOIN (
+    SELECT submission_id,
+           CAST(SUM(CASE WHEN COALESCE(effectif, 0) > 0 OR COALESCE(etp, 0) > 0 THEN 1 ELSE 0 END) AS BIGINT)
+               AS n_professions,
+           CAST(SUM(COALESCE(effectif, 0)) AS BIGINT) AS effectif_total,
+           CAST(SUM(COALESCE(etp, 0)) AS DOUBLE PRECISION) AS etp_total,
+           CAST(SUM(CASE WHEN is_health_profession THEN COALESCE(etp, 0) ELSE 0 END) AS DOUBLE PRECISION)
+               AS etp_health_professions,
+           CAST(SUM(CASE WHEN is_medecin THEN COALESCE(etp, 0) ELSE 0 END) AS DOUBLE PRECISION) AS etp_medecins
+    FROM submission_personnel
+    GROUP BY submission_id
+) t ON t.submission_id = s.submission_id
 LEFT JOIN centre_year_status st
     ON st.campaign_year = s.campaign_year AND st.submission_id = s.submission_id
 WHERE s.is_current;

@@ -46,8 +46,17 @@ SUBMISSION_SCHEMA = {
     "actions_prevention": pl.Int64, "stagiaires": pl.Int64, "specialites_second_recours": pl.Int64,
     "total_charges": pl.Float64, "total_produits": pl.Float64, "resultat": pl.Float64,
     "remuneration_forfaitaire": pl.Float64,
-    **{f"effectif_{p}": pl.Int64 for p in PROFESSIONS}, **{f"etp_{p}": pl.Float64 for p in PROFESSIONS},
     "run_id": pl.String, "loaded_at": pl.Datetime("us", "UTC"),
+}
+# Professions de santé (Code de la santé publique, 4e partie) and médecins, as the
+# indicators count them
+HEALTH = {"medecin_generaliste", "medecin_specialiste", "chirurgien_dentiste", "sage_femme", "infirmier",
+          "masseur_kinesitherapeute", "orthophoniste", "orthoptiste", "pedicure_podologue", "dieteticien"}
+MEDECINS = {"medecin_generaliste", "medecin_specialiste"}
+PERSONNEL_SCHEMA = {
+    "submission_id": pl.String, "campaign_year": pl.Int64, "region_code": pl.String, "profession": pl.String,
+    "effectif": pl.Int64, "etp": pl.Float64, "is_health_profession": pl.Boolean, "is_medecin": pl.Boolean,
+    "run_id": pl.String,
 }
 ISSUE_SCHEMA = {
     "issue_id": pl.String, "campaign_year": pl.Int64, "region_code": pl.String, "submission_id": pl.String,
@@ -113,7 +122,17 @@ def campaign(year: int, regions: list[str], statuses: list[dict], submissions: l
     stamp = {"run_id": run_id, "loaded_at": LOADED_AT}
     status_frame = pl.DataFrame([{**row, **stamp} for row in statuses], schema=STATUS_SCHEMA, orient="row") \
         if statuses else pl.DataFrame(schema=STATUS_SCHEMA)
-    sub_frame = pl.DataFrame([{**{k: None for k in SUBMISSION_SCHEMA}, **row, **stamp} for row in submissions],
+    # the team is given as effectif_<code>/etp_<code> fields; the warehouse keeps a row per profession
+    personnel = [
+        {"submission_id": row["submission_id"], "campaign_year": year, "region_code": row["region_code"],
+         "profession": code, "effectif": row.get(f"effectif_{code}"), "etp": row.get(f"etp_{code}"),
+         "is_health_profession": code in HEALTH, "is_medecin": code in MEDECINS, "run_id": run_id}
+        for row in submissions for code in PROFESSIONS
+        if row.get(f"effectif_{code}") is not None or row.get(f"etp_{code}") is not None
+    ]
+    sub_frame = pl.DataFrame([{**{k: None for k in SUBMISSION_SCHEMA},
+                               **{k: v for k, v in row.items() if k in SUBMISSION_SCHEMA}, **stamp}
+                              for row in submissions],
                              schema=SUBMISSION_SCHEMA) if submissions else pl.DataFrame(schema=SUBMISSION_SCHEMA)
     issue_rows = issues if issues is not None else [
         {"issue_id": f"issue-{row['submission_id']}", "campaign_year": year, "region_code": row["region_code"],
@@ -130,6 +149,7 @@ def campaign(year: int, regions: list[str], statuses: list[dict], submissions: l
         statuses=status_frame, submissions=sub_frame,
         issues=pl.DataFrame(issue_rows, schema=ISSUE_SCHEMA),
         outcomes=pl.DataFrame(outcomes, schema=OUTCOME_SCHEMA), run={},
+        personnel=pl.DataFrame(personnel, schema=PERSONNEL_SCHEMA),
         changes=pl.DataFrame([{**row, "run_id": run_id} for row in changes or []], schema=CHANGE_SCHEMA),
     )
 
