@@ -1,26 +1,33 @@
-"""How long does a national campaign take, and how far is it from what the files cost?
+"""How long does a user wait for a campaign, and how far is it from what the files cost?
 
-Runs the real pipeline on a generated national campaign (observatoire/sample/national.py,
-cached under --out/datasets) and measures, each in a fresh subprocess so that peak memory
-is that of one measurement only:
+Every measure is a whole process started cold, timed from its start to its exit, as a user
+waits for it, on a generated national campaign (observatoire/sample/national.py, cached
+under --out/datasets):
 
-- stages: the stage functions one after the other (referential, read, validate,
-  reconcile, statuses, load), wall time, CPU time and peak RSS of each (VmHWM, reset
-  between stages through /proc/self/clear_refs);
-- flow: the whole Prefect flow `consolidate_campaign` (after a warm-up flow that starts
-  Prefect's temporary server, timed apart), then the same run again into the same warehouse
-  (`rerun`: the FINESS extract is already stored, the campaign's rows are replaced);
-- floor: opening and reading every file with fastexcel (all sheets, to Polars) or Polars
-  for CSV and for the FINESS extract, plus COPY (PostgreSQL) or one executemany transaction (SQLite) of exactly the
-  rows the pipeline loads into the warehouse (the campaign's tables and the FINESS versions it stores);
-- analyst: what an analyst does today, openpyxl reading each workbook, pandas DataFrames,
-  `to_sql` into the same database;
-- finess: the full-size FINESS extract alone (parse, normalise, history).
+- command: `observatoire run` with no Prefect API configured (its own PREFECT_HOME, no
+  PREFECT_* variable, run in a folder without .env or prefect.toml);
+- server: the same command with PREFECT_API_URL pointing at a `prefect server start` that
+  this script started beforehand on a free port (its own PREFECT_HOME), stopped at the end;
+- analyst: benchmarks/analyst.py (openpyxl + pandas + to_sql), the way it is done today;
+- floor: benchmarks/floor.py (fastexcel/Polars reads every file, then COPY or executemany
+  of exactly the rows a run of the command left in the warehouse).
 
-    .venv/bin/python benchmarks/national.py [--files-multiplier 1 10] [--warehouse sqlite|postgresql|both]
-                                            [--out DIR] [--profile]
+Rounds alternate (round r runs the measures in the order rotated by r), each measure into a
+fresh warehouse; medians, minimum and maximum are reported. Memory is the peak resident
+memory of the measured process and all its descendants (reader processes; Prefect's
+temporary server when the command starts one), sampled from /proc by this script.
 
-Prints a French/English table and writes benchmarks/results/national-<date>.json.
+Configurations (one JSON file each in --results-dir): `national-x<k>` (3,000 centres,
+every file sent k times) and `region-<code>` (one region's submissions of the ×1 campaign,
+with the national FINESS extract, run with --region).
+
+    .venv/bin/python benchmarks/national.py [--files-multiplier 1 10] [--region 04] [--rounds 5]
+        [--large-rounds N] [--analyst-rounds N] [--measures command server analyst floor]
+        [--warehouse sqlite|postgresql|both] [--stages] [--out DIR] [--results-dir DIR]
+    .venv/bin/python benchmarks/national.py --report benchmarks/results/*.json
+
+`--stages`: after the rounds, one more run of the pipeline in a process of this script,
+with the time each stage takes (diagnostics, not a measure of what users wait for).
 """
 from __future__ import annotations
 
@@ -29,878 +36,703 @@ import datetime as dt
 import json
 import os
 import platform
-import re
-import resource
 import shutil
+import signal
+import socket
+import statistics
 import subprocess
 import sys
+import tempfile
+import threading
 import time
+import urllib.request
 from pathlib import Path
 
 BENCH_DIR = Path(__file__).resolve().parent
 REPO = BENCH_DIR.parent
 if str(REPO) not in sys.path:
-    sys.path.append(str(REPO))  # after PYTHONPATH: another checkout can be measured with the same scripts
+    sys.path.append(str(REPO))
 
 PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/{db}"
-STAGES = ("referential", "read", "validate", "reconcile", "statuses", "load")
-STAGE_LABELS = {
-    "referential": "référentiel / referential", "read": "lecture / read", "validate": "validation / validate",
-    "reconcile": "rapprochement / reconcile", "statuses": "statuts / statuses", "load": "chargement / load",
-}
-TARGETS = {"vs_floor_max": 2.0, "vs_analyst_min": 5.0, "x10_cost_max": 11.0, "peak_mb_30k_max": 1536}
+MEASURES = ("command", "server", "analyst", "floor")
+LABELS = {"command": "observatoire run, sans serveur Prefect",
+          "server": "observatoire run, serveur Prefect déjà lancé",
+          "analyst": "script de l'analyste (openpyxl + pandas + to_sql)",
+          "floor": "plancher (fastexcel + COPY/executemany)"}
+TARGETS = {"analyst_over_command_min": 5.0, "command_over_floor_max": 4.0, "server_minus_command_max_s": 2.0,
+           "small_campaign_max_s": 2.5, "x10_over_x1_max": 11.0, "peak_tree_max_bytes": 1.5e9,
+           "peak_tree_min_files": 30_000}
+YEAR = 2024
+MiB = 1024 * 1024
 
 
-# ====================================================================== measurements (child side)
-class TreeSampler:
-    """Memory of the pipeline when it runs on several processes: every 20 ms, the RSS of
-    this process plus that of its reader processes (children started by multiprocessing),
-    and apart, that of its other children (Prefect's temporary server). The pipeline peak
-    reported is the largest of the sampled sum and this process's own high-water mark.
-
-    The sampler runs in the measured process and holds its GIL while it samples, so it is
-    kept cheap: the process tree (a walk over every thread of every process, about 1 ms
-    with Prefect's forty threads) is looked up every `tree_every` seconds only, and each
-    sample reads one `statm` line per known process."""
-
-    def __init__(self, interval: float = 0.02, tree_every: float = 0.25) -> None:
-        import threading
-
-        self.interval, self.tree_every, self.pipeline_mb, self.others_mb = interval, tree_every, 0.0, 0.0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    def reset(self) -> None:
-        self.pipeline_mb = self.others_mb = 0.0
-
-    def _run(self) -> None:
-        readers, others, looked_up = [], [], 0.0
-        while not self._stop.wait(self.interval):
-            now = time.monotonic()
-            if now - looked_up >= self.tree_every:
-                readers, others, looked_up = [], [], now
-                for pid in _descendants(os.getpid()):
-                    try:
-                        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-                    except OSError:
-                        continue
-                    (readers if b"multiprocessing" in cmdline else others).append(pid)
-            pipeline = _rss_kb(os.getpid()) + sum(_rss_kb(pid) for pid in readers)
-            self.pipeline_mb = max(self.pipeline_mb, pipeline / 1024)
-            self.others_mb = max(self.others_mb, sum(_rss_kb(pid) for pid in others) / 1024)
-
-    def stop(self) -> None:
-        self._stop.set()
+# ====================================================================== one process, measured
+_PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
-_PAGE_KB = os.sysconf("SC_PAGE_SIZE") // 1024
-
-
-def _rss_kb(pid: int) -> int:
+def _rss_bytes(pid: int) -> int:
     """Resident memory of a process (0 once it has ended), from its one-line `statm`."""
     try:
         with open(f"/proc/{pid}/statm", "rb") as statm:
-            return int(statm.read().split()[1]) * _PAGE_KB
+            return int(statm.read().split()[1]) * _PAGE
     except (OSError, IndexError, ValueError):
         return 0
 
 
-def _descendants(pid: int) -> list[int]:
+def _tree(pid: int) -> list[int]:
+    """The process and its descendants, through /proc/<pid>/task/<tid>/children."""
     found, todo = [], [pid]
     while todo:
         current = todo.pop()
+        found.append(current)
         try:
-            tasks = list(Path(f"/proc/{current}/task").iterdir())
+            tasks = os.listdir(f"/proc/{current}/task")
         except OSError:
             continue
         for task in tasks:
             try:
-                children = [int(c) for c in (task / "children").read_text().split()]
+                with open(f"/proc/{current}/task/{task}/children", "rb") as children:
+                    todo += [int(c) for c in children.read().split()]
             except OSError:
                 continue
-            found += children
-            todo += children
     return found
 
 
-_SAMPLER: "TreeSampler | None" = None
+class TreePeak:
+    """Peak of the summed RSS of process trees, sampled every `interval` seconds on a thread
+    of this script (not in the measured process); the trees are walked again every
+    `walk_every` seconds, in between each sample reads one statm line per known process.
+    A sum of RSS counts pages shared between processes once per process: an upper bound."""
 
+    def __init__(self, roots: dict[str, int], interval: float = 0.02, walk_every: float = 0.1) -> None:
+        self.roots, self.interval, self.walk_every = roots, interval, walk_every
+        self.peaks = {name: 0 for name in roots}
+        self.processes = {name: 1 for name in roots}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
 
-def _sampler() -> TreeSampler:
-    global _SAMPLER
-    if _SAMPLER is None:
-        _SAMPLER = TreeSampler()
-    return _SAMPLER
-
-
-class Meter:
-    """Wall time, CPU time and peak RSS of a block; peak reset at the start when possible.
-    `peak_rss_mb` counts the reader processes too (see TreeSampler); `own_peak_rss_mb` is
-    this process alone, `other_children_peak_mb` Prefect's temporary server when there is one."""
-
-    def __init__(self) -> None:
-        self.results: dict[str, dict] = {}
-
-    def __call__(self, name: str):
-        meter = self
-
-        class _Block:
-            def __enter__(self):
-                _reset_peak()
-                _sampler().reset()
-                self.wall, self.cpu = time.perf_counter(), time.process_time()
-                self.reaped, self.live = _reaped_children_cpu(), _live_children_cpu()
-                return self
-
-            def __exit__(self, *exc):
-                own = _peak_rss_mb()
-                live = _live_children_cpu()
-                meter.results[name] = {
-                    "seconds": round(time.perf_counter() - self.wall, 4),
-                    "cpu_seconds": round(time.process_time() - self.cpu, 4),
-                    # child processes that ended during the block (the reader processes), and
-                    # those still running at its end (Prefect's temporary server)
-                    "ended_children_cpu_seconds": round(_reaped_children_cpu() - self.reaped, 4),
-                    "running_children_cpu_seconds": round(sum(v - self.live.get(pid, 0.0) for pid, v in live.items()), 4),
-                    "peak_rss_mb": round(max(own, _sampler().pipeline_mb), 1),
-                    "own_peak_rss_mb": own,
-                    "other_children_peak_mb": round(_sampler().others_mb, 1),
-                }
-                return False
-
-        return _Block()
-
-
-def _reaped_children_cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
-
-
-_TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def _live_children_cpu() -> dict[int, float]:
-    """CPU seconds (user + system) of each running descendant, from /proc/<pid>/stat."""
-    found = {}
-    for pid in _descendants(os.getpid()):
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        found[pid] = (int(fields[11]) + int(fields[12])) / _TICKS  # utime, stime: fields 14 and 15
-    return found
-
-
-_CAN_RESET = None
-
-
-def _reset_peak() -> None:
-    """Linux: writing 5 to clear_refs resets VmHWM to the current RSS."""
-    global _CAN_RESET
-    if _CAN_RESET is False:
-        return
-    try:
-        Path("/proc/self/clear_refs").write_text("5")
-        _CAN_RESET = True
-    except OSError:
-        _CAN_RESET = False
-
-
-def _peak_rss_mb() -> float:
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return round(int(line.split()[1]) / 1024, 1)
-    except OSError:
-        pass
-    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
-
-
-def _process_peak_mb(meter: "Meter | None" = None) -> float:
-    """Peak RSS of the process: clear_refs resets ru_maxrss too, so the peak is the largest
-    of the blocks' peaks and of the RSS high-water mark since the last reset."""
-    peaks = [resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024]
-    if meter is not None:
-        peaks += [block["peak_rss_mb"] for block in meter.results.values()]
-    return round(max(peaks), 1)
-
-
-def child_stages(spec: dict) -> dict:
-    meter = Meter()
-    with meter("import"):
-        import polars as pl
-
-        from observatoire import stages, warehouse
-        from observatoire.readers.calendar import read_calendar
-        from transforms.referential import referential_regions
-    submissions, year = Path(spec["submissions"]), spec["year"]
-    run_at = dt.datetime.now(dt.timezone.utc)
-    with meter("referential"):  # into the warehouse, as the flow does: its versions are rows it loads
-        t_connect = time.perf_counter()
-        engine = warehouse.connect(spec["url"])
-        warehouse.migrate(engine)
-        connect_migrate = time.perf_counter() - t_connect
-        ref = stages.load_referential([Path(spec["extract"])], engine)
-    with meter("read"):
-        files = stages.list_files(submissions)
-        received = stages.gather(stages.read_files(files, submissions, workers=spec.get("read_workers")),
-                                 submissions)
-    with meter("validate"):
-        validated = stages.validate(received, year, run_at)
-    with meter("reconcile"):
-        resolution = stages.reconcile(validated, ref)
-    with meter("statuses"):
-        regions = referential_regions(ref.history)
-        calendar = read_calendar(Path(spec["calendar"]))
-        status_rows, submission_rows = stages.statuses(validated, resolution, ref, calendar, year, regions)
-    with meter("load"):
-        t0 = time.perf_counter()
-        load = stages.build_load(year, regions, received, validated, status_rows, submission_rows, "bench",
-                                 dt.datetime.now(dt.timezone.utc))
-        t1 = time.perf_counter()
-        warehouse.load_campaign(engine, load)
-        t2 = time.perf_counter()
-    tables = {"submission": load.submissions, "submission_issue": load.issues,
-              "centre_year_status": load.statuses, "file_outcome": load.outcomes,
-              # the referential the run stored: the floor loads these rows too
-              **{name: _table(engine, name) for name in ("finess_et_history", "finess_snapshot")}}
-    if spec.get("dump"):
-        dump = Path(spec["dump"])
-        dump.mkdir(parents=True, exist_ok=True)
-        for name, frame in tables.items():
-            frame.write_parquet(dump / f"{name}.parquet")
-    engine.dispose()
-    return {
-        "stages": {k: meter.results[k] for k in STAGES},
-        "import": meter.results["import"],
-        "load_detail": {"build_load_seconds": round(t1 - t0, 4), "load_campaign_seconds": round(t2 - t1, 4)},
-        "referential_detail": {"connect_migrate_seconds": round(connect_migrate, 4)},
-        "total_seconds": round(sum(meter.results[k]["seconds"] for k in STAGES), 4),
-        "peak_rss_mb": _process_peak_mb(meter),
-        "counts": {
-            "files": len(files), "files_readable": sum(o.readable for o in received.outcomes),
-            "cells": received.cells.height, "personnel_rows": received.personnel.height,
-            "submissions": validated.typed.height, "issues": validated.issues.height,
-            "finess_history_rows": ref.history.height,
-            "warehouse_rows": {name: frame.height for name, frame in tables.items()},
-        },
-    }
-
-
-def _table(engine, name: str):
-    """A warehouse table as the driver returns it, every column as text."""
-    import polars as pl
-
-    with engine.connect() as connection:
-        cursor = connection.connection.driver_connection.cursor()
-        cursor.execute(f"SELECT * FROM {name}")
-        columns = [d[0] for d in cursor.description]
-        rows = cursor.fetchall()
-    return pl.DataFrame([[None if v is None else str(v) for v in row] for row in rows],
-                        schema={c: pl.String for c in columns}, orient="row")
-
-
-def child_flow(spec: dict) -> dict:
-    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
-    meter = Meter()
-    with meter("import"):
-        from prefect import flow
-
-        from flows.campaign import consolidate_campaign
-        from flows.parameters import CampaignParameters
-
-    @flow(name="echauffement-benchmark")
-    def warm_up() -> int:
-        return 1
-
-    with meter("prefect_warm_up"):  # starts the temporary Prefect server once
-        warm_up()
-    params = CampaignParameters(year=spec["year"], submissions=spec["submissions"], finess=[spec["extract"]],
-                                calendar=spec["calendar"], warehouse_url=spec["url"])
-    flow_started = dt.datetime.now(dt.timezone.utc)
-    failure, recorded = None, {}
-    with meter("flow"):
-        try:
-            recorded["flow"] = _run_id(consolidate_campaign(params=params, return_state=True))
-        except Exception as exc:  # recorded, not hidden: the table shows « échec »
-            failure = f"{type(exc).__name__}: {exc}"
-    if failure:
-        detail = re.search(r"'msg': '([^']*)'", failure)
-        return {"error": (detail.group(1) if detail else failure)[:500],
-                "failed_after_seconds": meter.results["flow"]["seconds"], "tasks": _task_spans(flow_started),
-                "peak_rss_mb": _process_peak_mb(meter)}
-    tasks = _task_spans(flow_started)
-    peak = _process_peak_mb(meter)  # the first run's (the rerun starts with what the first left in memory)
-    rerun, rerun_started = None, dt.datetime.now(dt.timezone.utc)
-    with meter("rerun"):  # the same run again into the same warehouse, as after a correction
-        try:
-            recorded["rerun"] = _run_id(consolidate_campaign(params=params, return_state=True))
-        except Exception as exc:
-            rerun = {"error": f"{type(exc).__name__}: {exc}"[:500]}
-    rerun = rerun or {"seconds": meter.results["rerun"]["seconds"], "tasks": _task_spans(rerun_started),
-                      "peak_rss_mb": meter.results["rerun"]["peak_rss_mb"],
-                      "prefect_recorded_seconds": _recorded_seconds(recorded["rerun"]),
-                      "cpu": _cpu_split(meter.results["rerun"])}
-    return {"seconds": meter.results["flow"]["seconds"], "cpu_seconds": meter.results["flow"]["cpu_seconds"],
-            "cpu": _cpu_split(meter.results["flow"]),
-            "prefect_recorded_seconds": _recorded_seconds(recorded["flow"]),
-            "tasks": tasks, "rerun": rerun,
-            "peak_rss_mb": peak, "flow_peak_rss_mb": meter.results["flow"]["peak_rss_mb"],
-            "flow_own_peak_rss_mb": meter.results["flow"]["own_peak_rss_mb"],
-            "prefect_server_peak_mb": meter.results["flow"]["other_children_peak_mb"],
-            "prefect_warm_up_seconds": meter.results["prefect_warm_up"]["seconds"],
-            "import": meter.results["import"]}
-
-
-def _cpu_split(block: dict) -> dict:
-    """Where a flow run's CPU time went, in seconds: on two cores, a run cannot end sooner
-    than half their sum."""
-    return {"flow_process": block["cpu_seconds"], "reader_processes": block["ended_children_cpu_seconds"],
-            "prefect_server": block["running_children_cpu_seconds"]}
-
-
-def _run_id(state):
-    state.result()  # raises what the flow raised
-    return state.state_details.flow_run_id
-
-
-def _recorded_seconds(flow_run_id) -> float | None:
-    """The flow run's duration as the Prefect server records it (Running to Completed): the
-    run's own work, without the wait for Prefect's heartbeat thread that follows Completed
-    before the call returns (see benchmarks/README.md)."""
-    from prefect.client.orchestration import get_client
-
-    with get_client(sync_client=True) as client:
-        run = client.read_flow_run(flow_run_id)
-    if run.start_time is None or run.end_time is None:
-        return None
-    return round((run.end_time - run.start_time).total_seconds(), 3)
-
-
-_TASK_STAGES = {"référentiel FINESS": "referential", "lecture": "read", "validation": "validate",
-                "rapprochement FINESS": "reconcile", "statuts": "statuses", "chargement de l'entrepôt": "load"}
-
-
-def _task_spans(since: dt.datetime) -> dict:
-    """Per stage, the span (first start to last end) of the flow's task runs, read back from
-    the Prefect server: where the flow's time goes, Prefect's own work included."""
-    from prefect.client.orchestration import get_client
-
-    runs, offset = [], 0
-    with get_client(sync_client=True) as client:
+    def _run(self) -> None:
+        pids: dict[str, list[int]] = {}
+        walked = 0.0
         while True:
-            page = client.read_task_runs(limit=200, offset=offset)
-            runs += page
-            offset += len(page)
-            if len(page) < 200:
-                break
-    spans: dict[str, dict] = {}
-    for run in runs:
-        if run.start_time is None or run.end_time is None or run.start_time < since:
-            continue
-        stage = _TASK_STAGES.get(run.name.split("-")[0], run.name)
-        span = spans.setdefault(stage, {"start": run.start_time, "end": run.end_time, "task_runs": 0,
-                                        "task_seconds": 0.0})
-        span["start"], span["end"] = min(span["start"], run.start_time), max(span["end"], run.end_time)
-        span["task_runs"] += 1
-        span["task_seconds"] += run.total_run_time.total_seconds()
-    return {stage: {"seconds": round((v["end"] - v["start"]).total_seconds(), 3), "task_runs": v["task_runs"],
-                    "task_seconds_sum": round(v["task_seconds"], 3)} for stage, v in spans.items()}
+            now = time.monotonic()
+            if now - walked >= self.walk_every:
+                pids, walked = {name: _tree(root) for name, root in self.roots.items()}, now
+                for name, found in pids.items():
+                    self.processes[name] = max(self.processes[name], len(found))
+            for name, found in pids.items():
+                self.peaks[name] = max(self.peaks[name], sum(_rss_bytes(pid) for pid in found))
+            if self._stop.wait(self.interval):
+                return
+
+    def stop(self) -> dict[str, int]:
+        self._stop.set()
+        self._thread.join()
+        return self.peaks
 
 
-def _floor_read_file(path: Path) -> int:
-    """Rows of every sheet of a file, the cheapest way: fastexcel to Polars, Polars for CSV."""
-    import fastexcel
-    import polars as pl
-
-    raw = path.read_bytes()
-    if path.suffix.lower() == ".csv":
-        if raw.startswith(b"\xef\xbb\xbf"):
-            text = raw[3:].decode("utf-8")
-        else:
-            try:
-                text = raw.decode("utf-8")
-            except UnicodeDecodeError:
-                text = raw.decode("cp1252")
-        separator = max((";", "\t", ","), key=lambda s: text[:2000].split("\n", 1)[0].count(s))
-        frame = pl.read_csv(text.encode(), separator=separator, infer_schema=False, truncate_ragged_lines=True)
-        return frame.height
-    reader = fastexcel.read_excel(raw)
-    rows = 0
-    for name in reader.sheet_names:
-        frame = reader.load_sheet(name, header_row=None, dtypes="string").to_polars()
-        rows += frame.height
-    return rows
-
-
-def _floor_read_extract(path: Path) -> int:
-    """The FINESS extract into Polars: decode windows-1252, one CSV parse, no checks."""
-    import polars as pl
-
-    text = path.read_bytes().decode("cp1252")
-    frame = pl.read_csv(text.encode(), separator=";", has_header=False, skip_rows=1, infer_schema=False,
-                        truncate_ragged_lines=True)
-    return frame.height
-
-
-def child_floor(spec: dict) -> dict:
-    meter = Meter()
-    with meter("import"):
-        import polars as pl
-
-        from observatoire.readers.submission_files import list_submission_files
-    files = list_submission_files(Path(spec["submissions"]))
-    rows_read, unreadable = 0, 0
-    with meter("read"):
-        rows_read += _floor_read_extract(Path(spec["extract"]))
-        for path in files:
-            try:
-                rows_read += _floor_read_file(path)
-            except Exception:  # the pipeline's unreadable files: opening them is the cost
-                unreadable += 1
-    frames = {p.stem: pl.read_parquet(p) for p in sorted(Path(spec["dump"]).glob("*.parquet"))}
-    with meter("load"):
-        loaded = _floor_load(frames, spec["url"])
-    return {"read": meter.results["read"], "load": meter.results["load"],
-            "seconds": round(meter.results["read"]["seconds"] + meter.results["load"]["seconds"], 4),
-            "peak_rss_mb": _process_peak_mb(meter), "files": len(files), "files_failed": unreadable,
-            "rows_read": rows_read, "rows_loaded": loaded, "method": "COPY" if "postgresql" in spec["url"]
-            else "executemany"}
-
-
-def _floor_load(frames: dict, url: str) -> int:
-    """The same rows as the warehouse load, into plain text tables, in one transaction."""
-    import polars as pl
-
-    total = 0
-    if url.startswith("postgresql"):
-        import psycopg
-
-        with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://")) as connection:
-            with connection.cursor() as cursor:
-                for name, frame in frames.items():
-                    frame = frame.select(pl.all().cast(pl.String))
-                    cursor.execute(f"CREATE TABLE floor_{name} ({', '.join(f'{c} text' for c in frame.columns)})")
-                    with cursor.copy(f"COPY floor_{name} FROM STDIN (FORMAT csv)") as copy:
-                        copy.write(frame.write_csv(include_header=False))
-                    total += frame.height
-        return total
-    import sqlite3
-
-    connection = sqlite3.connect(url.removeprefix("sqlite:///"))
-    with connection:
-        for name, frame in frames.items():
-            frame = frame.select(pl.all().cast(pl.String))
-            connection.execute(f"CREATE TABLE floor_{name} ({', '.join(f'{c} text' for c in frame.columns)})")
-            marks = ", ".join("?" * frame.width)
-            connection.executemany(f"INSERT INTO floor_{name} VALUES ({marks})", frame.iter_rows())
-            total += frame.height
-    connection.close()
-    return total
-
-
-def child_analyst(spec: dict) -> dict:
-    meter = Meter()
-    try:
-        import pandas as pd
-    except ModuleNotFoundError:
-        return {"skipped": "pandas absent : « .venv/bin/pip install pandas » pour mesurer la référence analyste"}
-    with meter("import"):
-        import openpyxl
-        import sqlalchemy as sa
-
-        from observatoire.readers.submission_files import list_submission_files
-    files = list_submission_files(Path(spec["submissions"]))
-    reports, personnel, exports, failed = [], [], [], 0
-    with meter("read"):
-        for path in files:
-            try:
-                if path.suffix.lower() == ".csv":
-                    exports.append(_analyst_csv(pd, path))
-                    continue
-                workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
-                sheets = {ws.title: pd.DataFrame(list(ws.iter_rows(values_only=True))) for ws in workbook.worksheets}
-                workbook.close()
-                if "Identification" not in sheets:
-                    exports.append(next(iter(sheets.values())))
-                    continue
-                report = {"fichier": path.name}
-                for title, frame in sheets.items():
-                    if title == "Personnel":
-                        frame = frame.dropna(how="all").astype(str)
-                        frame["fichier"] = path.name
-                        personnel.append(frame)
-                    elif frame.shape[1] >= 2:
-                        for label, value in frame.iloc[:, :2].dropna(subset=[0]).itertuples(index=False):
-                            report[_analyst_key(label)] = None if value is None else str(value)
-                reports.append(report)
-            except Exception:
-                failed += 1
-    with meter("load"):
-        engine = sa.create_engine(spec["url"])
-        rows = 0
-        frames = {"rapports": pd.DataFrame(reports), "personnel": pd.concat(personnel, ignore_index=True)
-                  if personnel else pd.DataFrame()}
-        if exports:  # header labels vary by region: the analyst aligns the columns by position
-            frames["exports"] = pd.concat([_positional(e.astype(str)) for e in exports], ignore_index=True)
-        for name, frame in frames.items():
-            _positional(frame).astype(str).to_sql(name, engine, if_exists="replace", index=False)
-            rows += len(frame)
-        engine.dispose()
-    return {"read": meter.results["read"], "load": meter.results["load"],
-            "seconds": round(meter.results["read"]["seconds"] + meter.results["load"]["seconds"], 4),
-            "peak_rss_mb": _process_peak_mb(meter), "files": len(files), "files_failed": failed, "rows_loaded": rows,
-            "pandas": pd.__version__}
-
-
-def _analyst_key(label) -> str:
-    """Labels vary in case, accents, units and a trailing colon: the analyst folds them."""
-    import re
-    import unicodedata
-
-    text = unicodedata.normalize("NFKD", str(label))
-    text = "".join(c for c in text if not unicodedata.combining(c)).lower()
-    return re.sub(r"\s+", " ", re.sub(r"\([^)]*\)|:", " ", text)).strip()
-
-
-def _positional(frame):
-    frame.columns = [f"c{i}" for i in range(frame.shape[1])]
-    return frame
-
-
-def _analyst_csv(pd, path: Path):
-    for encoding in ("utf-8-sig", "cp1252"):
-        try:
-            frame = pd.read_csv(path, sep=None, engine="python", encoding=encoding, dtype=str)
-        except UnicodeDecodeError:
-            continue
-        if frame.shape[1] > 300:  # UTF-16 decoded as windows-1252: garbage the analyst sets aside
-            raise ValueError(path)
-        return frame
-    raise ValueError(path)
-
-
-def child_finess(spec: dict) -> dict:
-    meter = Meter()
-    with meter("import"):
-        from observatoire.readers.finess_extract import read_finess_extract
-        from observatoire.readers.reference_data import departement_regions
-        from transforms import referential
-    with meter("parse"):
-        extract = read_finess_extract(Path(spec["extract"]))
-    with meter("normalise"):
-        frame = referential.normalise_establishments(extract.establishments, departement_regions())
-    with meter("history"):
-        history = referential.establishment_history([(extract.extract_date, frame)])
-    steps = {k: meter.results[k] for k in ("parse", "normalise", "history")}
-    return {"steps": steps, "seconds": round(sum(s["seconds"] for s in steps.values()), 4),
-            "peak_rss_mb": _process_peak_mb(meter), "structureet_lines": extract.establishments.height,
-            "history_rows": history.height}
-
-
-CHILDREN = {"stages": child_stages, "flow": child_flow, "floor": child_floor, "analyst": child_analyst,
-            "finess": child_finess}
-
-
-def run_child(spec: dict) -> dict:
-    """`spec["kind"]` measured in a fresh interpreter; optionally under cProfile."""
-    if spec.get("profile"):
-        import cProfile
-        import pstats
-
-        profiler = cProfile.Profile()
-        result = profiler.runcall(CHILDREN[spec["kind"]], spec)
-        profiler.dump_stats(spec["profile"])
-        with open(spec["profile"] + ".txt", "w", encoding="utf-8") as out:
-            stats = pstats.Stats(profiler, stream=out).strip_dirs()
-            out.write("== tottime ==\n")
-            stats.sort_stats("tottime").print_stats(40)
-            out.write("== cumulative ==\n")
-            stats.sort_stats("cumulative").print_stats(60)
-        return result
-    return CHILDREN[spec["kind"]](spec)
-
-
-# ====================================================================== orchestration (parent side)
-def measure(spec: dict, log) -> dict:
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
-           "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "PREFECT_LOGGING_LEVEL": "WARNING",
-           "POLARS_MAX_THREADS": os.environ.get("POLARS_MAX_THREADS", str(os.cpu_count() or 1))}
-    if spec.get("prefect_home"):
-        env["PREFECT_HOME"] = spec["prefect_home"]
-    started = time.perf_counter()
-    process = subprocess.run([sys.executable, __file__, "--child", json.dumps(spec)], cwd=spec["workdir"], env=env,
-                             capture_output=True, text=True)
-    wall = round(time.perf_counter() - started, 2)
+def run_process(argv: list[str], env: dict, cwd: Path, timeout: float, also: dict[str, int] | None = None) -> dict:
+    """Start `argv`, wait for it to exit; wall time from start to exit, CPU time of the
+    process and of the descendants it waited for, peak memory of its process tree (and of
+    the `also` trees, e.g. a Prefect server, over the same span)."""
+    out = cwd / f"out-{time.monotonic_ns()}.txt"
+    with open(out, "wb") as stdout:
+        started = time.perf_counter()
+        process = subprocess.Popen(argv, env=env, cwd=cwd, stdout=stdout, stderr=subprocess.STDOUT,
+                                   start_new_session=True)
+        sampler = TreePeak({"tree": process.pid, **(also or {})})
+        timer = threading.Timer(timeout, lambda: _kill_group(process.pid))
+        timer.start()
+        _, status, usage = os.wait4(process.pid, 0)
+        seconds = time.perf_counter() - started
+        timer.cancel()
+        process.returncode = os.waitstatus_to_exitcode(status)
+        peaks = sampler.stop()
+    _kill_group(process.pid)  # nothing it started outlives the measure
+    text = out.read_text(encoding="utf-8", errors="replace")
+    out.unlink()
+    result = {"seconds": round(seconds, 3), "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 2),
+              "peak_tree_mb": round(peaks.pop("tree") / MiB, 1), "processes": sampler.processes["tree"],
+              **{f"{name}_peak_mb": round(peak / MiB, 1) for name, peak in peaks.items()}}
     if process.returncode != 0:
-        lines = [line[:400] for line in process.stderr.strip().splitlines()] or ["?"]
-        log(f"  ! {spec['kind']} a échoué / failed (code {process.returncode})")
-        log("    " + "\n    ".join(lines[-12:]))
-        return {"error": lines[-1], "process_seconds": wall}
-    result = json.loads(process.stdout.strip().splitlines()[-1])
-    result["process_seconds"] = wall  # interpreter start and imports included
+        result["error"] = f"code {process.returncode}: " + " | ".join(text.strip().splitlines()[-6:])[-800:]
+    else:
+        result["output"] = text.strip().splitlines()[-1] if text.strip() else ""
     return result
 
 
-class Databases:
-    """One fresh database (SQLite file or PostgreSQL database) per measurement."""
+def _kill_group(pid: int, sig: int = signal.SIGKILL) -> None:
+    """The process group of a process this script started (start_new_session)."""
+    try:
+        os.killpg(pid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
 
-    def __init__(self, workdir: Path) -> None:
-        self.workdir, self.created = workdir, []
 
-    def url(self, kind: str, name: str) -> str:
-        if kind == "sqlite":
-            path = self.workdir / f"{name}.db"
-            path.unlink(missing_ok=True)
+# ====================================================================== Prefect server
+class PrefectServer:
+    """`prefect server start` on a free port with its own PREFECT_HOME, for the measures
+    that run with a server already running; stopped (its whole process group) at the end."""
+
+    def __init__(self, home: Path, timeout: float = 240) -> None:
+        self.home, self.timeout, self.process, self.url = home, timeout, None, None
+        self.start_seconds = None
+
+    def __enter__(self) -> "PrefectServer":
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        self.home.mkdir(parents=True, exist_ok=True)
+        env = {**clean_env(), "PREFECT_HOME": str(self.home), "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+               "PREFECT_UI_ENABLED": "false"}
+        prefect = Path(sys.executable).with_name("prefect")
+        started = time.perf_counter()
+        self.log = open(self.home / "server.log", "wb")
+        self.process = subprocess.Popen([str(prefect), "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+                                        env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
+        self.url = f"http://127.0.0.1:{port}/api"
+        while time.perf_counter() - started < self.timeout:
+            if self.process.poll() is not None:
+                break
+            try:
+                with urllib.request.urlopen(self.url + "/health", timeout=2) as answer:
+                    if answer.status == 200:
+                        self.start_seconds = round(time.perf_counter() - started, 2)
+                        return self
+            except OSError:
+                time.sleep(0.5)
+        self.__exit__()
+        raise RuntimeError(f"le serveur Prefect n'a pas démarré (journal : {self.home / 'server.log'})")
+
+    def __exit__(self, *exc) -> None:
+        if self.process is None:
+            return
+        _kill_group(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(30)
+        except subprocess.TimeoutExpired:
+            _kill_group(self.process.pid)
+            self.process.wait(10)
+        _kill_group(self.process.pid)  # what it started and left behind
+        self.log.close()
+        self.process = None
+
+
+# ====================================================================== datasets
+def clean_env() -> dict:
+    """The caller's environment without any Prefect setting: each measure says its own."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+
+
+def region_campaign(national, region: str, root: Path) -> dict:
+    """One region's submissions of the ×1 national campaign (its départements' folders, its
+    regional export, the reception manifest's lines for them), with the national extract."""
+    from observatoire.readers.reference_data import departement_regions
+
+    folders = sorted(d for d, r in departement_regions().select("code_departement", "code_region").iter_rows()
+                     if r == region)
+    out = root / f"region-{region}-{national.out_dir.name}"
+    marker = out / "region.json"
+    if not marker.exists():
+        shutil.rmtree(out, ignore_errors=True)
+        submissions = out / "submissions"
+        submissions.mkdir(parents=True)
+        for folder in folders:
+            if (national.submissions_dir / folder).is_dir():
+                shutil.copytree(national.submissions_dir / folder, submissions / folder)
+        for export in national.submissions_dir.glob(f"export_r{region}.*"):
+            shutil.copy2(export, submissions / export.name)
+        manifest = (national.submissions_dir / "reception.csv").read_text(encoding="utf-8").splitlines(True)
+        kept = [line for line in manifest[1:] if line.split("/", 1)[0] in folders]
+        (submissions / "reception.csv").write_text("".join(manifest[:1] + kept), encoding="utf-8")
+        files = sum(1 for p in submissions.rglob("*") if p.is_file() and p.name != "reception.csv")
+        marker.write_text(json.dumps({"region": region, "departements": folders, "files": files,
+                                      "from": national.out_dir.name}), encoding="utf-8")
+    summary = json.loads(marker.read_text(encoding="utf-8"))
+    return {"submissions": out / "submissions", "extracts": [national.extract], "calendar": national.calendar,
+            "regions": [region], "summary": summary}
+
+
+# ====================================================================== warehouses
+class Warehouses:
+    """A fresh warehouse per measure: an SQLite file, or a PostgreSQL database dropped after."""
+
+    def __init__(self, kind: str, folder: Path) -> None:
+        self.kind, self.folder, self.created = kind, folder, []
+
+    def new(self, name: str) -> str:
+        if self.kind == "sqlite":
+            path = self.folder / f"{name}.db"
+            self._remove(path)
             return f"sqlite:///{path}"
         import psycopg
 
-        db = f"bench_{name}".lower()
+        db = f"bench_{name}".lower().replace("-", "_")
         with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
             admin.execute(f'CREATE DATABASE "{db}"')
         self.created.append(db)
         return PG_URL.format(db=db)
 
-    def drop_all(self) -> None:
-        if not self.created:
+    @staticmethod
+    def _remove(path: Path) -> None:
+        for file in path.parent.glob(path.name + "*"):  # its journal, and the run's lock file beside it
+            file.unlink(missing_ok=True)
+
+    def drop(self, url: str) -> None:
+        if self.kind == "sqlite":
+            self._remove(Path(url.removeprefix("sqlite:///")))
             return
         import psycopg
 
+        db = url.rsplit("/", 1)[1]
         with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
-            for db in self.created:
-                admin.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
-        self.created = []
+            admin.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
+        self.created.remove(db)
+
+    def drop_all(self) -> None:
+        for db in list(self.created):
+            self.drop(PG_URL.format(db=db))
 
 
-def run_benchmark(multipliers: list[int], warehouses: list[str], out: Path, n_centres: int, seed: int,
-                  finess_lines: int, profile: bool = False, results_dir: Path | None = None,
-                  quiet: bool = False, skip_flow: bool = False,
-                  measures: tuple[str, ...] = ("stages", "flow", "floor", "analyst")) -> tuple[dict, Path]:
-    from observatoire.sample.national import cached_national
+def dump_tables(url: str, folder: Path) -> dict[str, int]:
+    """Every table a run left in the warehouse, as text, one Parquet file each: the rows
+    the floor writes."""
+    import polars as pl
+    import sqlalchemy as sa
 
-    log = (lambda *a: None) if quiet else (lambda *a: print(*a, flush=True))
-    out = out.resolve()
-    workdir = out / "work"
-    workdir.mkdir(parents=True, exist_ok=True)
-    shutil.rmtree(out / "prefect-home", ignore_errors=True)  # a fresh Prefect database per benchmark run
-    databases = Databases(workdir)
-    result: dict = {
-        "started_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "machine": {"python": platform.python_version(), "platform": platform.platform(), "cpus": os.cpu_count(),
-                    "memory_gb": _memory_gb()},
-        "parameters": {"files_multipliers": multipliers, "warehouses": warehouses, "n_centres": n_centres,
-                       "seed": seed, "finess_lines": finess_lines},
-        "datasets": {}, "finess_extract": None, "runs": {},
-    }
-    try:
-        for multiplier in multipliers:
-            started = time.perf_counter()
-            dataset = cached_national(out / "datasets", n_centres, seed, multiplier, finess_lines)
-            summary = {**dataset.summary, "cache_dir": str(dataset.out_dir),
-                       "ready_seconds": round(time.perf_counter() - started, 2)}
-            result["datasets"][str(multiplier)] = summary
-            log(f"Jeu national ×{multiplier} : {summary['files']} fichiers, {summary['centres_de_sante']} centres, "
-                f"{summary['finess_structureet_lines']} lignes FINESS ({dataset.out_dir})")
-            base = {"workdir": str(workdir), "year": dataset.year, "submissions": str(dataset.submissions_dir),
-                    "extract": str(dataset.extract), "calendar": str(dataset.calendar),
-                    "prefect_home": str(out / "prefect-home")}
-            if result["finess_extract"] is None:
-                log("  extrait FINESS seul / FINESS extract alone …")
-                result["finess_extract"] = measure({**base, "kind": "finess"}, log)
-            for kind in warehouses:
-                key = f"x{multiplier}-{kind}"
-                run: dict = {}
-                dump = workdir / f"dump-{key}"
-                log(f"  {key} : étapes / stages …")
-                run["stages"] = measure({**base, "kind": "stages", "url": databases.url(kind, f"stages_{key}"),
-                                         "dump": str(dump)}, log)
-                if profile:
-                    log(f"  {key} : profil cProfile des étapes / stage profile …")
-                    prof = (results_dir or BENCH_DIR / "results") / f"profile-stages-{key}.prof"
-                    prof.parent.mkdir(parents=True, exist_ok=True)
-                    measure({**base, "kind": "stages", "url": databases.url(kind, f"prof_{key}"),
-                             "profile": str(prof)}, log)
-                    run["profile"] = str(prof) + ".txt"
-                if skip_flow or "flow" not in measures:
-                    run["flow"] = {"skipped": "--skip-flow"}
-                else:
-                    log(f"  {key} : flow Prefect …")
-                    run["flow"] = measure({**base, "kind": "flow", "url": databases.url(kind, f"flow_{key}")}, log)
-                if "floor" in measures:
-                    log(f"  {key} : plancher / floor (fastexcel + "
-                        f"{'COPY' if kind == 'postgresql' else 'executemany'}) …")
-                    run["floor"] = measure({**base, "kind": "floor", "url": databases.url(kind, f"floor_{key}"),
-                                            "dump": str(dump)}, log) if dump.exists() else {"error": "no dump"}
-                if "analyst" in measures:
-                    log(f"  {key} : analyste / analyst (openpyxl + pandas + to_sql) …")
-                    run["analyst"] = measure({**base, "kind": "analyst",
-                                              "url": databases.url(kind, f"analyst_{key}")}, log)
-                result["runs"][key] = run
-                databases.drop_all()
-    finally:
-        databases.drop_all()
-    result["finished_at"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
-    result["ratios"] = ratios(result)
-    results_dir = results_dir or BENCH_DIR / "results"
-    results_dir.mkdir(parents=True, exist_ok=True)
-    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    path = results_dir / f"national-{stamp}.json"
-    path.write_text(json.dumps(result, indent=2, ensure_ascii=False), encoding="utf-8")
-    return result, path
+    folder.mkdir(parents=True, exist_ok=True)
+    engine = sa.create_engine(url)
+    counts = {}
+    with engine.connect() as connection:
+        if engine.dialect.name == "sqlite":
+            names = connection.exec_driver_sql("SELECT name FROM sqlite_master WHERE type = 'table'").scalars().all()
+        else:
+            names = connection.exec_driver_sql(
+                "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()").scalars().all()
+        cursor = connection.connection.driver_connection.cursor()
+        for name in sorted(set(names) - {"schema_migration", "sqlite_sequence"}):
+            cursor.execute(f"SELECT * FROM {name}")
+            columns = [d[0] for d in cursor.description]
+            rows = cursor.fetchall()
+            if rows:
+                pl.DataFrame([[None if v is None else str(v) for v in row] for row in rows],
+                             schema={c: pl.String for c in columns}, orient="row").write_parquet(folder / f"{name}.parquet")
+                counts[name] = len(rows)
+    engine.dispose()
+    return counts
 
 
-def _memory_gb() -> float | None:
-    try:
-        kb = int(next(l for l in Path("/proc/meminfo").read_text().splitlines() if l.startswith("MemTotal")).split()[1])
-        return round(kb / 1024 / 1024, 1)
-    except (OSError, StopIteration):
-        return None
-
-
-def _seconds(entry: dict | None) -> float | None:
-    return entry.get("seconds") if entry and "error" not in entry and "skipped" not in entry else None
-
-
-def ratios(result: dict) -> dict:
-    """The issue's ratios, per warehouse (None when a measurement is missing)."""
-    out: dict = {}
-    for key, run in result["runs"].items():
-        flow, floor, analyst = _seconds(run.get("flow")), _seconds(run.get("floor")), _seconds(run.get("analyst"))
-        stages_total = run.get("stages", {}).get("total_seconds")
-        out[key] = {
-            "flow_vs_floor": round(flow / floor, 2) if flow and floor else None,
-            "stages_vs_floor": round(stages_total / floor, 2) if stages_total and floor else None,
-            "analyst_vs_flow_speedup": round(analyst / flow, 2) if flow and analyst else None,
-            "analyst_vs_stages_speedup": round(analyst / stages_total, 2) if stages_total and analyst else None,
-            "flow_peak_rss_mb": run.get("flow", {}).get("peak_rss_mb"),
-            "stages_peak_rss_mb": run.get("stages", {}).get("peak_rss_mb"),
-        }
-    for kind in ("sqlite", "postgresql"):
-        one, ten = result["runs"].get(f"x1-{kind}"), result["runs"].get(f"x10-{kind}")
-        if one and ten:
-            entry = {}
-            for name, getter in (("flow", lambda r: _seconds(r.get("flow"))),
-                                 ("stages", lambda r: r.get("stages", {}).get("total_seconds")),
-                                 ("floor", lambda r: _seconds(r.get("floor")))):
-                a, b = getter(one), getter(ten)
-                entry[name] = round(b / a, 2) if a and b else None
-            out[f"x10_vs_x1-{kind}"] = entry
-    for key, run in result["runs"].items():  # the memory target is set at 30,000 files
-        multiplier = key.split("-")[0].removeprefix("x")
-        files = (result["datasets"].get(multiplier) or {}).get("files", 0)
-        if files >= 30_000:
-            peaks = [run.get(m, {}).get("peak_rss_mb") for m in ("flow", "stages")]
-            peaks = [p for p in peaks if p is not None]
-            out[f"memory_30k-{key}"] = {
-                "files": files, "flow_peak_rss_mb": run.get("flow", {}).get("peak_rss_mb"),
-                "stages_peak_rss_mb": run.get("stages", {}).get("peak_rss_mb"),
-                "prefect_server_peak_mb": run.get("flow", {}).get("prefect_server_peak_mb"),
-                "under_target": bool(peaks) and max(peaks) < TARGETS["peak_mb_30k_max"],
-            }
-    out["targets"] = TARGETS
+# ====================================================================== one configuration
+def _summary(runs: list[dict]) -> dict:
+    ok = [r for r in runs if "error" not in r]
+    out: dict = {"runs": runs, "failures": len(runs) - len(ok)}
+    if ok:
+        seconds = [r["seconds"] for r in ok]
+        peaks = [r["peak_tree_mb"] for r in ok]
+        out.update(median_seconds=round(statistics.median(seconds), 3), min_seconds=min(seconds),
+                   max_seconds=max(seconds), median_peak_tree_mb=round(statistics.median(peaks), 1),
+                   max_peak_tree_mb=max(peaks), median_cpu_seconds=round(statistics.median(r["cpu_seconds"] for r in ok), 2))
     return out
 
 
-# ====================================================================== report
-def _cell(entry: dict | None) -> str:
-    if not entry:
-        return "—"
-    if "skipped" in entry:
-        return "non mesuré"
-    if "error" in entry:
-        return "échec"
-    peak = entry.get("peak_rss_mb")
-    return f"{entry['seconds']:8.2f} s {peak:6.0f} Mo" if peak is not None else f"{entry['seconds']:8.2f} s"
+def measure_configuration(name: str, campaign: dict, kind: str, work: Path, rounds: int, analyst_rounds: int,
+                          measures: tuple[str, ...], server: PrefectServer | None, stages: bool, timeout: float,
+                          log, analyst_site: Path | None = None) -> dict:
+    work.mkdir(parents=True, exist_ok=True)
+    warehouses = Warehouses(kind, work)
+    observatoire = Path(sys.executable).with_name("observatoire")
+    command_line = [str(observatoire), "run", "--year", str(YEAR), "--submissions", str(campaign["submissions"]),
+                    *[a for e in campaign["extracts"] for a in ("--finess", str(e))],
+                    "--calendar", str(campaign["calendar"]),
+                    *[a for r in campaign.get("regions") or [] for a in ("--region", r)]]
+    homes = {m: work / f"prefect-home-{m}" for m in ("command", "server")}
+    for home in homes.values():
+        home.mkdir(exist_ok=True)
+    envs = {"command": {**clean_env(), "PREFECT_HOME": str(homes["command"])},
+            "server": {**clean_env(), "PREFECT_HOME": str(homes["server"]),
+                       "PREFECT_API_URL": server.url if server else ""}}
+
+    def argv_for(measure: str, url: str, round_dir: Path) -> tuple[list[str], dict]:
+        if measure in ("command", "server"):
+            return [*command_line, "--warehouse", url, "--output-dir", str(round_dir / f"classeurs-{measure}")], \
+                envs[measure]
+        if measure == "analyst":
+            env = clean_env()
+            env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(analyst_site), env.get("PYTHONPATH")]))
+            return [sys.executable, str(BENCH_DIR / "analyst.py"), str(campaign["submissions"]), url], env
+        return [sys.executable, str(BENCH_DIR / "floor.py"), str(campaign["submissions"]), str(work / "rows"), url,
+                *map(str, campaign["extracts"])], clean_env()
+
+    result: dict = {"configuration": name, "warehouse": kind, "command_line": command_line + [
+        "--warehouse", "URL", "--output-dir", "DOSSIER"], "rounds": rounds}
+    try:
+        # a first run, not counted: the page cache holds the files for every measure alike, and its
+        # warehouse gives the rows the floor writes
+        log(f"  {name} : exécution préalable (non comptée) …")
+        for attempt in range(2):  # a second try if the first fails (recorded either way)
+            url = warehouses.new(f"{name}-warm")
+            warm = run_process(*argv_for("command", url, work), cwd=work, timeout=timeout)
+            result.setdefault("warm_up", []).append(warm)
+            if "error" not in warm:
+                break
+        if "error" in warm:
+            log(f"  ! échec de l'exécution préalable : {warm['error']}")
+            return result
+        shutil.rmtree(work / "rows", ignore_errors=True)
+        result["warehouse_rows"] = dump_tables(url, work / "rows")
+        warehouses.drop(url)
+        if "server" in measures and server:  # the server's first flow run of this flow, not counted either
+            url = warehouses.new(f"{name}-warm-server")
+            result["warm_up_server"] = run_process(*argv_for("server", url, work), cwd=work, timeout=timeout)
+            warehouses.drop(url)
+        runs: dict[str, list[dict]] = {m: [] for m in measures}
+        for r in range(rounds):
+            order = list(measures[r % len(measures):] + measures[:r % len(measures)])
+            for measure in order:
+                if measure == "analyst" and r >= analyst_rounds:
+                    continue
+                round_dir = work / f"round-{r}"
+                round_dir.mkdir(exist_ok=True)
+                url = warehouses.new(f"{name}-{measure}-{r}")
+                argv, env = argv_for(measure, url, round_dir)
+                also = {"prefect_server": server.process.pid} if measure == "server" and server else None
+                run = run_process(argv, env, cwd=round_dir, timeout=timeout, also=also)
+                run["round"] = r
+                runs[measure].append(run)
+                warehouses.drop(url)
+                shutil.rmtree(round_dir, ignore_errors=True)
+                shown = "échec : " + run["error"] if "error" in run else \
+                    f"{run['seconds']:.2f} s, {run['peak_tree_mb']:.0f} Mio, CPU {run['cpu_seconds']:.1f} s"
+                log(f"  {name} tour {r + 1}/{rounds} {measure} : {shown}")
+        result["measures"] = {m: _summary(v) for m, v in runs.items()}
+        if stages:
+            log(f"  {name} : durées des étapes (diagnostic) …")
+            url = warehouses.new(f"{name}-stages")
+            result["stages"] = stage_timings(campaign, url, work, timeout)
+            warehouses.drop(url)
+    finally:
+        warehouses.drop_all()
+    return result
+
+
+def stage_timings(campaign: dict, url: str, work: Path, timeout: float) -> dict:
+    spec = {"submissions": str(campaign["submissions"]), "extracts": [str(e) for e in campaign["extracts"]],
+            "calendar": str(campaign["calendar"]), "regions": campaign.get("regions") or [], "url": url,
+            "output_dir": str(work / "classeurs-stages")}
+    env = {**clean_env(), "PREFECT_HOME": str(work / "prefect-home-command")}
+    run = run_process([sys.executable, __file__, "--child-stages", json.dumps(spec)], env, cwd=work, timeout=timeout)
+    if "error" in run:
+        return {"error": run["error"]}
+    return {**json.loads(run.pop("output")), "process": run}
+
+
+def child_stages(spec: dict) -> dict:
+    """The pipeline run in this process, each stage timed where it runs: seconds after this
+    interpreter started its imports (the referential runs beside the reading)."""
+    t0 = time.perf_counter()
+    try:
+        from observatoire import pipeline
+    except ImportError as exc:
+        return {"error": f"pas de pipeline hors Prefect dans ce code ({exc})"}
+    from flows.parameters import CampaignParameters
+
+    imported = time.perf_counter() - t0
+    spans: dict[str, dict] = {}
+
+    def timed(stage, function):
+        def run(*args):
+            start = time.perf_counter()
+            try:
+                return function(*args)
+            finally:
+                spans[stage] = {"start": round(start - t0, 3), "end": round(time.perf_counter() - t0, 3),
+                                "seconds": round(time.perf_counter() - start, 3)}
+        return run
+
+    class Timing(pipeline.Hooks):
+        def step(self, stage, function, *args):
+            return super().step(stage, timed(stage, function), *args)
+
+        def step_in_background(self, stage, function, *args):
+            return super().step_in_background(stage, timed(stage, function), *args)
+
+    params = CampaignParameters(year=YEAR, regions=spec["regions"], submissions=spec["submissions"],
+                                finess=spec["extracts"], calendar=spec["calendar"], warehouse_url=spec["url"],
+                                output_dir=spec["output_dir"])
+    started = time.perf_counter()
+    pipeline.run_campaign(params, Timing())
+    return {"import_seconds": round(imported, 3), "run_seconds": round(time.perf_counter() - started, 3),
+            "stages": spans}
+
+
+# ====================================================================== ratios and targets
+def _median(result: dict, measure: str) -> float | None:
+    return ((result.get("measures") or {}).get(measure) or {}).get("median_seconds")
+
+
+def ratios(result: dict) -> dict:
+    command, server = _median(result, "command"), _median(result, "server")
+    analyst, floor = _median(result, "analyst"), _median(result, "floor")
+    return {
+        "analyst_over_command": round(analyst / command, 2) if analyst and command else None,
+        "command_over_floor": round(command / floor, 2) if command and floor else None,
+        "server_minus_command_s": round(server - command, 2) if server and command else None,
+        "server_over_floor": round(server / floor, 2) if server and floor else None,
+        "analyst_over_server": round(analyst / server, 2) if analyst and server else None,
+    }
+
+
+def verdicts(result: dict, x1: dict | None) -> dict:
+    """The issue's targets that apply to this configuration: True (met), False (missed)."""
+    r, out = result.get("ratios") or {}, {}
+    name = result["configuration"]
+    if name == "national-x1":
+        if r.get("analyst_over_command") is not None:
+            out["analyst_over_command >= 5"] = r["analyst_over_command"] >= TARGETS["analyst_over_command_min"]
+        if r.get("command_over_floor") is not None:
+            out["command_over_floor <= 4"] = r["command_over_floor"] <= TARGETS["command_over_floor_max"]
+        if r.get("server_minus_command_s") is not None:
+            out["server_minus_command <= 2 s"] = r["server_minus_command_s"] <= TARGETS["server_minus_command_max_s"]
+    if name.startswith("region-") and _median(result, "command") is not None:
+        out["command <= 2.5 s"] = _median(result, "command") <= TARGETS["small_campaign_max_s"]
+    if name == "national-x10" and x1 and _median(result, "command") and _median(x1, "command"):
+        result["ratios"]["x10_over_x1_command"] = round(_median(result, "command") / _median(x1, "command"), 2)
+        out["x10_over_x1 <= 11"] = result["ratios"]["x10_over_x1_command"] <= TARGETS["x10_over_x1_max"]
+    files = (result.get("dataset") or {}).get("files", 0)
+    if files >= TARGETS["peak_tree_min_files"]:
+        for measure in ("command", "server"):
+            peak = ((result.get("measures") or {}).get(measure) or {}).get("max_peak_tree_mb")
+            if peak is not None:
+                out[f"{measure} peak tree < 1.5 GB"] = peak * MiB < TARGETS["peak_tree_max_bytes"]
+    return out
+
+
+# ====================================================================== the whole benchmark
+def _git(*args: str) -> str:
+    try:
+        return subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True, timeout=30).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return ""
+
+
+def _machine() -> dict:
+    meminfo = Path("/proc/meminfo").read_text().splitlines() if Path("/proc/meminfo").exists() else []
+    total = next((int(line.split()[1]) for line in meminfo if line.startswith("MemTotal")), 0)
+    import sqlite3
+
+    return {"python": platform.python_version(), "platform": platform.platform(), "cpus": os.cpu_count(),
+            "memory_gb": round(total / 1024 / 1024, 1), "sqlite": sqlite3.sqlite_version,
+            "load_average": os.getloadavg()}
+
+
+def run_benchmark(multipliers: list[int], region: str | None, out: Path, results_dir: Path, *, rounds: int = 5,
+                  large_rounds: int | None = None, analyst_rounds: int | None = None,
+                  measures: tuple[str, ...] = MEASURES,
+                  warehouses: tuple[str, ...] = ("sqlite",), n_centres: int = 3000, seed: int = 2025,
+                  finess_lines: int = 100_000, stages: bool = False, timeout: float = 1800,
+                  quiet: bool = False) -> list[Path]:
+    from observatoire.sample.national import cached_national
+
+    log = (lambda *a: None) if quiet else (lambda *a: print(*a, flush=True))
+    out, results_dir = out.resolve(), results_dir.resolve()
+    results_dir.mkdir(parents=True, exist_ok=True)
+    work_root = Path(tempfile.mkdtemp(prefix="work-", dir=out if out.exists() else _mkdir(out)))
+    configurations = []
+    if region:
+        configurations.append((f"region-{region}", 1))
+    configurations += [(f"national-x{k}", k) for k in multipliers]
+    analyst_site = None
+    if "analyst" in measures:
+        analyst_site = analyst_packages(log)
+        if analyst_site is None:
+            measures = tuple(m for m in measures if m != "analyst")
+    written: list[Path] = []
+    commit = _git("rev-parse", "HEAD")
+    try:
+        server = PrefectServer(work_root / "prefect-server-home") if "server" in measures else None
+        if server:
+            log("Serveur Prefect (lancé une fois pour toutes les mesures « server ») …")
+            server.__enter__()
+            log(f"  prêt en {server.start_seconds} s sur {server.url}")
+        try:
+            x1_by_kind: dict[str, dict] = {}
+            for name, multiplier in configurations:
+                national = cached_national(out / "datasets", n_centres, seed, multiplier, finess_lines)
+                if name.startswith("region-"):
+                    campaign = region_campaign(national, region, out / "datasets")
+                    dataset = {**campaign["summary"], "finess_structureet_lines":
+                               national.summary["finess_structureet_lines"]}
+                else:
+                    campaign = {"submissions": national.submissions_dir, "extracts": [national.extract],
+                                "calendar": national.calendar, "regions": []}
+                    dataset = national.summary
+                log(f"{name} : {dataset['files']} fichiers")
+                n_rounds = rounds if multiplier == 1 or large_rounds is None else large_rounds
+                for kind in warehouses:
+                    analyst_n = analyst_rounds if analyst_rounds is not None else (n_rounds if multiplier == 1 else 1)
+                    started = dt.datetime.now(dt.timezone.utc)
+                    machine = _machine()
+                    result = measure_configuration(name, campaign, kind, work_root / f"{name}-{kind}", n_rounds,
+                                                   min(analyst_n, n_rounds), measures, server, stages, timeout, log,
+                                                   analyst_site)
+                    result.update(dataset=dataset, started_at=started.isoformat(timespec="seconds"),
+                                  finished_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+                                  machine={**machine, "load_average_after": os.getloadavg()},
+                                  code={"commit": commit, "changed_files": len(_git("status", "--porcelain").splitlines()),
+                                        "pipeline_without_prefect": (REPO / "observatoire" / "pipeline.py").exists()},
+                                  prefect_server_start_seconds=server.start_seconds if server else None,
+                                  prefect_server_url=server.url if server else None,
+                                  analyst_rounds=min(analyst_n, n_rounds) if "analyst" in measures else 0)
+                    result["ratios"] = ratios(result)
+                    if name == "national-x1":
+                        x1_by_kind[kind] = result
+                    result["targets"] = verdicts(result, x1_by_kind.get(kind))
+                    suffix = "" if kind == "sqlite" else f"-{kind}"
+                    path = results_dir / f"{name}{suffix}.json"
+                    path.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+                    written.append(path)
+                    log(table(result))
+                    log(f"→ {path}")
+        finally:
+            if server:
+                server.__exit__()
+    finally:
+        shutil.rmtree(work_root, ignore_errors=True)
+    return written
+
+
+ANALYST_PACKAGES = ["pandas==3.1.1"]
+
+
+def analyst_packages(log) -> Path | None:
+    """pandas for the analyst's script, installed once with pip into a folder of its own
+    (benchmarks/.cache/analyst-packages): not into the project's venv, where pandera would
+    then import it in every run of the command (0.3-0.6 s)."""
+    site = BENCH_DIR / ".cache" / "analyst-packages"
+    marker = site / ".installed"
+    if marker.exists() and marker.read_text() == " ".join(ANALYST_PACKAGES):
+        return site
+    log(f"Installation de {' '.join(ANALYST_PACKAGES)} pour le script de l'analyste dans {site} …")
+    shutil.rmtree(site, ignore_errors=True)
+    done = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+                           "--target", str(site), *ANALYST_PACKAGES], capture_output=True, text=True)
+    if done.returncode != 0:
+        log("Script de l'analyste non mesuré : installation de pandas impossible ("
+            + (done.stderr.strip().splitlines() or ["?"])[-1] + ")")
+        return None
+    marker.write_text(" ".join(ANALYST_PACKAGES))
+    return site
+
+
+def _mkdir(path: Path) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    return path
 
 
 def table(result: dict) -> str:
-    keys = list(result["runs"])
-    head = ["mesure / measure"] + [k.replace("x", "×", 1).replace("sqlite", "SQLite").replace("postgresql",
-                                                                                                "PostgreSQL")
-                                   for k in keys]
-    rows: list[list[str]] = []
-    for stage in STAGES:
-        rows.append([f"  {STAGE_LABELS[stage]}"] + [_cell(result["runs"][k].get("stages", {}).get("stages", {})
-                                                          .get(stage)) for k in keys])
-    rows.append(["étapes, total / stages, total"] + [
-        _cell({"seconds": r["stages"]["total_seconds"], "peak_rss_mb": r["stages"]["peak_rss_mb"]})
-        if "total_seconds" in r.get("stages", {}) else "échec" for r in result["runs"].values()])
-    rows.append(["flow Prefect de bout en bout / end-to-end"] + [_cell(r.get("flow")) for r in result["runs"].values()])
-    rows.append(["flow, relance identique / same run again"] + [_cell((r.get("flow") or {}).get("rerun"))
-                                                                  for r in result["runs"].values()])
-    rows.append(["flow tel que Prefect l'enregistre / as recorded"] + [
-        " / ".join(f"{v:.2f} s" if v is not None else "—" for v in (
-            (r.get("flow") or {}).get("prefect_recorded_seconds"),
-            ((r.get("flow") or {}).get("rerun") or {}).get("prefect_recorded_seconds")))
-        for r in result["runs"].values()])
-    rows.append(["plancher / floor (fastexcel + COPY)"] + [_cell(r.get("floor")) for r in result["runs"].values()])
-    rows.append(["analyste / analyst (openpyxl+pandas)"] + [_cell(r.get("analyst")) for r in result["runs"].values()])
-    widths = [max(len(row[i]) for row in rows + [head]) for i in range(len(head))]
-    lines = [" | ".join(c.ljust(w) for c, w in zip(head, widths)), "-+-".join("-" * w for w in widths)]
-    lines += [" | ".join(c.ljust(w) for c, w in zip(row, widths)) for row in rows]
-    for key, run in result["runs"].items():
-        tasks = (run.get("flow") or {}).get("tasks")
-        if tasks:
-            spans = ", ".join(f"{stage} {v['seconds']:.2f} s" for stage, v in tasks.items())
-            lines.append(f"flow {key}, tâches Prefect / task spans : {spans}")
-    for key, run in result["runs"].items():
-        flow_run = run.get("flow") or {}
-        for label, cpu in (("", flow_run.get("cpu")), (", relance / rerun", (flow_run.get("rerun") or {}).get("cpu"))):
-            if cpu:
-                lines.append(f"flow {key}{label}, CPU : processus du flow / flow process {cpu['flow_process']:.2f} s, "
-                             f"lecteurs / readers {cpu['reader_processes']:.2f} s, serveur Prefect / server "
-                             f"{cpu['prefect_server']:.2f} s, total {sum(cpu.values()):.2f} s")
-    finess = result.get("finess_extract") or {}
-    if "steps" in finess:
-        steps = ", ".join(f"{k} {v['seconds']:.2f} s" for k, v in finess["steps"].items())
-        lines += ["", f"Extrait FINESS seul / FINESS extract alone ({finess['structureet_lines']} lignes) : "
-                      f"{finess['seconds']:.2f} s ({steps}), pic {finess['peak_rss_mb']:.0f} Mo"]
-    lines += ["", "Ratios (cibles / targets : ≤ 2× plancher, ≥ 5× plus rapide que l'analyste, ×10 fichiers ≤ 11×, "
-                  "pic < 1,5 Go à 30 000 fichiers)"]
-    for key, value in result["ratios"].items():
-        if key != "targets":
-            lines.append(f"  {key} : " + ", ".join(f"{k}={v}" for k, v in value.items()))
+    lines = [f"{result['configuration']} ({result['warehouse']}, {result['dataset'].get('files')} fichiers, "
+             f"{result['rounds']} tours)"]
+    for measure, summary in (result.get("measures") or {}).items():
+        if "median_seconds" not in summary:
+            lines.append(f"  {LABELS[measure]:<52} échec ({summary['runs'][0].get('error', '?') if summary['runs'] else 'non mesuré'})")
+            continue
+        lines.append(f"  {LABELS[measure]:<52} médiane {summary['median_seconds']:7.2f} s  "
+                     f"[{summary['min_seconds']:.2f}–{summary['max_seconds']:.2f}]  "
+                     f"pic {summary['max_peak_tree_mb']:6.0f} Mio  CPU {summary['median_cpu_seconds']:.1f} s  "
+                     f"({len(summary['runs'])} mesures)")
+    ratios_ = {k: v for k, v in (result.get("ratios") or {}).items() if v is not None}
+    if ratios_:
+        lines.append("  rapports : " + ", ".join(f"{k} = {v}" for k, v in ratios_.items()))
+    for target, met in (result.get("targets") or {}).items():
+        lines.append(f"  objectif {target} : {'atteint' if met else 'NON ATTEINT'}")
+    stages = result.get("stages")
+    if stages:
+        if "error" in stages:
+            lines.append(f"  étapes : {stages['error']}")
+        else:
+            lines.append(f"  étapes (diagnostic, s après le début des imports) : imports {stages['import_seconds']} s, "
+                         + ", ".join(f"{k} {v['start']}→{v['end']}" for k, v in stages["stages"].items()))
     return "\n".join(lines)
 
 
-# ====================================================================== command line
+def _fr(value: float, digits: int = 2) -> str:
+    return f"{value:,.{digits}f}".replace(",", "\u202f").replace(".", ",")
+
+
+def report(paths: list[Path]) -> str:
+    """The results of `paths` as the Markdown table of benchmarks/README.md (French)."""
+    results = [json.loads(Path(p).read_text(encoding="utf-8")) for p in paths]
+    order = lambda r: (r["warehouse"], not r["configuration"].startswith("region"), r["dataset"].get("files", 0))
+    results.sort(key=order)
+    head = ["mesure"] + [f"{r['configuration']}{'' if r['warehouse'] == 'sqlite' else ' ' + r['warehouse']} "
+                         f"({_fr(r['dataset'].get('files', 0), 0)} fichiers)" for r in results]
+    rows = []
+    for measure in MEASURES:
+        cells = []
+        for r in results:
+            summary = (r.get("measures") or {}).get(measure)
+            if not summary:
+                cells.append("—")
+            elif "median_seconds" not in summary:
+                cells.append("échec")
+            else:
+                cells.append(f"**{_fr(summary['median_seconds'])} s** [{_fr(summary['min_seconds'])}–"
+                             f"{_fr(summary['max_seconds'])}] ×{len(summary['runs'])}, "
+                             f"{_fr(summary['max_peak_tree_mb'], 0)} Mio")
+        rows.append([LABELS[measure]] + cells)
+    for key, label in (("analyst_over_command", "analyste / run sans serveur"),
+                       ("command_over_floor", "run sans serveur / plancher"),
+                       ("server_minus_command_s", "run avec serveur − sans serveur (s)"),
+                       ("x10_over_x1_command", "×10 / ×1 (run sans serveur)")):
+        values = [(r.get("ratios") or {}).get(key) for r in results]
+        if any(v is not None for v in values):
+            rows.append([label] + ["—" if v is None else _fr(v) for v in values])
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    for r in results:
+        for target, met in (r.get("targets") or {}).items():
+            lines.append(f"- {r['configuration']} ({r['warehouse']}) : {target} : {'atteint' if met else '**non atteint**'}")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Banc d'essai national / national benchmark")
-    parser.add_argument("--files-multiplier", type=int, nargs="+", default=[1, 10],
-                        help="multiplicateur(s) de fichiers (défaut : 1 10)")
-    parser.add_argument("--warehouse", choices=("sqlite", "postgresql", "both"), default="both")
-    parser.add_argument("--out", default=str(BENCH_DIR / ".cache"),
-                        help="dossier des jeux générés (cache) et des bases de travail")
-    parser.add_argument("--centres", type=int, default=3000, help="nombre de centres de santé (défaut : 3000)")
-    parser.add_argument("--finess-lines", type=int, default=100_000, help="lignes de l'extrait FINESS")
+    parser = argparse.ArgumentParser(description="Banc d'essai : ce qu'attend l'utilisateur d'observatoire run")
+    parser.add_argument("--files-multiplier", type=int, nargs="*", default=[1, 10],
+                        help="campagnes nationales, chaque fichier envoyé k fois (défaut : 1 10)")
+    parser.add_argument("--region", default="04",
+                        help="petite campagne : une région de la campagne ×1 (défaut : 04) ; « aucune » pour ne pas la mesurer")
+    parser.add_argument("--rounds", type=int, default=5, help="tours alternés (défaut : 5)")
+    parser.add_argument("--large-rounds", type=int, default=None,
+                        help="tours des campagnes ×k, k > 1 (défaut : autant que --rounds)")
+    parser.add_argument("--analyst-rounds", type=int, default=None,
+                        help="tours où le script de l'analyste est mesuré (défaut : tous à ×1, 1 au-delà)")
+    parser.add_argument("--measures", nargs="+", default=list(MEASURES), choices=MEASURES)
+    parser.add_argument("--warehouse", choices=("sqlite", "postgresql", "both"), default="sqlite")
+    parser.add_argument("--stages", action="store_true", help="durées des étapes en plus (diagnostic)")
+    parser.add_argument("--out", default=str(BENCH_DIR / ".cache"), help="jeux générés (cache) et dossiers de travail")
+    parser.add_argument("--results-dir", default=str(BENCH_DIR / "results"))
+    parser.add_argument("--centres", type=int, default=3000)
+    parser.add_argument("--finess-lines", type=int, default=100_000)
     parser.add_argument("--seed", type=int, default=2025)
-    parser.add_argument("--profile", action="store_true", help="profil cProfile des étapes (en plus)")
-    parser.add_argument("--skip-flow", action="store_true", help="ne pas mesurer le flow Prefect")
-    parser.add_argument("--measures", nargs="+", default=["stages", "flow", "floor", "analyst"],
-                        choices=["stages", "flow", "floor", "analyst"], help="mesures à faire (défaut : toutes)")
-    parser.add_argument("--results-dir", default=None, help="dossier du JSON (défaut : benchmarks/results)")
-    parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--timeout", type=float, default=1800, help="secondes au plus par mesure")
+    parser.add_argument("--report", nargs="+", metavar="JSON", help="tableau Markdown de résultats déjà écrits")
+    parser.add_argument("--child-stages", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    if args.child:
-        print(json.dumps(run_child(json.loads(args.child))))
+    if args.report:
+        print(report([Path(p) for p in args.report]))
         return 0
-    try:
-        import pandas  # noqa: F401
-    except ModuleNotFoundError:
-        print("Référence analyste non mesurée : pandas absent. Installez-le dans le venv pour la mesurer : "
-              ".venv/bin/pip install pandas (pas une dépendance du projet).")
-    warehouses = ["sqlite", "postgresql"] if args.warehouse == "both" else [args.warehouse]
-    result, path = run_benchmark(args.files_multiplier, warehouses, Path(args.out), args.centres, args.seed,
-                                 args.finess_lines, args.profile,
-                                 Path(args.results_dir) if args.results_dir else None, skip_flow=args.skip_flow,
-                                 measures=tuple(args.measures))
-    print()
-    print(table(result))
-    print(f"\nRésultats / results : {path}")
+    if args.child_stages:
+        print(json.dumps(child_stages(json.loads(args.child_stages))))
+        return 0
+    kinds = ("sqlite", "postgresql") if args.warehouse == "both" else (args.warehouse,)
+    run_benchmark(args.files_multiplier, None if args.region in ("aucune", "none", "") else args.region,
+                  Path(args.out), Path(args.results_dir), rounds=args.rounds, large_rounds=args.large_rounds,
+                  analyst_rounds=args.analyst_rounds,
+                  measures=tuple(args.measures), warehouses=kinds, n_centres=args.centres, seed=args.seed,
+                  finess_lines=args.finess_lines, stages=args.stages, timeout=args.timeout)
     return 0
 
 

@@ -10,11 +10,13 @@ from __future__ import annotations
 import datetime as dt
 import glob
 from pathlib import Path
+from typing import Literal
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from observatoire.errors import CampaignError
+from transforms.guards import GUARDS
 
 PARIS = ZoneInfo("Europe/Paris")
 
@@ -60,7 +62,8 @@ class CampaignParameters(BaseModel):
     )
     warehouse_url: str | None = Field(
         default=None, title="URL de l'entrepôt (facultatif)",
-        description="URL SQLAlchemy de l'entrepôt, sans mot de passe (elle est visible dans l'interface). "
+        description="URL SQLAlchemy de l'entrepôt, sans mot de passe (elle est visible dans l'interface ; "
+                    "un mot de passe donné ici est masqué et n'atteint pas le worker). "
                     "Vide : le bloc Secret ci-dessous, sinon la variable OBSERVATOIRE_WAREHOUSE_URL du "
                     "worker, sinon le fichier SQLite warehouse.db.",
     )
@@ -86,6 +89,26 @@ class CampaignParameters(BaseModel):
                     "Vide : un par cœur disponible. 1 : lecture dans le processus du flow.",
     )
 
+    force: list[Literal[GUARDS]] = Field(
+        default_factory=list, title="Gardes à passer outre (facultatif)",
+        description="Une exécution dont les entrées ressemblent à une erreur est refusée sans rien remplacer, "
+                    "avec un message qui nomme la garde. Ajouter ici cette garde pour passer outre, en "
+                    "connaissance de cause : aucun-envoi (dossier des envois vide), autre-exercice (la plupart "
+                    "des envois déclarent une autre année), exercice-en-cours (année pas encore terminée), "
+                    "region-inconnue (code région hors COG), centres-perdus (la plupart des centres à l'heure "
+                    "deviendraient manquants), finess-reduit (extrait FINESS avec bien moins de centres de "
+                    "santé que l'instantané précédent).",
+    )
+
+    @field_validator("force", mode="before")
+    @classmethod
+    def _known_guards(cls, value) -> list[str]:
+        names = [value] if isinstance(value, str) else list(value or [])
+        unknown = [name for name in names if name not in GUARDS]
+        if unknown:
+            raise ValueError(f"garde inconnue « {unknown[0]} » (gardes : {', '.join(GUARDS)})")
+        return sorted(set(names))
+
     @field_validator("regions")
     @classmethod
     def _region_codes(cls, regions: list[str]) -> list[str]:
@@ -108,6 +131,16 @@ class CampaignParameters(BaseModel):
     def _blank_is_none(cls, value: str | None) -> str | None:
         # The UI sends "" for a field a person cleared.
         return value.strip() or None if value is not None else None
+
+    @field_validator("warehouse_url")
+    @classmethod
+    def _password_stays_here(cls, value: str | None) -> str | None:
+        # Parameters are what Prefect stores and shows: a URL given with its password
+        # (`observatoire run --warehouse`) keeps only its masked form here, the password
+        # stays in this process for `warehouse.connect` (see `warehouse.hand_off`).
+        from observatoire.warehouse import hand_off
+
+        return hand_off(value)
 
     # ------------------------------------------------------------ resolved values
     def exercise_year(self, now: dt.datetime | None = None) -> int:

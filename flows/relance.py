@@ -7,11 +7,28 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from prefect import flow
+from prefect import flow, get_run_logger, task
+from prefect.cache_policies import NO_CACHE
 
 from flows import artifacts
-from flows.campaign import consolidate_campaign, resolve_warehouse_url, write_relance
+from flows.campaign import consolidate_campaign, resolve_warehouse_url
 from flows.parameters import CampaignParameters
+from observatoire import warehouse
+
+
+@task(name="classeurs de relance", task_run_name="classeurs de relance", cache_policy=NO_CACHE, retries=1,
+      retry_delay_seconds=5)
+def write_relance(url: str, year: int, regions: list[str] | None, out_dir: str) -> list[str]:
+    from observatoire.reports.relance import write_relance_workbooks
+
+    engine = warehouse.connect(url)
+    try:
+        paths = write_relance_workbooks(engine, year, regions, Path(out_dir))
+    finally:
+        engine.dispose()
+    for path in paths:
+        get_run_logger().info("Classeur de relance écrit : %s", path)
+    return [str(path) for path in paths]
 
 
 def _run_name() -> str:

@@ -1,7 +1,7 @@
-"""The `observatoire` command (interfaces.md): `run` consolidates a campaign through the
-Prefect flow; `sample` writes the generated sample campaign; `demo` does both; `relance`
-writes the ARS correspondents' workbooks; `revue` and `decision` serve the FINESS review
-queue."""
+"""The `observatoire` command (interfaces.md): `run` consolidates a campaign (in this
+process, or as a flow run when a Prefect server is configured); `sample` writes the
+generated sample campaign; `demo` does both; `relance` writes the ARS correspondents'
+workbooks; `revue` and `decision` serve the FINESS review queue."""
 from __future__ import annotations
 
 import argparse
@@ -16,8 +16,17 @@ os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "CRITICAL")
 
 
+RUN_DESCRIPTION = (
+    "Consolide une campagne. Sans serveur Prefect configuré (ni PREFECT_API_URL dans "
+    "l'environnement, ni dans le profil Prefect actif), la consolidation tourne dans ce processus, "
+    "sans démarrer de serveur Prefect. Avec un serveur configuré, la même consolidation est une "
+    "exécution du flow « consolidation-campagne » sur ce serveur, avec ses artefacts (synthèse, "
+    "centres à relancer, progression). Sur un terminal, la progression s'affiche sur stderr."
+)
+
+
 def _run_parser(sub) -> None:
-    run = sub.add_parser("run", help="consolider une campagne")
+    run = sub.add_parser("run", help="consolider une campagne", description=RUN_DESCRIPTION)
     run.add_argument("--year", type=int, required=True, help="année d'exercice N (campagne en N+1)")
     run.add_argument("--region", action="append", dest="regions", help="code région COG (répétable)")
     run.add_argument("--submissions", required=True, help="dossier des envois de l'année")
@@ -28,6 +37,10 @@ def _run_parser(sub) -> None:
                                          "OBSERVATOIRE_WAREHOUSE_URL, sinon sqlite:///warehouse.db)")
     run.add_argument("--output-dir", default="rapports/{annee}",
                      help="dossier des classeurs de retour et de relance (défaut : rapports/{annee})")
+    # the guard names, listed without importing polars here (`observatoire --help` stays quick)
+    run.add_argument("--force", action="append", default=[], metavar="GARDE",
+                     help="passer outre une garde nommée par un refus (répétable) : aucun-envoi, autre-exercice, "
+                          "exercice-en-cours, region-inconnue, centres-perdus, finess-reduit")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -43,6 +56,8 @@ def main(argv: list[str] | None = None) -> int:
         from observatoire.reports.relance import relance_main
 
         return relance_main(argv[1:])
+    if argv[:1] == ["run"]:  # without the other commands' imports: a refused run answers within a second
+        return _run_command(argv)
     parser = argparse.ArgumentParser(prog="observatoire", description="Observatoire des centres de santé")
     parser.add_argument("--version", action="version", version=f"%(prog)s {french_cli.version()}",
                         help="afficher la version et quitter")
@@ -53,8 +68,9 @@ def main(argv: list[str] | None = None) -> int:
     from observatoire import review_cli
 
     review_cli.add_parsers(sub)
-    from observatoire import query_cli
+    from observatoire import finess_cli, query_cli
 
+    finess_cli.add_parsers(sub)
     query_cli.add_parser(sub)
     demo = sub.add_parser("demo", help="générer la campagne d'exemple et la consolider dans warehouse.db")
     demo.add_argument("--out", default="sample", help="dossier où écrire la campagne d'exemple (défaut : sample)")
@@ -64,39 +80,123 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from observatoire.errors import CampaignError
-    from observatoire.sample.generator import SampleError
 
+    expected: tuple[type[Exception], ...] = (CampaignError,)
+    if args.command == "demo":  # the generator imports openpyxl: only for the demo
+        from observatoire.sample.generator import SampleError
+
+        expected += (SampleError,)
     try:
-        if args.command == "run":
-            return _run(args.year, args.regions, args.submissions, args.finess, args.calendar, args.warehouse,
-                        args.output_dir)
         if args.command in ("revue", "decision"):
             return review_cli.run(args)
+        if args.command == "finess":
+            return finess_cli.run(args)
         if args.command == "sql":
             return query_cli.run(args)
         return _demo(Path(args.out), args.warehouse, args.output_dir)
-    except (CampaignError, SampleError) as exc:
+    except expected as exc:
         print(f"observatoire : {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt as exc:  # SIGTERM (pipeline.RunInterrupted) or Ctrl-C
+        return _interrupted(exc)
 
 
-def _run(year, regions, submissions, finess, calendar, warehouse_url, output_dir=None) -> int:
+def _interrupted(exc: KeyboardInterrupt) -> int:
+    name = str(exc) or "SIGINT"
+    print(f"observatoire : exécution interrompue ({name}) ; elle est notée « interrupted » dans pipeline_run",
+          file=sys.stderr)
+    return 128 + (15 if name == "SIGTERM" else 2)
+
+
+def _run_command(argv: list[str]) -> int:
+    """`observatoire run` without the other commands' imports (SQLAlchemy, Polars): a run
+    refused on its arguments answers within a second."""
+    parser = argparse.ArgumentParser(prog="observatoire", description="Observatoire des centres de santé")
+    _run_parser(parser.add_subparsers(dest="command", required=True, title="commandes", metavar="COMMANDE"))
+    args = parser.parse_args(argv)
+    from observatoire.errors import CampaignError
+
+    try:
+        return _run(args.year, args.regions, args.submissions, args.finess, args.calendar, args.warehouse,
+                    args.output_dir, force=args.force)
+    except CampaignError as exc:
+        print(f"observatoire : {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt as exc:  # SIGTERM (pipeline.RunInterrupted) or Ctrl-C
+        return _interrupted(exc)
+
+
+def _run(year, regions, submissions, finess, calendar, warehouse_url, output_dir=None, serverless=False,
+         force=()) -> int:
     from pydantic import ValidationError
 
-    from flows.campaign import consolidate_campaign
     from flows.parameters import CampaignParameters
     from observatoire.errors import CampaignError
+    from observatoire.run_guards import check_arguments
 
     try:
         params = CampaignParameters(year=year, regions=regions or [], submissions=str(submissions),
                                     finess=[str(f) for f in finess], calendar=str(calendar) if calendar else None,
-                                    warehouse_url=warehouse_url, output_dir=output_dir)
+                                    warehouse_url=warehouse_url, output_dir=output_dir, force=list(force or []))
     except ValidationError as exc:
         from observatoire.french_cli import validation_message
 
         raise CampaignError("paramètres invalides : " + validation_message(exc, CampaignParameters)) from exc
-    print(consolidate_campaign(params=params))
+    # The arguments are all known here and nothing heavy has started yet (no reader process,
+    # no Prefect, no warehouse connection): the place for checks that must answer at once.
+    check_arguments(params.exercise_year(), params.regions, params.force)
+    if not serverless and prefect_api_url():
+        from flows.campaign import consolidate_campaign
+
+        print(consolidate_campaign(params=params))
+        return 0
+    from observatoire import pipeline
+    from observatoire.terminal import TerminalProgress
+
+    progress = TerminalProgress(sys.stderr)
+    try:
+        run = pipeline.run_campaign(params, progress)
+    finally:
+        progress.clear()
+    print(run.summary)
     return 0
+
+
+def prefect_api_url(environ=None, cwd: Path | None = None) -> str | None:
+    """The Prefect API this command would use, found without importing Prefect (2-3 s):
+    PREFECT_API_URL from the environment, else from a `.env` or `prefect.toml` of the
+    current folder, else from the active profile of Prefect's profiles file
+    (PREFECT_PROFILES_PATH, else PREFECT_HOME/profiles.toml, else ~/.prefect/profiles.toml;
+    the profile named by PREFECT_PROFILE, else the file's `active` one). Prefect's own
+    order of precedence; None when none is set."""
+    import tomllib
+
+    environ = os.environ if environ is None else environ
+    cwd = Path.cwd() if cwd is None else cwd
+    if "PREFECT_API_URL" in environ:
+        return environ["PREFECT_API_URL"].strip() or None
+    dotenv = cwd / ".env"
+    if dotenv.is_file():
+        for line in dotenv.read_text("utf-8", errors="replace").splitlines():
+            name, _, value = line.strip().removeprefix("export ").partition("=")
+            if name.strip() == "PREFECT_API_URL":
+                return value.strip().strip("\"'") or None
+
+    def _toml(path: Path) -> dict:
+        try:
+            return tomllib.loads(path.read_text("utf-8"))
+        except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
+            return {}
+
+    local = _toml(cwd / "prefect.toml")
+    url = (local.get("api") or {}).get("url") if isinstance(local.get("api"), dict) else None
+    if url:
+        return str(url)
+    home = Path(environ.get("PREFECT_HOME") or Path.home() / ".prefect").expanduser()
+    profiles = _toml(Path(environ.get("PREFECT_PROFILES_PATH") or home / "profiles.toml").expanduser())
+    active = environ.get("PREFECT_PROFILE") or profiles.get("active")
+    profile = (profiles.get("profiles") or {}).get(active) or {}
+    return str(profile.get("PREFECT_API_URL") or "").strip() or None
 
 
 def _demo(out: Path, warehouse_url: str | None, output_dir: str | None) -> int:
@@ -106,7 +206,9 @@ def _demo(out: Path, warehouse_url: str | None, output_dir: str | None) -> int:
     print(f"Campagne d'exemple écrite dans {out}/ (voir {manifest.readme})")
     for year in sorted(manifest.campaigns):
         paths = manifest.campaigns[year]
-        _run(year, None, paths.submissions_dir, manifest.extracts, paths.calendar, warehouse_url, output_dir)
+        # in this process whatever Prefect settings say: the demo needs no server
+        _run(year, None, paths.submissions_dir, manifest.extracts, paths.calendar, warehouse_url, output_dir,
+             serverless=True)
     print("\nInterrogez l'entrepôt : observatoire sql \"SELECT * FROM v_conformite_region\" "
           "(ou sqlite3 warehouse.db ; voir README, « Interroger l'entrepôt »)")
     return 0

@@ -21,7 +21,9 @@ def add_parser(sub) -> None:
                        help="table (défaut : lisible à l'écran, pleine largeur dans un tube), csv (séparateur ;) "
                             "ou xlsx (avec --output)")
     query.add_argument("--output", "-o", type=Path,
-                       help="fichier où écrire le résultat (obligatoire pour xlsx ; défaut : la sortie standard)")
+                       help="fichier où écrire le résultat (obligatoire pour xlsx ; défaut : la sortie standard) ; "
+                            "dans un fichier, un texte commençant par =, +, -, @ est précédé d'une apostrophe "
+                            "pour qu'un tableur ne l'exécute pas")
     query.add_argument("--limite", type=int, default=SCREEN_ROWS, metavar="N",
                        help=f"lignes affichées au format table (défaut : {SCREEN_ROWS} ; 0 : toutes)")
     query.add_argument("--warehouse",
@@ -40,12 +42,13 @@ def run(args) -> int:
     rows = frame.height
     noun = "ligne" if rows < 2 else "lignes"
     if args.format == "csv":
-        text = frame.write_csv(separator=";")
-        if args.output:
-            args.output.write_text(text, encoding="utf-8")
+        if args.output:  # a file is for a spreadsheet: no text of it may open as a formula
+            from observatoire.reports.cells import neutralised_text_columns
+
+            _write(args.output, neutralised_text_columns(frame).write_csv(separator=";"))
             print(f"{rows} {noun} écrite{'s' if rows > 1 else ''} dans {args.output}", file=sys.stderr)
         else:
-            sys.stdout.write(text)
+            sys.stdout.write(frame.write_csv(separator=";"))
             print(f"{rows} {noun}", file=sys.stderr)
         return 0
     if args.format == "xlsx":
@@ -59,12 +62,18 @@ def run(args) -> int:
         footer += (f" ({shown.height} affichées ; --limite 0 pour tout afficher, "
                    "ou --format csv / xlsx pour tout écrire)")
     if args.output:
-        args.output.write_text(table + "\n" + footer + "\n", encoding="utf-8")
+        _write(args.output, table + "\n" + footer + "\n")
         print(f"{footer} ; écrit dans {args.output}", file=sys.stderr)
     else:
         print(table)
         print(footer)
     return 0
+
+
+def _write(path: Path, text: str) -> None:
+    from observatoire.outputs import write_output
+
+    write_output(path.parent, path.name, text.encode("utf-8"))  # never through a link planted there
 
 
 def fetch(sql: str, warehouse_url: str | None):
@@ -110,23 +119,19 @@ def write_xlsx(frame, path: Path) -> None:
     from openpyxl import Workbook
     from openpyxl.utils import get_column_letter
 
+    from observatoire.outputs import save_workbook
+    from observatoire.reports.cells import write_row
+
     book = Workbook()
     sheet = book.active
     sheet.title = "Résultat"
-    sheet.append(list(frame.columns))
-    for row in frame.iter_rows():
-        sheet.append([_as_cell(value) for value in row])
+    write_row(sheet, 1, list(frame.columns))
+    for number, row in enumerate(frame.iter_rows(), start=2):
+        write_row(sheet, number, row)
     sheet.freeze_panes = "A2"
     if frame.width:
         sheet.auto_filter.ref = f"A1:{get_column_letter(frame.width)}{max(frame.height, 1) + 1}"
     for index, column in enumerate(frame.columns, start=1):
         values = [str(column)] + [str(v) for v in frame.get_column(column).head(500).to_list() if v is not None]
         sheet.column_dimensions[get_column_letter(index)].width = min(60, max(8, max(len(v) for v in values) + 2))
-    book.save(path)
-
-
-def _as_cell(value):
-    # a text read from a submission could start like a formula: store it as text
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
+    save_workbook(book, path.parent, path.name)

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from observatoire.errors import CampaignError
-from observatoire.warehouse import insert_rows, sqlite_has_json, write_transaction, writer_lock
+from observatoire.warehouse import insert_rows, write_transaction, writer_lock
 from transforms.referential import (
     ATTRIBUTE_COLUMNS, ESTABLISHMENT_COLUMNS, history_from_versions, snapshot_members, snapshot_versions,
 )
@@ -24,73 +24,27 @@ _DTYPES = {"valid_from": pl.Date, "valid_to": pl.Date, "dateouv": pl.Date, "is_c
 
 
 def _read_versions(connection) -> pl.DataFrame:
-    # 100,000 versions are read on every run: as one JSON array per column, built by the
-    # database in one scan and decoded by Polars (no Python object per value), where the
-    # driver is known; else as rows through the driver's cursor
-    driver_connection = connection.connection.driver_connection
-    dialect = (connection.dialect.name, connection.dialect.driver)
-    if dialect == ("sqlite", "pysqlite") and sqlite_has_json(connection):
-        return _sqlite_columns(driver_connection)
-    if dialect == ("postgresql", "psycopg"):
-        return _postgresql_columns(driver_connection)
-    return _fetched_rows(driver_connection)
-
-
-def _select_history(driver_connection, expressions: list[str]) -> list[tuple]:
-    """`SELECT <expressions> FROM finess_et_history` through the driver's cursor, not
-    SQLAlchemy rows."""
-    cursor = driver_connection.cursor()
-    try:
-        cursor.execute(f"SELECT {', '.join(expressions)} FROM finess_et_history")
-        return cursor.fetchall()
-    finally:
-        cursor.close()
-
-
-def _fetched_rows(driver_connection) -> pl.DataFrame:
-    rows = _select_history(driver_connection, HISTORY_COLUMNS)
-    frame = pl.DataFrame(rows, schema=HISTORY_COLUMNS, orient="row", infer_schema_length=None) if rows \
-        else pl.DataFrame(schema={name: pl.String for name in HISTORY_COLUMNS})
-    return _typed(frame)
-
-
-def _typed(frame: pl.DataFrame) -> pl.DataFrame:
-    # SQLite hands dates back as text and booleans as integers; PostgreSQL as typed values
+    """Every stored version, typed. 100,000 versions are read back on every run that stores
+    nothing new: the database builds one JSON array text per column in one scan and Polars
+    decodes it, so no Python object is made per value (twice as fast as fetching rows).
+    Dates travel as ISO text (JSON's own form on PostgreSQL, whatever its DateStyle; what is
+    stored on SQLite), booleans as 0/1."""
+    aggregate = "json_agg" if connection.dialect.name == "postgresql" else "json_group_array"
+    columns = [f"CAST({name} AS INTEGER)" if _DTYPES.get(name) == pl.Boolean else name for name in HISTORY_COLUMNS]
+    arrays = connection.exec_driver_sql(
+        f"SELECT {', '.join(f'CAST({aggregate}({column}) AS TEXT)' for column in columns)} FROM finess_et_history"
+    ).one()
+    if arrays[0] is None or arrays[0] == "[]":  # no row (json_agg gives NULL, json_group_array [])
+        frame = pl.DataFrame(schema={name: pl.String for name in HISTORY_COLUMNS})
+    else:  # the arrays come from the same scan, so in the same row order
+        frame = pl.DataFrame([
+            pl.Series(name, [array]).str.json_decode(pl.List(pl.Int64 if _DTYPES.get(name) == pl.Boolean
+                                                             else pl.String)).explode()
+            for name, array in zip(HISTORY_COLUMNS, arrays)])
     return frame.with_columns(
-        (pl.col(name).cast(pl.String).str.slice(0, 10).str.to_date("%Y-%m-%d") if dtype == pl.Date
-         else pl.col(name).cast(dtype))
+        pl.col(name).str.slice(0, 10).str.to_date("%Y-%m-%d") if dtype == pl.Date else pl.col(name).cast(dtype)
         for name, dtype in ((n, _DTYPES.get(n, pl.String)) for n in HISTORY_COLUMNS)
     )
-
-
-def _json_columns(driver_connection, aggregates: list[str], dtypes: list[pl.DataType]) -> pl.DataFrame | None:
-    """One JSON array text per column of finess_et_history (all from the same scan, so in
-    the same row order), decoded to a Series of `dtypes`; None when the table is empty."""
-    arrays = _select_history(driver_connection, aggregates)[0]  # aggregates: always one row
-    if arrays[0] is None or arrays[0] == "[]":  # no row (and an empty list exploded gives a null)
-        return None
-    return pl.DataFrame([pl.Series(name, [array]).str.json_decode(pl.List(dtype)).explode()
-                         for name, array, dtype in zip(HISTORY_COLUMNS, arrays, dtypes)])
-
-
-def _sqlite_columns(driver_connection) -> pl.DataFrame:
-    # text stays text (dates included) and NULL null; booleans are stored as 0/1
-    frame = _json_columns(driver_connection, [f"json_group_array({name})" for name in HISTORY_COLUMNS],
-                          [pl.Int64 if _DTYPES.get(name) == pl.Boolean else pl.String for name in HISTORY_COLUMNS])
-    return _typed(frame if frame is not None else pl.DataFrame(schema={name: pl.String for name in HISTORY_COLUMNS}))
-
-
-def _postgresql_columns(driver_connection) -> pl.DataFrame:
-    # dates as days since 1970-01-01 (whatever the DateStyle), booleans as JSON booleans
-    frame = _json_columns(
-        driver_connection,
-        [f"json_agg({name} - DATE '1970-01-01')::text" if _DTYPES.get(name) == pl.Date else f"json_agg({name})::text"
-         for name in HISTORY_COLUMNS],
-        [pl.Int32 if _DTYPES.get(name) == pl.Date else _DTYPES.get(name, pl.String) for name in HISTORY_COLUMNS],
-    )
-    if frame is None:
-        return _typed(pl.DataFrame(schema={name: pl.String for name in HISTORY_COLUMNS}))
-    return frame.with_columns(pl.col(name).cast(pl.Date) for name, dtype in _DTYPES.items() if dtype == pl.Date)
 
 
 def _snapshot_dates(connection) -> dict[dt.date, str]:
@@ -153,3 +107,63 @@ def read_history(engine: Engine) -> tuple[pl.DataFrame, list[dt.date]]:
     if not dates:
         raise CampaignError("Aucun référentiel FINESS dans l'entrepôt : donner au moins un extrait (--finess).")
     return history_from_versions(versions, dates), dates
+
+
+def snapshot_centres(engine: Engine) -> dict[dt.date, int]:
+    """extract_date -> number of centres de santé of every stored snapshot (as its periods
+    in finess_et_history say), to compare a new extract with."""
+    with engine.connect() as connection:
+        rows = connection.execute(sa.text(
+            "SELECT s.extract_date, COUNT(h.finess_et) FROM finess_snapshot s "
+            "LEFT JOIN finess_et_history h ON h.is_centre_de_sante AND h.valid_from <= s.extract_date "
+            "AND (h.valid_to IS NULL OR h.valid_to > s.extract_date) GROUP BY s.extract_date"
+        )).all()
+    return {(d if isinstance(d, dt.date) else dt.date.fromisoformat(str(d)[:10])): int(n) for d, n in rows}
+
+
+def withdraw_snapshot(engine: Engine, extract_date: dt.date) -> tuple[dict, list[dict]]:
+    """Remove the snapshot of `extract_date` and rebuild the periods from the other
+    snapshots, in one transaction. Returns (the snapshot withdrawn: file, sha256, loaded_at,
+    establishments; the runs that used it: run_id, campaign_year, regions, started_at,
+    outcome). A run used it when it was given that extract or started after it was stored
+    (its history held it). Raise CampaignError when there is no such snapshot."""
+    with write_transaction(engine) as connection:
+        writer_lock(connection, "referential")
+        snapshots = connection.execute(sa.text(
+            "SELECT extract_date, source_file, source_sha256, loaded_at, establishments FROM finess_snapshot"
+        )).all()
+        by_date = {(d if isinstance(d, dt.date) else dt.date.fromisoformat(str(d)[:10])): row
+                   for d, *row in snapshots}
+        if extract_date not in by_date:
+            held = ", ".join(f"{d:%d/%m/%Y}" for d in sorted(by_date)) or "aucun"
+            raise CampaignError(f"Aucun instantané FINESS du {extract_date:%d/%m/%Y} dans l'entrepôt "
+                                f"(instantanés : {held}).")
+        file, sha256, loaded_at, establishments = by_date[extract_date]
+        remaining = sorted(d for d in by_date if d != extract_date)
+        members = snapshot_members(_read_versions(connection), remaining) if remaining else []
+        connection.execute(sa.text("DELETE FROM finess_et_history"))
+        if members:
+            insert_rows(connection, "finess_et_history", snapshot_versions(members).select(HISTORY_COLUMNS))
+        connection.execute(sa.text("DELETE FROM finess_snapshot WHERE extract_date = :d"),
+                           {"d": extract_date.isoformat() if connection.dialect.name == "sqlite" else extract_date})
+        runs = connection.execute(sa.text(
+            "SELECT run_id, campaign_year, regions, started_at, outcome, finess_extracts FROM pipeline_run "
+            "ORDER BY started_at")).all()
+    stored_at = _instant(loaded_at)
+    used = [
+        {"run_id": run_id, "campaign_year": year, "regions": regions, "started_at": _instant(started),
+         "outcome": outcome}
+        for run_id, year, regions, started, outcome, extracts in runs
+        if f'"{extract_date.isoformat()}"' in (extracts or "")
+        or (stored_at is not None and _instant(started) is not None and _instant(started) >= stored_at)
+    ]
+    return {"extract_date": extract_date, "file": file, "sha256": sha256, "loaded_at": stored_at,
+            "establishments": establishments}, used
+
+
+def _instant(value) -> dt.datetime | None:
+    """A timestamp as SQLite (ISO text) or PostgreSQL (aware datetime) hands it back, in UTC."""
+    if value is None:
+        return None
+    instant = value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(str(value))
+    return instant.replace(tzinfo=dt.timezone.utc) if instant.tzinfo is None else instant.astimezone(dt.timezone.utc)

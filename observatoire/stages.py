@@ -11,16 +11,17 @@ from pathlib import Path
 
 import polars as pl
 
-from observatoire.errors import CampaignError
+from observatoire.errors import CampaignError, RunRefused
 from observatoire.vocabulary import STATUS_LABELS, campaign_title
 from observatoire.readers.finess_extract import FinessExtract, peek_finess_extract, read_finess_extract
 from observatoire.readers.pool import FileBatch, ReaderPool, concat_batches, read_batch
 from observatoire.readers.reference_data import departement_regions
+from observatoire.run_guards import refuse_unless_forced
 from observatoire.readers.submission_files import (
     FileOutcome, list_submission_files, read_reception_manifest,
 )
 from schemas.registry import personnel_labels, template_for_year
-from transforms import changes as change_rules, compliance, referential, submissions as subs, validation
+from transforms import changes as change_rules, compliance, guards, referential, submissions as subs, validation
 from transforms.geography import commune_departement
 from transforms.reconcile import reconcile_finess
 from transforms.values import parse_datetime
@@ -38,10 +39,11 @@ class Referential:
         return max(self.snapshot_dates)
 
 
-def load_referential(paths: list[Path], engine=None) -> Referential:
+def load_referential(paths: list[Path], engine=None, forced=()) -> Referential:
     """Parse the extracts; with a warehouse, add them to its snapshots and use its whole
     history (so a run given only the newest extract still knows earlier closures). An
-    extract the warehouse already holds (same date, same bytes) is not parsed again."""
+    extract the warehouse already holds (same date, same bytes) is not parsed again. An
+    extract that looks damaged (`check_extracts`) is refused before anything is stored."""
     from observatoire import referential_store
 
     if engine is None:
@@ -49,6 +51,7 @@ def load_referential(paths: list[Path], engine=None) -> Referential:
         if not extracts:
             raise CampaignError("Aucun référentiel FINESS donné (--finess).")
         parsed = _normalised(extracts)
+        check_extracts(parsed, {}, forced)
         history = referential.establishment_history([(p["extract_date"], p["frame"]) for p in parsed])
         return Referential(history, [_described(p) for p in parsed], sorted(p["extract_date"] for p in parsed))
     known = referential_store.known_snapshots(engine)
@@ -56,6 +59,8 @@ def load_referential(paths: list[Path], engine=None) -> Referential:
     new = [h for h in headers if not referential_store.check_not_conflicting(
         known, h.extract_date, h.sha256, Path(h.source_file).name)]
     parsed = _normalised([read_finess_extract(Path(h.source_file), h) for h in new])
+    if parsed:
+        check_extracts(parsed, referential_store.snapshot_centres(engine), forced)
     stored = referential_store.store_snapshots(engine, parsed) if parsed else None
     if stored is not None:  # the versions just written: no need to read them back
         versions, dates = stored
@@ -65,6 +70,31 @@ def load_referential(paths: list[Path], engine=None) -> Referential:
     described = [{"file": Path(h.source_file).name, "extract_date": h.extract_date, "sha256": h.sha256}
                  for h in headers]
     return Referential(history=history, extracts=described, snapshot_dates=sorted(dates))
+
+
+def check_extracts(parsed: list[dict], stored_centres: dict[dt.date, int], forced=()) -> None:
+    """Refuse (CampaignError, one French line) an extract whose text was wrongly decoded or
+    that holds no centre de santé, and (RunRefused, unless `finess-reduit` is forced) one
+    with far fewer centres de santé than its neighbouring snapshot: the latest earlier one,
+    else the earliest later one, among the warehouse's (`stored_centres`: date -> centres)
+    and the run's other extracts."""
+    centres = dict(stored_centres)
+    for extract in parsed:
+        centres.setdefault(extract["extract_date"], int(extract["frame"].get_column("is_centre_de_sante").sum()))
+    for extract in parsed:
+        file, date, frame = extract["file"], extract["extract_date"], extract["frame"]
+        problem = (guards.referential_without_numbers(frame) or guards.referential_misencoded(frame)
+                   or guards.referential_without_centres(frame))
+        if problem:
+            raise CampaignError(f"Référentiel FINESS refusé, rien n'est enregistré : {file} : {problem}.")
+        earlier = [d for d in centres if d < date]
+        later = [d for d in centres if d > date]
+        neighbour = max(earlier) if earlier else (min(later) if later else None)
+        n_centres = int(frame.get_column("is_centre_de_sante").sum())
+        refusal = guards.first_refusal([guards.referential_shrunk(
+            n_centres, date, centres.get(neighbour), neighbour, file)], forced)
+        if refusal is not None:
+            raise RunRefused(refusal)
 
 
 def _normalised(extracts: list[FinessExtract]) -> list[dict]:
@@ -96,14 +126,14 @@ def list_files(folder: Path) -> list[Path]:
 
 
 def read_files(paths: list[Path], root: Path, workers: int | None = 1, batch_size: int = 50) -> list[FileBatch]:
-    """Read files by batches, on `workers` processes (None: one per core); never raises
-    for a bad file."""
+    """Read files by batches, on `workers` reader processes (None: one per core); never
+    raises for a bad file, and a reader that crashes or hangs on one costs that file alone
+    (`ReaderPool`), even with one worker."""
     batches = [paths[i:i + batch_size] for i in range(0, len(paths), batch_size)]
-    if workers == 1 or len(batches) <= 1:
-        return [read_batch(batch, root) for batch in batches]
+    if not batches:
+        return []
     with ReaderPool(workers) as pool:
-        futures = [pool.submit(batch, root) for batch in batches]
-        return [future.result() for future in futures]
+        return pool.map(batches, root)
 
 
 def gather(batches: list[FileBatch], root: Path) -> ReceivedFiles:
@@ -190,15 +220,21 @@ def reconcile(validated: ValidatedSubmissions, ref: Referential, decisions: pl.D
 # ------------------------------------------------------------------ statuses
 def statuses(
     validated: ValidatedSubmissions, resolution: pl.DataFrame, ref: Referential, calendar: pl.DataFrame,
-    year: int, regions: list[str],
+    year: int, regions: list[str], scoped: bool = False,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """(centre_year_status rows, submissions with resolution, region and version flags)."""
+    """(centre_year_status rows, submissions with resolution, region, version flags and
+    `in_scope`). A run limited to some regions (`scoped`, campaign-rules.md "Which region a
+    submission belongs to") judges only the submissions of its regions: the others are
+    returned with `in_scope` false, never filed as unexpected in its regions. A run over the
+    whole campaign judges them all, those of no region of the run without a region."""
     expected = referential.expected_centres(ref.history, year, regions)
     dep_regions = departement_regions().select(
         pl.col("code_departement").alias("declared_cog"), pl.col("code_region").alias("declared_region")
     )
     et_regions = ref.history.select("finess_et", pl.col("region_code").alias("et_region"))
     commune = pl.col("commune_insee").str.to_uppercase()
+    region = compliance.attribute_region(pl.col("et_region"), pl.col("declared_region"))
+    of_run = region.is_in(regions).fill_null(False)
     resolved = (
         validated.typed.drop("finess_et")
         .join(resolution, on="submission_key", how="left")
@@ -208,13 +244,13 @@ def statuses(
             subs.declared_antennes(pl.col("antennes")).alias("antennes_list"),
         )
         .join(dep_regions, on="declared_cog", how="left")
-        .with_columns(compliance.attribute_region(pl.col("et_region"), pl.col("declared_region"), regions)
-                      .alias("region_code"))
+        .with_columns(region.alias("attributed_region"), (of_run if scoped else pl.lit(True)).alias("in_scope"),
+                      pl.when(of_run).then(region).alias("region_code"))
     )
     submissions = compliance.order_versions(resolved)
     rows = compliance.centre_statuses(
         expected,
-        submissions.select(
+        submissions.filter(pl.col("in_scope")).select(
             "submission_key", "source_file", "source_row", "finess_et", "finess_ej", "reconciliation_method",
             "is_valid", "date_transmission", pl.col("antennes_list").alias("antennes"), "region_code",
             pl.col("raison_sociale").alias("declared_name"),
@@ -247,6 +283,37 @@ def changes(submissions: pl.DataFrame, ref: Referential, previous: pl.DataFrame 
 
 def stable_id(*parts) -> str:
     return hashlib.sha256("|".join("" if p is None else str(p) for p in parts).encode()).hexdigest()[:20]
+
+
+# ------------------------------------------------------------------ guards
+def check_files(files: list, folder: Path, forced=()) -> None:
+    """Before reading: a folder without any submission file (a share not mounted)."""
+    refuse_unless_forced([guards.no_submission_files(len(files), str(folder))], forced)
+
+
+def check_data(engine, year: int, regions: list[str], validated: ValidatedSubmissions, status_rows: pl.DataFrame,
+               forced=()) -> None:
+    """Before the load: most submissions declaring another exercise, most of the centres the
+    warehouse holds as on time for these regions turning missing."""
+    from observatoire.warehouse import campaign_statuses
+
+    declared = validated.typed.get_column("annee_exercice") if "annee_exercice" in validated.typed.columns \
+        else pl.Series([], dtype=pl.Int64)
+    refuse_unless_forced([guards.other_exercise(declared, year)], forced)
+    refuse_unless_forced([guards.on_time_lost(campaign_statuses(engine, year, regions),
+                                              status_rows.select("finess_et", "status"))], forced)
+
+
+def run_notes(submissions: pl.DataFrame, calendar: pl.DataFrame, ref: Referential, year: int,
+              regions: list[str], scoped: bool) -> list[str]:
+    """What the summary adds under the counts: the submissions a region-scoped run left
+    alone, the extensions for centres the referential does not know."""
+    notes = []
+    other = submissions.filter(~pl.col("in_scope")).height
+    if scoped and other:
+        notes.append(f"{other} envoi(s) d'autres régions ou sans région laissé(s) de côté (exécution limitée "
+                     f"à {', '.join(regions)})")
+    return notes + guards.unknown_extension_centres(calendar, ref.history, year)
 
 
 # ------------------------------------------------------------------ load
@@ -290,9 +357,12 @@ SUBMISSION_COLUMNS = [
 def build_load(
     year: int, regions: list[str], received: ReceivedFiles, validated: ValidatedSubmissions,
     status_rows: pl.DataFrame, submissions: pl.DataFrame, run_id: str, loaded_at: dt.datetime,
+    scoped: bool = False,
     changes: pl.DataFrame | None = None,
 ):
-    """Shape the frames into the warehouse tables (interfaces.md) for `load_campaign`."""
+    """Shape the frames into the warehouse tables (interfaces.md) for `load_campaign`: the
+    submissions of the run (`in_scope`, see `statuses`), their issues and files, and the
+    unreadable files (of no region: a file that could not be read tells no region)."""
     from observatoire.warehouse import CampaignLoad
 
     outcomes = outcomes_frame(received.outcomes, validated.rows_set_aside, validated.template_version).rename(
@@ -301,6 +371,11 @@ def build_load(
         lambda key: stable_id(year, key["source_file"], key["source_row"]), return_dtype=pl.String
     )
     loaded = pl.lit(loaded_at)
+    # the region of a file: that of its submissions when they all have the same one (those
+    # of other regions included, so that every run gives the file the same region)
+    file_regions = submissions.group_by("source_file").agg(
+        pl.col("attributed_region").unique().alias("regions"), pl.col("in_scope").any().alias("in_scope"))
+    submissions = submissions.filter(pl.col("in_scope"))
     subs_rows = (
         submissions.join(outcomes.select("source_file", "source_sha256", "container"), on="source_file", how="left")
         .with_columns(
@@ -315,12 +390,14 @@ def build_load(
         pl.lit(run_id).alias("run_id"), loaded.alias("loaded_at")
     )
     key_to_id = subs_rows.select("submission_key", "submission_id", "region_code")
-    single_region = regions[0] if len(regions) == 1 else None
+    outcomes = outcomes.join(file_regions, on="source_file", how="left").filter(
+        ~pl.col("readable") | pl.col("in_scope").fill_null(not scoped))  # the files this run loads
     unreadable = unreadable_file_issues(outcomes)
+    of_run = pl.col("submission_key").is_in(key_to_id["submission_key"].implode()) | (
+        pl.col("submission_key").is_null() & pl.col("source_file").is_in(outcomes["source_file"].implode()))
     issues = (
-        pl.concat([validated.issues, unreadable])
+        pl.concat([validated.issues.filter(of_run), unreadable])
         .join(key_to_id, on="submission_key", how="left")
-        .with_columns(pl.col("region_code").fill_null(pl.lit(single_region, pl.String)))
         .with_columns(
             pl.struct("source_file", "submission_key", "sheet", "location", "field", "message")
             .map_elements(lambda r: stable_id(year, *r.values()), return_dtype=pl.String).alias("issue_id"),
@@ -330,13 +407,10 @@ def build_load(
         .select("issue_id", "campaign_year", "region_code", "submission_id", "source_file", "sheet", "location",
                 "field", "label", "value", "severity", "message", "run_id")
     )
-    file_regions = key_to_id.join(subs_rows.select("submission_key", "source_file"), on="submission_key").group_by(
-        "source_file").agg(pl.col("region_code").unique().alias("regions"))
     outcome_table = (
-        outcomes.join(file_regions, on="source_file", how="left")
-        .with_columns(
+        outcomes.with_columns(
             pl.when(pl.col("regions").list.len() == 1).then(pl.col("regions").list.first())
-            .otherwise(pl.lit(single_region, pl.String)).alias("region_code"),
+            .alias("region_code"),
             pl.col("rows_set_aside").fill_null(0).cast(pl.Int64),
             pl.lit(year).alias("campaign_year"), pl.lit(run_id).alias("run_id"),
         )
@@ -365,9 +439,9 @@ def build_load(
         "commune_insee", pl.col("candidates"), "source_file", pl.lit(run_id).alias("run_id"),
     )
     return CampaignLoad(
-        year=year, regions=regions, source_files=outcomes["source_file"].to_list(),
+        year=year, regions=regions, source_files=outcome_table["source_file"].to_list(),
         statuses=status_table, submissions=submission_table.sort("submission_id"), issues=issues,
-        outcomes=outcome_table, run={}, reviews=reviews, personnel=personnel,
+        outcomes=outcome_table, run={}, reviews=reviews, personnel=personnel, whole_campaign=not scoped,
         changes=None if changes is None else change_table(year, changes, key_to_id, run_id),
     )
 
@@ -406,6 +480,26 @@ def change_table(year: int, changes: pl.DataFrame, key_to_id: pl.DataFrame, run_
     )
 
 
+def scoped_view(received: ReceivedFiles, validated: ValidatedSubmissions, submissions: pl.DataFrame
+                ) -> tuple[ReceivedFiles, ValidatedSubmissions]:
+    """What a run limited to some regions shows (summary, feedback workbook): the files and
+    submissions of its regions, and the unreadable files (which tell no region)."""
+    kept = submissions.filter(pl.col("in_scope"))
+    files = set(kept.get_column("source_file").to_list())
+    keys = kept.select("submission_key")
+    view = ValidatedSubmissions(
+        typed=validated.typed.join(keys, on="submission_key", how="semi"),
+        issues=validated.issues.filter(pl.col("submission_key").is_null()
+                                       | pl.col("submission_key").is_in(keys["submission_key"].implode())),
+        rows_set_aside=validated.rows_set_aside.filter(pl.col("source_file").is_in(list(files))),
+        template_version=validated.template_version,
+        personnel=validated.personnel.join(keys, on="submission_key", how="semi"),
+    )
+    outcomes = [o for o in received.outcomes if not o.readable or o.source_file in files]
+    return ReceivedFiles(outcomes, received.cells.head(0), received.personnel.head(0), received.manifest,
+                         received.manifest_problems, received.reader_issues.head(0)), view
+
+
 def _table_fields() -> set[str]:
     from schemas.fields import FIELDS
 
@@ -435,7 +529,7 @@ def changes_line(changes: pl.DataFrame | None) -> str:
 CHANGES_SHOWN = 10  # examples in the summary; the warehouse and the workbooks have them all
 
 
-def summary_text(year: int, status_table: pl.DataFrame, received: ReceivedFiles,
+def summary_text(year: int, status_table: pl.DataFrame, received: ReceivedFiles, notes=(),
                  changes: pl.DataFrame | None = None) -> str:
     """A short French summary a person can read: counts by region and status."""
     pivot = (
@@ -471,4 +565,6 @@ def summary_text(year: int, status_table: pl.DataFrame, received: ReceivedFiles,
         lines.append(f"  … et {len(unreadable) - 10} autre(s) (table file_outcome)")
     for problem in received.manifest_problems:
         lines.append(f"  ! {problem}")
+    for note in notes:
+        lines.append(f"  ! {note}")
     return "\n".join(lines)

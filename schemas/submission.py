@@ -160,12 +160,20 @@ class FinancesWarnings(pa.DataFrameModel):
         )
 
 
+# Bounds of one profession line. The largest centres de santé employ a few hundred people
+# in all; 5,000 people (or full-time equivalents) of one profession in one centre is ten
+# times anything real, so a value past it is a typing or export error (499,999.5 ETP, a
+# FINESS number in the wrong column), never data: the line is set aside like a negative one.
+MAX_EFFECTIF_PER_PROFESSION = 5_000
+MAX_ETP_PER_PROFESSION = 5_000
+
+
 class PersonnelRowErrors(pa.DataFrameModel):
     """One row per profession line; a failing row is set aside (W on the submission)."""
 
     profession: Optional[str] = pa.Field(nullable=False)
-    effectif: Optional[int] = pa.Field(nullable=False, ge=0)
-    etp: Optional[float] = pa.Field(nullable=True, ge=0)
+    effectif: Optional[int] = pa.Field(nullable=False, ge=0, le=MAX_EFFECTIF_PER_PROFESSION)
+    etp: Optional[float] = pa.Field(nullable=True, ge=0, le=MAX_ETP_PER_PROFESSION)
 
     class Config(_Lenient):
         pass

@@ -6,6 +6,8 @@ from __future__ import annotations
 import importlib.util
 import io
 import json
+import os
+import sys
 from pathlib import Path
 
 import fastexcel
@@ -54,21 +56,72 @@ def test_fast_workbooks_read_the_same_with_fastexcel_and_openpyxl(tiny):
     assert [row[0] for row in frame.iter_rows() if row[0]] == [row[0] for row in identification]
 
 
-def test_harness_writes_every_stage_and_both_references(tmp_path):
+def test_the_peak_memory_is_that_of_the_whole_process_tree(tmp_path):
+    # a parent of a few MB whose child holds 300 MB for a second: the tree's peak has both
     harness = _harness()
-    result, path = harness.run_benchmark(
-        [1], ["sqlite"], tmp_path / "bench", n_centres=120, seed=2025, finess_lines=2000,
-        results_dir=tmp_path / "results", quiet=True, skip_flow=True,  # Prefect's server start: ~10 s
-    )
-    saved = json.loads(path.read_text(encoding="utf-8"))
-    run = saved["runs"]["x1-sqlite"]
-    assert set(run["stages"]["stages"]) == set(harness.STAGES)
-    assert all(stage["seconds"] > 0 and stage["peak_rss_mb"] > 0 for stage in run["stages"]["stages"].values())
-    assert run["flow"] == {"skipped": "--skip-flow"}
-    assert run["floor"]["seconds"] > 0 and run["floor"]["rows_loaded"] == sum(
-        run["stages"]["counts"]["warehouse_rows"].values())
-    analyst = run["analyst"]
-    assert analyst.get("skipped") or analyst["seconds"] > 0
-    assert saved["finess_extract"]["structureet_lines"] > 0
-    assert "x1-sqlite" in saved["ratios"]
-    assert "plancher / floor" in harness.table(saved)
+    child = ("import resource, time; resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30)); "
+             "block = bytearray(300 * 1024 * 1024); block[::4096] = b'x' * len(block[::4096]); time.sleep(1)")
+    parent = f"import subprocess, sys; subprocess.run([sys.executable, '-c', {child!r}], check=True)"
+    run = harness.run_process([sys.executable, "-c", parent], dict(os.environ), tmp_path, timeout=60)
+    assert "error" not in run
+    assert run["processes"] == 2
+    assert 300 < run["peak_tree_mb"] < 600
+    assert run["cpu_seconds"] > 0 and run["seconds"] >= 1
+
+
+def _results(paths):
+    return {path.stem: json.loads(path.read_text(encoding="utf-8")) for path in paths}
+
+
+def test_every_measure_is_a_whole_process_with_medians_ratios_and_targets(tmp_path):
+    harness = _harness()
+    measures = ("command", "analyst", "floor")  # pandas for the analyst: installed apart by the benchmark
+    paths = harness.run_benchmark([1], "04", tmp_path / "bench", tmp_path / "results", rounds=2, measures=measures,
+                                  n_centres=120, finess_lines=2000, stages=True, quiet=True, timeout=600)
+    results = _results(paths)
+    assert sorted(results) == ["national-x1", "region-04"]
+    for name, result in results.items():
+        assert set(result["measures"]) == set(measures)
+        for measure, summary in result["measures"].items():
+            expected_runs = 2
+            assert [run["round"] for run in summary["runs"]] == list(range(expected_runs)), (name, measure)
+            assert summary["failures"] == 0, (name, measure, summary["runs"])
+            assert summary["min_seconds"] <= summary["median_seconds"] <= summary["max_seconds"]
+            assert summary["max_peak_tree_mb"] > 0
+        rows = sum(result["warehouse_rows"].values())
+        assert rows > 0 and {"submission", "finess_et_history"} <= set(result["warehouse_rows"])
+        floor = json.loads(result["measures"]["floor"]["runs"][0]["output"])
+        assert floor["rows_loaded"] == rows and floor["files"] == result["dataset"]["files"]
+        assert result["ratios"]["command_over_floor"] is not None
+        assert "stages" in result and "machine" in result and result["code"]["commit"]
+    region = results["region-04"]
+    assert region["dataset"]["departements"] == ["974"]
+    assert "command <= 2.5 s" in region["targets"]
+    assert "--region" in region["command_line"] and "--region" not in results["national-x1"]["command_line"]
+    assert "analyst_over_command >= 5" in results["national-x1"]["targets"]
+    assert importlib.util.find_spec("pandas") is None  # not in the venv, where pandera would import it
+    assert "médiane" in harness.table(results["national-x1"])
+
+
+def _prefect_servers_on(port: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            cmdline = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if any(b"prefect" in part for part in cmdline) and str(port).encode() in cmdline:
+            found.append(int(entry.name))
+    return found
+
+
+def test_the_command_with_a_prefect_server_already_running(tmp_path):
+    harness = _harness()
+    paths = harness.run_benchmark([], "04", tmp_path / "bench", tmp_path / "results", rounds=1,
+                                  measures=("server",), n_centres=120, finess_lines=2000, quiet=True, timeout=600)
+    result = _results(paths)["region-04"]
+    run = result["measures"]["server"]["runs"][0]
+    assert "error" not in run, run
+    assert run["prefect_server_peak_mb"] > 50  # the server's tree, sampled beside the command's
+    port = int(result["prefect_server_url"].rsplit(":", 1)[1].split("/")[0])
+    assert _prefect_servers_on(port) == []  # stopped at the end, with what it started

@@ -26,9 +26,20 @@ def _args(sample, year, db, out, finess=None):
     return args
 
 
-def test_run_exits_0_with_bad_files_and_writes_workbooks(sample, prefect_harness, tmp_path, capsys):
+@pytest.fixture
+def no_prefect_server(monkeypatch, tmp_path):
+    """No Prefect API anywhere: not in the environment, not in a profile."""
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    monkeypatch.delenv("PREFECT_PROFILES_PATH", raising=False)
+    monkeypatch.setenv("PREFECT_HOME", str(tmp_path / "prefect-home"))
+    monkeypatch.chdir(tmp_path)
+
+
+def test_run_exits_0_with_bad_files_and_writes_workbooks(sample, no_prefect_server, tmp_path, capsys):
     assert main(_args(sample, 2024, tmp_path / "w.db", tmp_path)) == 0
-    printed = capsys.readouterr().out
+    captured = capsys.readouterr()
+    printed = captured.out
+    assert captured.err == ""  # not a terminal: no progress line
     assert "Campagne 2024" in printed and "illisibles" in printed
     with sqlite3.connect(tmp_path / "w.db") as connection:
         regions = {r for (r,) in connection.execute("SELECT DISTINCT region_code FROM centre_year_status")}
@@ -56,3 +67,112 @@ def test_run_fails_with_one_french_line(sample, tmp_path, case):
     expected = {"finess": "Référentiel FINESS illisible", "warehouse": "Entrepôt injoignable",
                 "region": "code région COG attendu"}[case]
     assert expected in err[0]
+
+
+def test_prefect_api_is_found_where_prefect_looks_for_it(tmp_path):
+    from observatoire.cli import prefect_api_url
+
+    home = tmp_path / "home"
+    home.mkdir()
+    assert prefect_api_url({"PREFECT_HOME": str(home)}, cwd=tmp_path) is None  # no profiles file
+    (home / "profiles.toml").write_text(
+        'active = "local"\n[profiles.ephemeral]\nPREFECT_SERVER_ALLOW_EPHEMERAL_MODE = "true"\n'
+        '[profiles.local]\nPREFECT_API_URL = "http://127.0.0.1:4242/api"\n', encoding="utf-8")
+    assert prefect_api_url({"PREFECT_HOME": str(home)}, cwd=tmp_path) == "http://127.0.0.1:4242/api"
+    # PREFECT_PROFILE chooses another profile of the file; the default one has no API
+    assert prefect_api_url({"PREFECT_HOME": str(home), "PREFECT_PROFILE": "ephemeral"}, cwd=tmp_path) is None
+    # the environment wins over the profile, even empty
+    assert prefect_api_url({"PREFECT_HOME": str(home), "PREFECT_API_URL": ""}, cwd=tmp_path) is None
+    assert prefect_api_url({"PREFECT_HOME": str(home), "PREFECT_API_URL": "http://h:1/api"}, cwd=tmp_path) \
+        == "http://h:1/api"
+    (tmp_path / "prefect.toml").write_text('[api]\nurl = "http://toml:2/api"\n', encoding="utf-8")
+    assert prefect_api_url({"PREFECT_HOME": str(home)}, cwd=tmp_path) == "http://toml:2/api"
+    moved = tmp_path / "ailleurs.toml"
+    (home / "profiles.toml").rename(moved)
+    assert prefect_api_url({"PREFECT_PROFILES_PATH": str(moved)}, cwd=home) == "http://127.0.0.1:4242/api"
+
+
+def test_run_help_says_where_the_run_happens():
+    done = subprocess.run([sys.executable, "-m", "observatoire.cli", "run", "--help"], capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 0
+    text = " ".join(done.stdout.split()).replace("- ", "-")  # argparse wraps after a hyphen
+    assert "dans ce processus, sans démarrer de serveur Prefect" in text
+    assert "exécution du flow « consolidation-campagne » sur ce serveur" in text
+
+
+def test_run_with_a_prefect_api_is_a_flow_run_on_that_server(sample, prefect_harness, tmp_path, monkeypatch,
+                                                             capsys):
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterName
+    from prefect.settings import PREFECT_API_URL
+
+    from test_flow_campaign import run_artifacts
+
+    monkeypatch.setenv("PREFECT_API_URL", PREFECT_API_URL.value())  # as a user who configured a server
+    assert main(_args(sample, 2023, tmp_path / "w.db", tmp_path)) == 0
+    assert "Campagne 2023" in capsys.readouterr().out
+    with get_client(sync_client=True) as client:
+        runs = client.read_flow_runs(flow_run_filter=FlowRunFilter(name=FlowRunFilterName(any_=["campagne-2023-r84"])))
+    assert len(runs) == 1 and runs[0].state.is_completed()
+    assert {"campagne-2023-r84-synthese", "campagne-2023-r84-lecture"} <= set(run_artifacts(runs[0].id))
+
+
+@pytest.mark.parametrize("workbooks", [False, True])
+def test_a_run_without_server_pays_only_for_what_it_uses(sample, tmp_path, workbooks):
+    """No Prefect, Dask or openpyxl in the process of a run that needs none of them: the
+    modules loaded, looked at after a whole run of the command in a fresh interpreter."""
+    args = _args(sample, 2024, tmp_path / "w.db", tmp_path)
+    if not workbooks:
+        args[args.index("--output-dir") + 1] = ""
+    code = ("import sys, json; from observatoire.cli import main; code = main(sys.argv[1:]); "
+            "print(json.dumps([code, sorted({m.split('.')[0] for m in sys.modules})]))")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    env["PREFECT_HOME"] = str(tmp_path / "prefect-home")
+    done = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, env=env,
+                          timeout=300, cwd=tmp_path)
+    code, modules = __import__("json").loads(done.stdout.strip().splitlines()[-1])
+    assert code == 0, done.stderr[-2000:]
+    heavy = {"prefect", "prefect_dask", "dask", "distributed", "openpyxl"} & set(modules)
+    assert heavy == ({"openpyxl"} if workbooks else set())
+    assert not (tmp_path / "prefect-home").exists()  # no Prefect server, no Prefect database
+
+
+def test_progress_on_a_terminal_and_the_same_summary_when_piped(sample, tmp_path):
+    """stderr a terminal (a pseudo-terminal here): the stage and the count of files read
+    show there; piped: nothing on stderr. stdout's summary is the same both ways."""
+    import pty
+    import select
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    env["PREFECT_HOME"] = str(tmp_path / "prefect-home")
+    command = [sys.executable, "-m", "observatoire.cli"]
+    piped = subprocess.run(command + _args(sample, 2024, tmp_path / "piped.db", tmp_path / "piped"),
+                           capture_output=True, text=True, env=env, timeout=300, cwd=tmp_path)
+    assert piped.returncode == 0 and piped.stderr == ""
+
+    controller, terminal = pty.openpty()
+    with subprocess.Popen(command + _args(sample, 2024, tmp_path / "tty.db", tmp_path / "tty"), stdout=subprocess.PIPE,
+                          stderr=terminal, env=env, cwd=tmp_path) as process:
+        os.close(terminal)
+        shown = b""
+        while True:
+            ready, _, _ = select.select([controller], [], [], 300)
+            assert ready, "no output on the terminal"
+            try:
+                chunk = os.read(controller, 4096)
+            except OSError:  # the run closed its end of the terminal
+                break
+            if not chunk:
+                break
+            shown += chunk
+        out = process.stdout.read().decode()
+        assert process.wait(timeout=60) == 0
+    os.close(controller)
+    files = sum(1 for path in sample.campaigns[2024].submissions_dir.rglob("*")
+                if path.is_file() and path.name != "reception.csv")
+    text = shown.decode()
+    assert f"Lecture des fichiers : {files} / {files}" in text
+    assert "Validation…" in text and "Chargement de l'entrepôt…" in text
+    assert text.endswith("\r\x1b[K")  # the progress line is cleared before the summary
+    assert out == piped.stdout

@@ -24,10 +24,10 @@ def test_values_that_look_like_formulas_stay_text(tmp_path):
     header = [c.value for c in sheet[1]]
     column = header.index("Valeur reçue") + 1
     cells = [sheet.cell(row=r, column=column) for r in range(2, 2 + len(dangerous))]
-    assert [c.value for c in cells] == dangerous
+    assert [c.value for c in cells] == ["'" + value for value in dangerous]  # OWASP: a leading quote
     assert all(c.data_type == "s" for c in cells)
     files = book["Fichiers"]
-    assert files["A2"].value == "=cmd|' /C calc'!A0" and files["A2"].data_type == "s"
+    assert files["A2"].value == "'=cmd|' /C calc'!A0" and files["A2"].data_type == "s"
 
 
 def test_layout_frozen_header_filter_widths_and_french_headers(tmp_path):

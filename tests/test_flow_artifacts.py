@@ -6,7 +6,7 @@ from __future__ import annotations
 import polars as pl
 
 from flows import artifacts
-from flows.campaign import read_batches
+from observatoire.readers.batches import read_batches
 
 STATUSES = pl.DataFrame({
     "region_code": ["84", "84", "84", "84", "11", None],
@@ -87,7 +87,7 @@ def test_read_batches_cover_every_file_once():
 
 
 def test_a_run_shares_one_warehouse_engine_and_disposes_it(tmp_path):
-    from flows.campaign import run_engine, shared_engine
+    from observatoire.warehouse import run_engine, shared_engine
 
     url = f"sqlite:///{tmp_path / 'entrepot.db'}"
     with shared_engine(url) as engine:

@@ -51,7 +51,7 @@ def test_one_workbook_per_region_with_the_centres_to_chase(loaded, tmp_path):
     assert errors[0][:8] == ["Département", "N° FINESS ET", "Raison sociale", "Feuille", "Cellule ou ligne", "Libellé",
                              "Valeur reçue", "Anomalie (ce qui est attendu)"]
     assert [r[:8] for r in errors[1:]] == [["69 Rhône", build.D, f"CENTRE DE SANTE {build.D}", "Finances", "B7",
-                                            "Total des charges (€)", "-1", "valeur négative"]]
+                                            "Total des charges (€)", "'-1", "valeur négative"]]  # text: OWASP quote
     assert sheet.column_dimensions["C"].width > 20
     rates = book["Taux par département"]
     assert [[c.value for c in row][:2] + [row[7].value] for row in rates.iter_rows(min_row=2)] == [

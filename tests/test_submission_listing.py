@@ -1,6 +1,9 @@
-"""Which files of a submissions folder are submissions, and in which order: the listing
-walks the folder with `os.scandir`; it must give what the former definition,
-`sorted(rglob("*"))` filtered on suffix and name, gave (kept here as the reference)."""
+"""Which entries of a submissions folder are read, and in which order: the listing walks
+the folder with `os.scandir` and gives every entry that is not a folder walked into
+(submissions, and what reading must give an outcome: links broken or looping, linked
+folders, files of another kind), except the `reception.csv` manifests, in the order of
+`sorted(rglob("*"))` (the former definition, kept here as the reference for the files
+it listed). Nothing vanishes: each entry that is not a submission gets its reason."""
 from __future__ import annotations
 
 import os
@@ -46,17 +49,54 @@ def messy_folder(tmp_path: Path) -> Path:
     return root
 
 
-def test_listing_is_the_former_listing(messy_folder):
+def test_listing_keeps_the_former_order_and_adds_what_was_passed_over(messy_folder):
     listed = list_submission_files(messy_folder)
-    assert listed == former_listing(messy_folder)
     relative = [p.relative_to(messy_folder).as_posix() for p in listed]
     # what the fixture was built to hold, in Path order (folder by folder, "a/b" before "a-c")
     assert relative == [
         "11/2024 - envoi 1.xlsx", "11/2024 - envoi 10.xlsx", "11/2024 - envoi 2.xlsx",
-        "84/.cache.csv", "84/690000001.xlsx", "84/690000002.XLSX", "84/ancien.xls", "84/double.tar.csv",
-        "84/export.csv", "84/export.ods", "84/lien.xlsx", "84/sous-dossier/690000003.xlsm",
-        "A/z.csv", "a/b.csv", "a b/c.xlsx", "a-c.csv", "é/ç.xlsx",
+        "84/.cache.csv", "84/.csv", "84/690000001.xlsx", "84/690000002.XLSX", "84/ancien.xls", "84/boucle.xlsx",
+        "84/dossier-boucle", "84/double.tar.csv", "84/export.csv", "84/export.ods", "84/lien-casse.xlsx",
+        "84/lien.xlsx", "84/notes.txt", "84/point.", "84/sans-extension", "84/sous-dossier/690000003.xlsm",
+        "84/~$690000001.xlsx", "A/z.csv", "a/b.csv", "a b/c.xlsx", "a-c.csv", "lien-dossier", "é/ç.xlsx",
     ]
+    # the submissions the former listing gave are all there, in the same order
+    assert [p for p in listed if p in set(former_listing(messy_folder))] == former_listing(messy_folder)
+
+
+def test_every_entry_not_read_gets_an_outcome_saying_why(messy_folder):
+    from observatoire import stages
+
+    outcomes = {o.source_file: o for o in stages.gather(stages.read_files(stages.list_files(messy_folder),
+                                                                         messy_folder), messy_folder).outcomes}
+    reasons = {name: outcomes[name].reason for name in (
+        "84/boucle.xlsx", "84/dossier-boucle", "84/lien-casse.xlsx", "lien-dossier", "84/notes.txt",
+        "84/sans-extension", "84/~$690000001.xlsx")}
+    assert reasons["84/boucle.xlsx"].startswith("lien symbolique qui boucle")
+    assert reasons["84/dossier-boucle"].startswith("lien symbolique qui boucle")
+    assert reasons["84/lien-casse.xlsx"].startswith("lien symbolique cassé : sa cible")
+    assert "nulle-part.xlsx" in reasons["84/lien-casse.xlsx"]
+    assert reasons["lien-dossier"].startswith("lien vers un dossier, non suivi")
+    assert reasons["84/notes.txt"].startswith("type de fichier non pris en charge (extension « .txt »)")
+    assert reasons["84/sans-extension"].startswith("type de fichier non pris en charge (sans extension)")
+    assert reasons["84/~$690000001.xlsx"].startswith("fichier de verrouillage d'Excel")
+    assert not any(outcomes[name].readable for name in reasons)
+    # a file reached through a link is read like any other (here one byte: not a workbook)
+    assert outcomes["84/lien.xlsx"].reason.startswith("ce fichier n'est pas un classeur")
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads every folder whatever its mode")
+def test_a_folder_this_account_cannot_list_gets_an_outcome(tmp_path):
+    from observatoire import stages
+
+    _touch(tmp_path / "ferme" / "690000001.xlsx")
+    (tmp_path / "ferme").chmod(0)
+    try:
+        outcomes = stages.gather(stages.read_files(stages.list_files(tmp_path), tmp_path), tmp_path).outcomes
+    finally:
+        (tmp_path / "ferme").chmod(0o755)
+    assert [(o.source_file, o.readable) for o in outcomes] == [("ferme", False)]
+    assert outcomes[0].reason.startswith("dossier dont les fichiers ne sont pas lus : droits insuffisants")
 
 
 def test_listing_accepts_a_string_and_an_empty_folder(tmp_path):

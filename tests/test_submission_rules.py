@@ -138,6 +138,10 @@ def _personnel_issues(tmp_path, rows):
     (("Orthophoniste", 1, "beaucoup"), "etp", "ETP illisible", True),
     (("Infirmier", None, "0,5"), "effectif", "obligatoire", True),
     (("Orthoptiste", 1, "1,5"), "etp", "ne devrait pas dépasser l'effectif", False),
+    # implausible: past the bound of schemas.submission (5,000 per profession), whatever else holds
+    (("Infirmier", 250_000, 1), "effectif", "inférieur ou égal à 5 000 (valeur invraisemblable)", True),
+    (("Infirmier", 3, "499 999,5"), "etp", "inférieur ou égal à 5 000", True),
+    (("Orthophoniste", 5_000, "5 000,5"), "etp", "inférieur ou égal à 5 000 (valeur invraisemblable)", True),
 ])
 def test_personnel_row(tmp_path, row, field, fragment, set_aside):
     validated, issues = _personnel_issues(tmp_path, [*PERSONNEL, row])

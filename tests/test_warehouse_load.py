@@ -9,6 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 from observatoire import warehouse
+from observatoire.errors import CampaignError
 from tests.support import warehouse_builder as build
 
 KEYS = {"centre_year_status": "status_id", "submission": "submission_id", "submission_issue": "issue_id",
@@ -68,14 +69,17 @@ def test_a_rerun_replaces_the_file_outcomes_of_its_year_only_however_many_files(
     _rerun_replaces_its_file_outcomes(engine)
 
 
-def test_the_same_on_a_sqlite_without_json_functions(tmp_path, monkeypatch):
-    # the keys then go by chunks of named parameters
-    monkeypatch.setattr(warehouse, "sqlite_has_json", lambda connection: False)
-    _rerun_replaces_its_file_outcomes(warehouse.connect(f"sqlite:///{tmp_path / 'w.db'}"))
+def test_a_sqlite_without_json_functions_is_refused_with_a_clear_message(tmp_path, monkeypatch):
+    # such a SQLite answers the probe "no such function", as it does here for a made-up name
+    monkeypatch.setattr(warehouse, "_SQLITE_JSON_PROBE", "SELECT count(*) FROM json_each_absent('[1]')")
+    with pytest.raises(CampaignError) as refused:
+        warehouse.connect(f"sqlite:///{tmp_path / 'w.db'}")
+    assert "fonctions JSON" in str(refused.value) and "3.38" in str(refused.value)
+    assert "w.db" in str(refused.value)
 
 
 def _rerun_replaces_its_file_outcomes(engine):
-    # more files than a chunk of 500 keys; names with quotes, accents and a backslash (the
+    # 1,201 files; names with quotes, accents and a backslash (the
     # keys travel as an array on PostgreSQL, a JSON text on SQLite); the same names in 2023
     warehouse.migrate(engine)
     names = [f"{n:04d}.xlsx" if n % 3 else f"84/{n:04d} l'été \"bis\" \\ œ.xlsx" for n in range(1201)]

@@ -176,14 +176,7 @@ def _unexpected(versions: pl.DataFrame, history: pl.DataFrame, year: int, region
     )
 
 
-def attribute_region(et_region: pl.Expr, declared_region: pl.Expr, regions: list[str]) -> pl.Expr:
-    """The region a submission's rows belong to (and are replaced with on a rerun): its
-    centre's region when the run covers it, else the region of its declared commune, else
-    the run's region when it covers exactly one (the file was in that ARS's folder), else
-    none. See README, "Reruns"."""
-    single = regions[0] if len(regions) == 1 else None
-    return (
-        pl.when(et_region.is_in(regions)).then(et_region)
-        .when(declared_region.is_in(regions)).then(declared_region)
-        .otherwise(pl.lit(single, pl.String))
-    )
+def attribute_region(et_region: pl.Expr, declared_region: pl.Expr) -> pl.Expr:
+    """The region a submission belongs to (campaign-rules.md): its centre's region when it
+    was resolved to one, else the region of its declared commune, else none."""
+    return pl.coalesce(et_region, declared_region)

@@ -34,6 +34,9 @@ def _expectation(check: str, field: str) -> str:
         return "valeur obligatoire absente"
     if match := re.fullmatch(r"greater_than_or_equal_to\((.*)\)", check):
         return f"attendu un nombre supérieur ou égal à {match.group(1)}"
+    if match := re.fullmatch(r"less_than_or_equal_to\((.*)\)", check):
+        return f"attendu un nombre inférieur ou égal à {int(float(match.group(1))):,} (valeur invraisemblable)".replace(
+            ",", " ")
     if match := re.fullmatch(r"in_range\((.*), (.*)\)", check):
         return f"attendu une valeur entre {match.group(1)} et {match.group(2)}"
     if check.startswith("isin("):

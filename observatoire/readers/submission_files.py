@@ -9,11 +9,13 @@ French reason instead of an exception, and are never decompressed beyond a bound
 from __future__ import annotations
 
 import csv
+import errno
 import functools
 import hashlib
 import io
 import os
 import re
+import stat
 import struct
 import zipfile
 import zlib
@@ -30,12 +32,45 @@ from transforms.submissions import ISSUE_SCHEMA
 
 SUBMISSION_SUFFIXES = {".xlsx", ".xlsm", ".xls", ".ods", ".csv"}
 MANIFEST_NAME = "reception.csv"
-# A 300-centre export is a few hundred kB once unzipped: anything announcing more than
-# this is refused from the zip directory alone, before any decompression.
-MAX_UNCOMPRESSED_BYTES = 200 * 1024 * 1024
-# Spreadsheet XML compresses ~10x; a member beyond this ratio and size is a bomb, not a form.
-MAX_COMPRESSION_RATIO = 200
-_RATIO_CHECK_FROM_BYTES = 10 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class ReadLimits:
+    """What reading one file may cost, whatever the file claims. Each bound is far above any
+    real submission (a centre's form is tens of rows, a regional export a few thousand, a
+    workbook a few hundred kB once unzipped) and far below what a broken or hostile file
+    asks for (a sheet formatted down to row 1,048,576, a zip whose directory lies)."""
+
+    seconds_per_file: float = 30.0  # wall time, enforced by killing the reader process
+    memory_mb: int = 768  # address space a reader process may add to what it holds at rest
+    file_mb: int = 64  # size on disk
+    inflated_mb: int = 100  # a workbook's content once really inflated (not as announced)
+    export_rows: int = 20_000  # data rows of a regional export (CSV or sheet)
+    form_rows: int = 2_000  # rows of one sheet of a centre's workbook
+    columns: int = 200  # columns of a sheet (an export has about 100)
+
+    @classmethod
+    def from_env(cls) -> "ReadLimits":
+        """Defaults, or `OBSERVATOIRE_READ_<FIELD>` (e.g. OBSERVATOIRE_READ_SECONDS_PER_FILE=60)."""
+        values = {}
+        for name, default in cls().__dict__.items():
+            text = os.environ.get(f"OBSERVATOIRE_READ_{name.upper()}")
+            if text:
+                values[name] = type(default)(text)
+        return cls(**values)
+
+
+LIMITS = ReadLimits.from_env()  # replaced in each reader process by the pool's limits
+
+
+def set_limits(limits: ReadLimits) -> None:
+    global LIMITS
+    LIMITS = limits
+
+
+def _thousands(number: int | float) -> str:
+    return f"{number:,}".replace(",", " ")
+
 
 CELLS_SCHEMA = {
     "submission_key": pl.String, "source_file": pl.String, "source_row": pl.Int64,
@@ -120,28 +155,37 @@ class UnreadableFile(Exception):
 
 
 def list_submission_files(folder: Path) -> list[Path]:
-    """Every submission file below `folder`, in `Path` order (what `sorted(rglob("*"))`
-    gives): files reached through a link are listed, linked folders are not entered.
-    With `os.scandir`, whose entries know their type without a `stat` per file: listing
-    24,164 files took 0.29 s through pathlib, while the reader processes waited for it."""
+    """Every entry below `folder` that is not a folder walked into, in `Path` order (what
+    `sorted(rglob("*"))` gives), except the `reception.csv` manifests: submissions, and
+    also what cannot be read (a link that is broken or loops, a linked folder, which is not
+    entered, a folder this account may not list, a file of another kind), so that reading
+    gives each its outcome and nothing silently vanishes. With `os.scandir`, whose entries
+    know their type without a `stat` per file: listing 24,164 files took 0.29 s through
+    pathlib, while the reader processes waited for it."""
     found: list[tuple[str, ...]] = []
 
     def walk(directory: str, parts: tuple[str, ...]) -> None:
         try:
             entries = list(os.scandir(directory))
-        except PermissionError:  # as rglob: a folder this account may not list is passed over
+        except OSError:  # a folder this account may not list: reading it says so
+            if parts:
+                found.append(parts)
             return
         for entry in entries:
             name = entry.name
             if not entry.is_symlink() and _entry_is(entry.is_dir):
                 walk(entry.path, (*parts, name))
-            elif (os.path.splitext(name)[1].lower() in SUBMISSION_SUFFIXES and name.lower() != MANIFEST_NAME
-                  and not name.startswith("~$") and _entry_is(entry.is_file)):
+            elif name.lower() != MANIFEST_NAME or not _entry_is(entry.is_file):
                 found.append((*parts, name))
 
     walk(os.fspath(folder), ())
     base = Path(folder)
     return [base.joinpath(*parts) for parts in sorted(found)]
+
+
+def is_submission_name(name: str) -> bool:
+    return (os.path.splitext(name)[1].lower() in SUBMISSION_SUFFIXES | set(EXTRA_READERS)
+            and not name.startswith("~$"))
 
 
 def _entry_is(test) -> bool:
@@ -154,17 +198,154 @@ def _entry_is(test) -> bool:
         return False
 
 
+def printable_name(name: str) -> str:
+    """A file name as it is shown and stored: itself when it is printable UTF-8, else with
+    each byte that is not UTF-8 written `\\xe9` (the name's bytes, from `os.fsdecode`'s
+    surrogates) and each control or invisible character `\\n`, `\\x1b`, `\\u202e`; a
+    backslash is doubled, so the form is faithful (one name, one form, and back). A name
+    then never breaks a line of a log, a summary or a table."""
+    if name.isprintable() and "\\" not in name:
+        return name
+    shown = []
+    for char in name:
+        code = ord(char)
+        if 0xDC80 <= code <= 0xDCFF:  # a byte that was not UTF-8
+            shown.append(f"\\x{code - 0xDC00:02x}")
+        elif char == "\\":
+            shown.append("\\\\")
+        elif char.isprintable():
+            shown.append(char)
+        elif char == "\n":
+            shown.append("\\n")
+        elif char == "\t":
+            shown.append("\\t")
+        elif char == "\r":
+            shown.append("\\r")
+        else:
+            shown.append(f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
+    return "".join(shown)
+
+
+def relative_name(path: Path, root: Path) -> str:
+    """`path` relative to the submissions folder, `/`-separated, printable (`printable_name`)."""
+    return "/".join(printable_name(part) for part in Path(path).relative_to(root).parts)
+
+
+# Readers added for a suffix of their own: empty in production. Tests set the environment
+# variable OBSERVATOIRE_EXTRA_READERS to a module whose `READERS` maps a suffix (".essai")
+# to a function (raw bytes, FileOutcome) -> (cell columns, personnel columns); reader
+# processes inherit the variable, so such a reader runs where real ones run (it may crash
+# a process, sleep, allocate: what the pool must survive).
+EXTRA_READERS: dict = {}
+
+
+def _load_extra_readers() -> None:
+    import importlib
+
+    for module in filter(None, os.environ.get("OBSERVATOIRE_EXTRA_READERS", "").split(",")):
+        EXTRA_READERS.update(importlib.import_module(module.strip()).READERS)
+
+
+_load_extra_readers()
+
+
+def _sha256_of(path: Path) -> tuple[str, int]:
+    digest, size = hashlib.sha256(), 0
+    with open(path, "rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+            size += len(chunk)
+    return digest.hexdigest(), size
+
+
+def outcome_without_reading(path: Path, root: Path, reason: str) -> FileOutcome:
+    """The outcome of a file refused before or without being parsed (what killed a reader
+    process, what took too long): its checksum when its bytes can be read at all."""
+    try:
+        sha256, size = _sha256_of(path) if os.path.isfile(path) else ("", 0)
+    except OSError:
+        sha256, size = "", 0
+    return FileOutcome(relative_name(path, root), sha256, size, reason=reason)
+
+
+_ERRNO_REASONS = {
+    errno.EACCES: "droits insuffisants : le compte qui lance la campagne ne peut pas le lire ; "
+                  "lui donner le droit de lecture",
+    errno.EPERM: "droits insuffisants : le compte qui lance la campagne ne peut pas le lire ; "
+                 "lui donner le droit de lecture",
+    errno.ENOENT: "disparu pendant la campagne (supprimé ou déplacé) : le déposer à nouveau",
+    errno.ELOOP: "lien symbolique qui boucle (il mène à lui-même) : déposer le fichier lui-même",
+    errno.EIO: "erreur d'entrée-sortie du disque : copier le fichier à nouveau",
+}
+
+
+def _os_reason(exc: OSError) -> str:
+    return _ERRNO_REASONS.get(exc.errno, f"illisible sur le disque ({errno.errorcode.get(exc.errno, exc.errno)})")
+
+
+def _entry_problem(path: Path) -> str | None:
+    """Why the entry at `path` is no file to read (a link, a folder, a pipe…), or None."""
+    try:
+        info = os.lstat(path)
+    except OSError as exc:
+        return "entrée " + _os_reason(exc)
+    if stat.S_ISLNK(info.st_mode):
+        try:
+            target = os.readlink(path)
+        except OSError:
+            target = "?"
+        try:
+            info = os.stat(path)
+        except OSError as exc:
+            if exc.errno == errno.ENOENT:
+                return (f"lien symbolique cassé : sa cible « {printable_name(target)} » n'existe pas ; "
+                        "déposer le fichier lui-même")
+            return _os_reason(exc) if exc.errno == errno.ELOOP else "lien symbolique " + _os_reason(exc)
+        if stat.S_ISDIR(info.st_mode):
+            return ("lien vers un dossier, non suivi (un lien peut mener hors du dossier des envois ou y boucler) : "
+                    "y déposer les fichiers eux-mêmes")
+    if stat.S_ISDIR(info.st_mode):
+        try:
+            with os.scandir(path):
+                pass
+        except OSError as exc:
+            return "dossier dont les fichiers ne sont pas lus : " + _os_reason(exc)
+        return "dossier non parcouru"
+    if not stat.S_ISREG(info.st_mode):
+        return "ni fichier ni dossier (tube, socket ou périphérique) : déposer un classeur ou un CSV"
+    name = path.name
+    if name.startswith("~$"):
+        return "fichier de verrouillage d'Excel (le classeur était ouvert pendant la copie) : ignoré"
+    if not is_submission_name(name):
+        suffix = os.path.splitext(name)[1]
+        return (f"type de fichier non pris en charge ({'extension « ' + printable_name(suffix) + ' »' if suffix else 'sans extension'}) : "
+                "envoyer le classeur Excel du modèle (.xlsx) ou un export .csv, .xls, .ods")
+    if info.st_size > LIMITS.file_mb * 1024 * 1024:
+        return (f"fichier refusé : {_thousands(info.st_size // (1024 * 1024))} Mo sur le disque "
+                f"(limite {LIMITS.file_mb} Mo par fichier) ; un envoi fait quelques centaines de ko : "
+                "supprimer les lignes, images ou feuilles en trop et le renvoyer")
+    return None
+
+
 def read_submission_file(path: Path, root: Path) -> FileContent:
-    relative = path.relative_to(root).as_posix()
+    path = Path(path)
+    relative = relative_name(path, root)
+    problem = _entry_problem(path)
+    if problem is not None:
+        outcome = outcome_without_reading(path, root, problem)
+        outcome.source_file = relative
+        return FileContent(outcome, [], [])
     try:
         raw = path.read_bytes()
     except OSError as exc:
-        return FileContent(FileOutcome(relative, "", 0, reason=f"fichier illisible sur le disque ({exc.strerror})"),
-                           [], [])
+        return FileContent(FileOutcome(relative, "", 0, reason="fichier " + _os_reason(exc)), [], [])
     outcome = FileOutcome(relative, hashlib.sha256(raw).hexdigest(), len(raw))
     issues = _empty(ISSUE_SCHEMA)
+    suffix = path.suffix.lower()
     try:
-        if path.suffix.lower() == ".csv":
+        if suffix in EXTRA_READERS:
+            cells, personnel = EXTRA_READERS[suffix](raw, outcome)
+        elif suffix == ".csv":
             try:
                 cells, personnel = _read_csv_export(raw, outcome)
             except csv.Error as exc:  # e.g. a quote never closed swallows the rest of the file
@@ -202,33 +383,109 @@ def _quoted(names) -> str:
 
 # ---------------------------------------------------------------- CSV regional export
 def _decode(raw: bytes, outcome: FileOutcome) -> str:
-    if raw.startswith(b"\xef\xbb\xbf"):
-        outcome.encoding = "utf-8-sig"
-        try:
-            return raw[3:].decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise UnreadableFile(
-                f"fichier marqué UTF-8 mais octet invalide à la position {exc.start + 3} : "
-                "enregistrer le fichier en CSV UTF-8"
-            ) from exc
+    """The file's text in its one encoding (UTF-8, with or without BOM, or Windows-1252).
+    A file whose encoding changes from line to line (rows appended by another tool, or
+    UTF-8 read as Windows-1252 and saved again: « mÃ©dical ») is refused with the lines in
+    each encoding: decoding it either way would load garbled text as data."""
     if raw.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in raw[:4096]:
         raise UnreadableFile(
             "encodage non pris en charge (UTF-16 ou binaire) : enregistrer le fichier en CSV "
             "UTF-8 ou Windows-1252 (« CSV séparateur point-virgule »)"
         )
+    bom = raw.startswith(b"\xef\xbb\xbf")
+    body = raw[3:] if bom else raw
     try:
-        text = raw.decode("utf-8")
-        outcome.encoding = "utf-8"
+        text = body.decode("utf-8")
+        outcome.encoding = "utf-8-sig" if bom else "utf-8"
     except UnicodeDecodeError:
-        try:
-            text = raw.decode("cp1252")
-        except UnicodeDecodeError as exc:
-            raise UnreadableFile(
-                f"encodage non reconnu (octet {raw[exc.start]:#04x} à la position {exc.start}) : "
-                "attendu UTF-8 ou Windows-1252"
-            ) from exc
-        outcome.encoding = "windows-1252"
+        text = None
+    if text is not None:
+        if _MOJIBAKE_HINT.search(text):
+            _refuse_mixed(body.split(b"\n"), outcome.encoding)
+        return text
+    lines = body.split(b"\n")
+    _refuse_mixed(lines, "windows-1252")
+    try:
+        text = body.decode("cp1252")
+    except UnicodeDecodeError as exc:
+        raise UnreadableFile(
+            f"encodage non reconnu (octet {body[exc.start]:#04x} à la position {exc.start + 3 * bom}) : "
+            "attendu UTF-8 ou Windows-1252"
+        ) from exc
+    if bom:  # a BOM says UTF-8, yet no line is UTF-8 with accents: the BOM lies
+        raise UnreadableFile(
+            f"fichier marqué UTF-8 mais octet invalide à la position {_first_invalid_utf8(raw)} : "
+            "enregistrer le fichier en CSV UTF-8"
+        )
+    outcome.encoding = "windows-1252"
     return text
+
+
+# Windows-1252 renderings of UTF-8 lead bytes followed by a continuation byte: how an
+# accented letter looks once UTF-8 was read as Windows-1252 (é -> Ã©, ’ -> â€™).
+_MOJIBAKE_HINT = re.compile("[\u00c2-\u00c3\u00c5\u00e2][\u0080-\u00bf\u0152\u0153\u0160\u0161\u0178"
+                            "\u017d\u017e\u0192\u02c6\u02dc\u2013\u2014\u2018-\u201e\u2020-\u2022"
+                            "\u2026\u2030\u2039\u203a\u20ac\u2122]")
+
+
+def _first_invalid_utf8(raw: bytes) -> int:
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return exc.start
+    return -1
+
+
+def _line_encoding(line: bytes) -> str | None:
+    """"utf-8", "windows-1252" or "utf-8-double" (UTF-8 read as Windows-1252 and saved as
+    UTF-8 again) for a line with accents, None for a plain ASCII line (both encodings)."""
+    if line.isascii():
+        return None
+    try:
+        text = line.decode("utf-8")
+    except UnicodeDecodeError:
+        return "windows-1252"
+    if _MOJIBAKE_HINT.search(text):
+        try:
+            if not text.encode("cp1252").decode("utf-8").isascii():
+                return "utf-8-double"
+        except (UnicodeEncodeError, UnicodeDecodeError):
+            pass
+    return "utf-8"
+
+
+_ENCODING_NAMES = {"utf-8": "UTF-8", "utf-8-sig": "UTF-8", "windows-1252": "Windows-1252",
+                   "utf-8-double": "UTF-8 doublement encodé (« Ã© » au lieu de « é »)"}
+
+
+def _refuse_mixed(lines: list[bytes], expected: str) -> None:
+    """Raise when the lines with accents are not all in one encoding, listing which are which."""
+    found: dict[str, list[int]] = {}
+    for number, line in enumerate(lines, start=1):
+        encoding = _line_encoding(line)
+        if encoding is not None:
+            found.setdefault(encoding, []).append(number)
+    if len(found) <= 1 and "utf-8-double" not in found:
+        return
+    parts = [f"{_line_ranges(numbers)} en {_ENCODING_NAMES[encoding]}"
+             for encoding, numbers in sorted(found.items(), key=lambda item: item[1][0])]
+    raise UnreadableFile(
+        "encodage mélangé dans le fichier : " + " ; ".join(parts)
+        + " : les accents seraient lus de travers ; enregistrer tout le fichier dans un seul encodage "
+        "(« CSV UTF-8 » de préférence) et le renvoyer"
+    )
+
+
+def _line_ranges(numbers: list[int], shown: int = 6) -> str:
+    ranges: list[list[int]] = []
+    for number in numbers:
+        if ranges and number == ranges[-1][1] + 1:
+            ranges[-1][1] = number
+        else:
+            ranges.append([number, number])
+    text = ", ".join(f"{a}" if a == b else f"{a} à {b}" for a, b in ranges[:shown])
+    more = f" et {len(ranges) - shown} autre(s) plage(s)" if len(ranges) > shown else ""
+    return ("ligne " if len(numbers) == 1 else "lignes ") + text + more
 
 
 _SEPARATORS = (";", "\t", ",")  # order breaks ties: `;` is what French Excel writes
@@ -279,11 +536,31 @@ def _read_csv_export(raw: bytes, outcome: FileOutcome) -> tuple[list[list], list
         consumed = reader.line_num
         if any(cell.strip() for cell in row):
             grid.append((line, row))
+            if len(grid) > LIMITS.export_rows:
+                raise UnreadableFile(_too_many_rows("export", LIMITS.export_rows, f"ligne {line}"))
+    _check_columns(len(header), None)
     _check_export_header(header)
     outcome.rows_in = len(grid)
     return _export_cells(
         outcome.source_file, None, header, grid, lambda line, col: f"ligne {line}", outcome.decimal_mark
     ), []
+
+
+def _too_many_rows(what: str, limit: int, where: str) -> str:
+    kind = {"export": "l'export", "form": "la feuille"}[what]
+    per = "lignes de données par export" if what == "export" else "lignes par feuille de classeur de centre"
+    return (f"fichier refusé : {kind} dépasse la limite de {_thousands(limit)} {per} (atteinte {where}) ; "
+            "un export régional fait quelques milliers de lignes et un classeur de centre quelques dizaines : "
+            "supprimer les lignes vides ou mises en forme en trop (ou découper l'export) et le renvoyer")
+
+
+def _check_columns(width: int, sheet: str | None) -> None:
+    if width > LIMITS.columns:
+        place = f"la feuille « {sheet} »" if sheet else "l'en-tête"
+        raise UnreadableFile(
+            f"fichier refusé : {place} compte {_thousands(width)} colonnes (limite {LIMITS.columns}) ; "
+            "supprimer les colonnes vides ou mises en forme en trop et le renvoyer"
+        )
 
 
 def _check_export_header(header: list) -> None:
@@ -315,68 +592,132 @@ _OLE2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 
 
 class _Archive:
-    """The zip directory of a workbook: members with their sizes and offsets, read from the
-    central directory with `struct` (zipfile's bookkeeping cost a fifth of reading a small
-    workbook). Anything unusual (zip64, data before the archive, inconsistent records) is
-    left to `zipfile`, which then decides."""
+    """A workbook's zip archive: its directory as `zipfile` reads it, its members inflated
+    here from their stored bytes and never beyond a bound, whatever sizes the directory
+    announces (a zip may announce 3,000 bytes for gigabytes of XML)."""
 
     def __init__(self, raw: bytes) -> None:
         self.raw = raw
-        try:
-            self.members = _central_directory(raw)
-        except (struct.error, ValueError, UnicodeDecodeError):
-            self.members = None
-        if self.members is None:
-            with zipfile.ZipFile(io.BytesIO(raw)) as archive:  # BadZipFile for the caller
-                self.members = archive.infolist()
+        with zipfile.ZipFile(io.BytesIO(raw)) as archive:  # BadZipFile for the caller
+            self.members = archive.infolist()
         self._by_name = {member.filename: member for member in self.members}
 
     def names(self) -> set[str]:
         return set(self._by_name)
 
-    def read(self, name: str) -> bytes:
+    def read(self, name: str, limit: int | None = None) -> bytes:
         member = self._by_name.get(name)
         if member is None:
             raise KeyError(name)
-        return _member_bytes(self.raw, member)
+        return _member_bytes(self.raw, member, LIMITS.inflated_mb * 1024 * 1024 if limit is None else limit)
 
 
-_EOCD = struct.Struct("<4s4H2LH")
-_CENTRAL = struct.Struct("<4s6H3L5H2L")
+class _InflatedTooBig(Exception):
+    pass
 
 
-class _Member:  # the attributes of zipfile.ZipInfo that the reader uses
-    __slots__ = ("filename", "compress_type", "flag_bits", "compress_size", "file_size", "header_offset")
+def _member_bytes(raw: bytes, info, limit: int) -> bytes:
+    """A member's content inflated from the archive bytes, at most `limit` bytes (else
+    `_InflatedTooBig`); a content whose real size or checksum is not the announced one is
+    a damaged (or forged) archive."""
+    if info.flag_bits & 0x1:
+        raise zipfile.BadZipFile(f"membre chiffré : {info.filename}")
+    payload = _member_payload(raw, info)
+    if info.compress_type == zipfile.ZIP_STORED:
+        data = payload
+    elif info.compress_type == zipfile.ZIP_DEFLATED:
+        try:
+            data = zlib.decompressobj(-15).decompress(payload, limit + 1)
+        except zlib.error as exc:
+            raise zipfile.BadZipFile(str(exc)) from exc
+    else:  # bzip2, lzma…: no spreadsheet tool writes them
+        raise zipfile.BadZipFile(f"compression {info.compress_type} non prise en charge")
+    if len(data) > limit:
+        raise _InflatedTooBig(info.filename)
+    if len(data) != info.file_size or zlib.crc32(data) != info.CRC:
+        raise zipfile.BadZipFile(f"taille ou somme de contrôle annoncée fausse : {info.filename}")
+    return data
 
-    def __init__(self, filename, compress_type, flag_bits, compress_size, file_size, header_offset):
-        self.filename, self.compress_type, self.flag_bits = filename, compress_type, flag_bits
-        self.compress_size, self.file_size, self.header_offset = compress_size, file_size, header_offset
+
+def _member_payload(raw: bytes, info) -> bytes:
+    """A member's bytes as stored (compressed) in the archive."""
+    start = info.header_offset
+    if raw[start:start + 4] != b"PK\x03\x04":
+        raise zipfile.BadZipFile("en-tête local absent")
+    name_length, extra_length = struct.unpack_from("<HH", raw, start + 26)
+    begin = start + 30 + name_length + extra_length
+    return raw[begin:begin + info.compress_size]
 
 
-def _central_directory(raw: bytes) -> list[_Member] | None:
-    """Members from the end-of-central-directory record; None when zipfile should decide."""
-    end = raw.rfind(b"PK\x05\x06", max(0, len(raw) - 65_557))
-    if end < 0 or end + _EOCD.size > len(raw):
-        return None
-    _, disk, cd_disk, _, count, cd_size, cd_offset, _ = _EOCD.unpack_from(raw, end)
-    if disk or cd_disk or count == 0xFFFF or cd_offset == 0xFFFFFFFF or cd_offset + cd_size != end:
-        return None  # multi-disk, zip64 or bytes before the archive
-    members, at = [], cd_offset
-    for _ in range(count):
-        (signature, _, _, flags, method, _, _, _, compressed, size, name_length, extra_length, comment_length,
-         _, _, _, offset) = _CENTRAL.unpack_from(raw, at)
-        if signature != b"PK\x01\x02" or 0xFFFFFFFF in (compressed, size, offset):
-            return None
-        name = raw[at + 46:at + 46 + name_length].decode("utf-8" if flags & 0x800 else "cp437")
-        members.append(_Member(name, method, flags, compressed, size, offset))
-        at += 46 + name_length + extra_length + comment_length
-    return members if at == end else None
+_WORKSHEET = re.compile(r"^xl/worksheets/[^/]+\.xml$")
+_VALUE_TAGS = (b"<v>", b"<v ", b"<is>", b":v>", b":is>")
+_ROW_NUMBER = re.compile(rb'\br="([0-9]+)"')
+
+
+def _columns_beyond(limit: int) -> re.Pattern:
+    """Cell references of a column past the `limit`-th (26 <= limit < 702), e.g. ` r="GS12"`."""
+    limit = min(max(limit, 26), 701)
+    first, second = divmod(limit - 1, 26)  # the last allowed column is letters (first, second)
+    a, b = chr(64 + first), chr(65 + second)
+    options = [b"[A-Z]{3}"]
+    if a < "Z":
+        options.append(f"[{chr(ord(a) + 1)}-Z][A-Z]".encode())
+    if b < "Z":
+        options.append(f"{a}[{chr(ord(b) + 1)}-Z]".encode())
+    return re.compile(rb' r="(?:' + b"|".join(options) + rb')[0-9]')
+
+
+def _sheet_extent(xml: bytes, columns: re.Pattern) -> tuple[int, bool]:
+    """(the last row holding a value, whether a cell past the column limit holds one) of a
+    worksheet's XML, without parsing it: calamine builds a dense grid from the first to
+    the last cell with a value, so one value at row 1,000,000 (or column XFD) costs the
+    memory of a million rows, while rows merely formatted (no value) cost nothing."""
+    last = max(xml.rfind(tag) for tag in _VALUE_TAGS)
+    if last < 0:
+        return 0, False
+    row_at = max(xml.rfind(b"<row", 0, last), xml.rfind(b":row", 0, last))
+    match = _ROW_NUMBER.search(xml, row_at, xml.find(b">", row_at)) if row_at >= 0 else None
+    last_row = int(match.group(1)) if match else xml.count(b"row", 0, last)
+    wide = False
+    for seen, cell in enumerate(columns.finditer(xml)):
+        closing = xml.find(b">", cell.end())
+        if xml[closing - 1:closing] != b"/":
+            end = xml.find(b"</", closing)
+            if any(tag in xml[closing:end + 4] for tag in (b"<v", b"<is", b":v", b":is")):
+                wide = True
+                break
+        if seen > 10_000:  # ten thousand formatted cells past the limit: a sheet to clean anyway
+            wide = True
+            break
+    return last_row, wide
+
+
+_ODS_REPEATED = re.compile(rb'number-(rows|columns)-repeated="([0-9]+)"')
+
+
+def _ods_extent(xml: bytes) -> tuple[int, bool]:
+    """What an OpenDocument sheet repeats: a row (or cell) holding a value repeated past the
+    limits, which calamine would expand, as `_sheet_extent` answers; repeated empty rows and
+    cells (a sheet formatted to its end) cost nothing."""
+    rows = LIMITS.export_rows + _TITLE_ROWS
+    for seen, match in enumerate(_ODS_REPEATED.finditer(xml)):
+        count, is_row = int(match.group(2)), match.group(1) == b"rows"
+        if count > (rows if is_row else LIMITS.columns):
+            closing = xml.find(b">", match.end())
+            end = closing if xml[closing - 1:closing] == b"/" else xml.find(
+                b"</table:table-row>" if is_row else b"</table:table-cell>", closing)
+            if b"office:value" in xml[closing:end] or b"<text:p>" in xml[closing:end]:
+                return (count, False) if is_row else (0, True)
+        if seen > 100_000:
+            break
+    return 0, False
 
 
 def _sniff_workbook(raw: bytes, outcome: FileOutcome) -> _Archive | None:
-    """Refuse from the first bytes and the zip directory what is not a workbook, before
-    calamine sees it (and before anything is decompressed). Returns the zip archive (None
-    for a legacy OLE2 .xls), so that its directory is parsed once per file."""
+    """Refuse from the first bytes and the zip archive what is not a workbook or would
+    cost more than the limits, before calamine sees it: every member is inflated once here,
+    counting its real size, and each worksheet's extent is bounded. Returns the zip archive
+    (None for a legacy OLE2 .xls), so that its directory is read once per file."""
     if not raw.strip():
         raise UnreadableFile("fichier vide (0 octet)" if not raw else "fichier vide")
     head = raw[:1024].lstrip().lower()
@@ -397,27 +738,45 @@ def _sniff_workbook(raw: bytes, outcome: FileOutcome) -> _Archive | None:
         raise UnreadableFile(
             "ce fichier n'est pas un classeur (ni .xlsx, ni .xls, ni .ods) : envoyer le classeur Excel du modèle"
         )
+    budget = LIMITS.inflated_mb * 1024 * 1024
+    columns = _columns_beyond(LIMITS.columns)
+    extents: dict[str, tuple[int, bool]] = {}
+    mimetype = b""
     try:
         archive = _Archive(raw)
-        members = archive.members
-        names = archive.names()
-        mimetype = archive.read("mimetype")[:100] if "mimetype" in names and \
-            archive._by_name["mimetype"].file_size < 200 else b""
-    except (zipfile.BadZipFile, EOFError, ValueError, struct.error, zlib.error) as exc:
-        raise UnreadableFile("classeur tronqué ou corrompu : l'archive .xlsx ne s'ouvre pas") from exc
-    total = sum(info.file_size for info in members)
-    if total > MAX_UNCOMPRESSED_BYTES:
-        raise UnreadableFile(
-            f"classeur refusé : son contenu décompressé annonce {total // (1024 * 1024)} Mo "
-            f"(limite {MAX_UNCOMPRESSED_BYTES // (1024 * 1024)} Mo), possible bombe de décompression"
-        )
-    for info in members:
-        if info.file_size > _RATIO_CHECK_FROM_BYTES and info.file_size > MAX_COMPRESSION_RATIO * max(
-                info.compress_size, 1):
+        announced = sum(info.file_size for info in archive.members)
+        if announced > budget:  # no need to inflate what says it is too big
             raise UnreadableFile(
-                f"classeur refusé : « {info.filename} » se décompresse {info.file_size // max(info.compress_size, 1)} "
-                "fois sa taille, possible bombe de décompression"
+                f"classeur refusé : son contenu décompressé annonce {_thousands(announced // (1024 * 1024))} Mo "
+                f"(limite {LIMITS.inflated_mb} Mo), possible bombe de décompression"
             )
+        for info in archive.members:
+            if info.is_dir():
+                continue
+            data = archive.read(info.filename, budget)
+            budget -= len(data)
+            if len(data) > _RATIO_CHECK_FROM_BYTES and len(data) > MAX_COMPRESSION_RATIO * max(info.compress_size, 1):
+                raise UnreadableFile(
+                    f"classeur refusé : « {printable_name(info.filename)} » se décompresse "
+                    f"{len(data) // max(info.compress_size, 1)} fois sa taille, possible bombe de décompression"
+                )
+            if info.filename == "mimetype":
+                mimetype = data[:100]
+            elif _WORKSHEET.match(info.filename):
+                extents[info.filename] = _sheet_extent(data, columns)
+            elif info.filename == "content.xml":
+                extents[info.filename] = _ods_extent(data)
+            del data
+    except _InflatedTooBig as exc:
+        raise UnreadableFile(
+            f"classeur refusé : son contenu décompressé dépasse {LIMITS.inflated_mb} Mo (limite par fichier, "
+            f"mesurée en décompressant « {printable_name(str(exc))} », quelles que soient les tailles annoncées) ; "
+            "possible bombe de décompression, ou classeur plein de lignes mises en forme : le nettoyer et le renvoyer"
+        ) from exc
+    except (zipfile.BadZipFile, EOFError, ValueError, struct.error, zlib.error, NotImplementedError,
+            RuntimeError) as exc:
+        raise UnreadableFile("classeur tronqué ou corrompu : l'archive .xlsx ne s'ouvre pas") from exc
+    names = archive.names()
     if b"opendocument.spreadsheet" in mimetype:
         outcome.format = "ods"
     elif "xl/workbook.xml" in names or "xl/workbook.bin" in names:
@@ -426,7 +785,41 @@ def _sniff_workbook(raw: bytes, outcome: FileOutcome) -> _Archive | None:
         raise UnreadableFile(
             "archive zip qui n'est pas un classeur (.xlsx ou .ods) : envoyer le classeur Excel du modèle"
         )
+    _check_extents(archive, extents)
     return archive
+
+
+def _check_extents(archive: _Archive, extents: dict[str, tuple[int, bool]]) -> None:
+    rows = LIMITS.export_rows + _TITLE_ROWS
+    too_far = {path: extent for path, extent in extents.items() if extent[0] > rows or extent[1]}
+    if not too_far:
+        return
+    try:
+        sheet_of = {path: name for name, path in _sheet_paths(archive).items()}
+    except (KeyError, zipfile.BadZipFile, _InflatedTooBig):
+        sheet_of = {}
+    path, (last_row, wide) = next(iter(too_far.items()))
+    sheet = "une feuille" if path == "content.xml" else f"la feuille « {printable_name(sheet_of.get(path, path))} »"
+    if wide:
+        raise UnreadableFile(
+            f"fichier refusé : {sheet} a des valeurs au-delà de la colonne "
+            f"{column_letter(LIMITS.columns - 1)} (limite {LIMITS.columns} colonnes) ; supprimer les colonnes en trop "
+            "et le renvoyer"
+        )
+    raise UnreadableFile(
+        f"fichier refusé : {sheet} a des valeurs jusqu'à la ligne {_thousands(last_row)} "
+        f"(limite {_thousands(rows)} lignes par feuille) ; un export régional fait quelques milliers de lignes : "
+        "supprimer les lignes en trop (ou découper l'export) et le renvoyer"
+    )
+
+
+# Spreadsheet XML compresses ~10x (a sheet formatted down to its last row ~50x): a member
+# past this ratio, really inflated, and this size is a bomb, not a form.
+MAX_COMPRESSION_RATIO = 200
+_RATIO_CHECK_FROM_BYTES = 10 * 1024 * 1024
+
+# rows a sheet may have above its header (title, notes) beyond the rows limit
+_TITLE_ROWS = 100
 
 
 def _read_workbook(raw: bytes, outcome: FileOutcome) -> tuple[list[list], list[list], pl.DataFrame]:
@@ -440,7 +833,7 @@ def _read_workbook(raw: bytes, outcome: FileOutcome) -> tuple[list[list], list[l
             return _read_centre_workbook(reader, archive, outcome, sheets)
         outcome.container = "export_tableur"
         return _read_export_workbook(reader, outcome), [], _empty(ISSUE_SCHEMA)
-    except UnreadableFile:
+    except (UnreadableFile, MemoryError):
         raise
     except Exception as exc:  # calamine raises its own types for every kind of damage
         kind = {"xls": "ancien format .xls", "ods": "classeur .ods"}.get(outcome.format, "classeur")
@@ -449,10 +842,21 @@ def _read_workbook(raw: bytes, outcome: FileOutcome) -> tuple[list[list], list[l
         ) from exc
 
 
-def _sheet_grid(reader, name: str) -> list[list[str | None]]:
+def _loaded(reader, name: str, limit: int, what: str):
+    """A sheet as text, refused past `limit` rows or the column limit (a legacy .xls, which
+    is not checked before calamine, lands here; an .xlsx was bounded by `_sniff_workbook`)."""
+    sheet = reader.load_sheet(name, header_row=None, dtypes="string", skip_rows=0, n_rows=limit + 1)
+    if sheet.height > limit:
+        shown = LIMITS.export_rows if what == "export" else limit
+        raise UnreadableFile(_too_many_rows(what, shown, f"feuille « {printable_name(name)} »"))
+    _check_columns(sheet.width, printable_name(name))
+    return sheet
+
+
+def _sheet_grid(reader, name: str, limit: int, what: str = "form") -> list[list[str | None]]:
     """Every row of a sheet as text, row i of the list = spreadsheet row i + 1 (hidden rows
     included: a hidden line still holds what the centre declared)."""
-    sheet = reader.load_sheet(name, header_row=None, dtypes="string", skip_rows=0)
+    sheet = _loaded(reader, name, limit, what)
     if sheet.width == 0:
         return []
     return sheet.to_polars().rows()
@@ -460,7 +864,7 @@ def _sheet_grid(reader, name: str) -> list[list[str | None]]:
 
 def _label_value_columns(reader, name: str) -> tuple[list, list]:
     """Columns A (labels) and B (values) of a form sheet as lists, item i = row i + 1."""
-    sheet = reader.load_sheet(name, header_row=None, dtypes="string", skip_rows=0)
+    sheet = _loaded(reader, name, LIMITS.form_rows, "form")
     if sheet.width == 0:
         return [], []
     frame = sheet.to_polars()
@@ -523,7 +927,7 @@ def _known_label_keys() -> frozenset[str]:
 
 def _read_personnel(reader, sheet_name: str, key: str):
     labels = personnel_labels()
-    grid = _sheet_grid(reader, sheet_name)
+    grid = _sheet_grid(reader, sheet_name, LIMITS.form_rows)
     header_at = next(
         (i for i, row in enumerate(grid) if row and label_key(row[0]) == label_key(labels.profession)), None
     )
@@ -576,7 +980,7 @@ def _formulas_without_value(archive: _Archive | None, outcome: FileOutcome, key:
                 ref.decode() for ref, body in _CELL_RE.findall(xml)
                 if body and b"<f" in body and not re.search(rb"<v>[^<]+</v>", body)
             } if b"<f" in xml else set()
-    except (zipfile.BadZipFile, KeyError, OSError, EOFError, ValueError, struct.error):
+    except (zipfile.BadZipFile, KeyError, OSError, EOFError, ValueError, struct.error, _InflatedTooBig):
         return _empty(ISSUE_SCHEMA)
     records = [
         (key, key, sheet, cell, None, label, None, "warning",
@@ -585,33 +989,6 @@ def _formulas_without_value(archive: _Archive | None, outcome: FileOutcome, key:
         for sheet, actual, cell, label in empty_values if cell in formulas.get(actual, set())
     ]
     return pl.DataFrame(records, schema=ISSUE_SCHEMA, orient="row") if records else _empty(ISSUE_SCHEMA)
-
-
-def _member_bytes(raw: bytes, info) -> bytes:
-    """A member's content straight from the archive bytes (sizes were bounded by the sniff)."""
-    if info.compress_type not in (zipfile.ZIP_DEFLATED, zipfile.ZIP_STORED) or info.flag_bits & 0x1:
-        try:
-            with zipfile.ZipFile(io.BytesIO(raw)) as archive:
-                return archive.read(info.filename)
-        except (RuntimeError, NotImplementedError) as exc:  # encrypted member, unsupported compression
-            raise zipfile.BadZipFile(str(exc)) from exc
-    payload = _member_payload(raw, info)
-    if info.compress_type == zipfile.ZIP_STORED:
-        return payload
-    try:
-        return zlib.decompressobj(-15).decompress(payload, info.file_size + 1)
-    except zlib.error as exc:
-        raise zipfile.BadZipFile(str(exc)) from exc
-
-
-def _member_payload(raw: bytes, info) -> bytes:
-    """A member's bytes as stored (compressed) in the archive."""
-    start = info.header_offset
-    if raw[start:start + 4] != b"PK\x03\x04":
-        raise zipfile.BadZipFile("en-tête local absent")
-    name_length, extra_length = struct.unpack_from("<HH", raw, start + 26)
-    begin = start + 30 + name_length + extra_length
-    return raw[begin:begin + info.compress_size]
 
 
 def _sheet_paths(archive: _Archive) -> dict[str, str]:
@@ -665,7 +1042,7 @@ def _read_export_workbook(reader, outcome: FileOutcome) -> list[list]:
         )
     if len(outcome.sheets) > 1:
         outcome.notes.append("feuille(s) masquée(s) ignorée(s) : " + _quoted(n for n in outcome.sheets if n not in visible))
-    grid = _sheet_grid(reader, visible[0])
+    grid = _sheet_grid(reader, visible[0], LIMITS.export_rows + _TITLE_ROWS, "export")
     header_index = next((i for i, row in enumerate(grid) if sum(1 for c in row if not _blank(c)) >= 2), None)
     if header_index is None:
         raise UnreadableFile("feuille vide : aucune ligne d'en-tête trouvée")
@@ -676,6 +1053,8 @@ def _read_export_workbook(reader, outcome: FileOutcome) -> list[list]:
         for offset, row in enumerate(grid[header_index + 1:])
         if any(not _blank(cell) for cell in row)
     ]
+    if len(rows) > LIMITS.export_rows:
+        raise UnreadableFile(_too_many_rows("export", LIMITS.export_rows, f"ligne {rows[LIMITS.export_rows][0]}"))
     outcome.rows_in = len(rows)
     return _export_cells(
         outcome.source_file, visible[0], header, rows, lambda line, col: f"{column_letter(col)}{line}"
@@ -687,30 +1066,80 @@ _MANIFEST_COLUMNS = {"fichier", "date_reception"}
 
 
 def read_reception_manifest(folder: Path) -> tuple[pl.DataFrame, list[str]]:
-    """(source_file, date_reception as text) from `reception.csv`, and French problems found."""
-    path = Path(folder) / MANIFEST_NAME
+    """(source_file, date_reception as text) from every `reception.csv` below `folder`, at
+    any depth, each dating the files of its own folder (campaign-rules.md: beside the
+    files), and the French problems found."""
     empty = pl.DataFrame(schema={"source_file": pl.String, "date_reception": pl.String})
-    if not path.exists():
-        return empty, []
-    outcome = FileOutcome(MANIFEST_NAME, "", 0)
+    frames, problems = [], []
+    for path in _manifest_paths(Path(folder)):
+        prefix = "/".join(printable_name(part) for part in path.parent.relative_to(folder).parts)
+        name = f"{prefix}/{MANIFEST_NAME}" if prefix else MANIFEST_NAME
+        records, problem = _manifest_records(path, name)
+        if problem:
+            problems.append(problem)
+        frames.append(pl.DataFrame([(f"{prefix}/{file}" if prefix else file, date) for file, date in records],
+                                   schema=empty.schema, orient="row"))
+    return (pl.concat(frames) if frames else empty), problems
+
+
+def _manifest_paths(folder: Path) -> list[Path]:
+    """Every `reception.csv` below `folder` (any case), shallowest first, links not followed."""
+    found = []
+    for directory, subfolders, files in os.walk(folder):
+        subfolders.sort()
+        found += [Path(directory) / name for name in files if name.lower() == MANIFEST_NAME]
+    return sorted(found, key=lambda path: (len(path.parts), path))
+
+
+def _manifest_records(path: Path, name: str) -> tuple[list[tuple[str, str]], str | None]:
+    outcome = FileOutcome(name, "", 0)
     try:
+        if not stat.S_ISREG(os.stat(path).st_mode):  # a pipe would block the run
+            return [], f"{name} : ce n'est pas un fichier ordinaire"
+        if os.path.getsize(path) > LIMITS.file_mb * 1024 * 1024:
+            return [], f"{name} : plus de {LIMITS.file_mb} Mo, non lu"
         text = _decode(path.read_bytes(), outcome)
+    except OSError as exc:
+        return [], f"{name} : {_os_reason(exc)}"
     except UnreadableFile as exc:
-        return empty, [f"{MANIFEST_NAME} : {exc}"]
+        return [], f"{name} : {exc}"
     lines = [line for line in text.splitlines() if line.strip()]
     if not lines:
-        return empty, []
+        return [], None
     try:
         separator = _detect_separator(lines[0])
         rows = list(csv.reader(io.StringIO("\n".join(lines)), delimiter=separator))
     except csv.Error:
-        return empty, [f"{MANIFEST_NAME} : illisible (guillemet non fermé ou cellule démesurée)"]
+        return [], f"{name} : illisible (guillemet non fermé ou cellule démesurée)"
     header = [label_key(cell) or "" for cell in rows[0]]
     if not _MANIFEST_COLUMNS <= set(header):
-        return empty, [f"{MANIFEST_NAME} : en-tête attendu « fichier;date_reception », reçu « {lines[0]} »"]
+        return [], f"{name} : en-tête attendu « fichier;date_reception », reçu « {printable_name(lines[0])} »"
     at_file, at_date = header.index("fichier"), header.index("date_reception")
-    records = [
-        (re.sub(r"^\./", "", row[at_file].strip().replace("\\", "/")), row[at_date].strip())
-        for row in rows[1:] if len(row) > max(at_file, at_date)
-    ]
-    return pl.DataFrame(records, schema=empty.schema, orient="row"), []
+    records = []
+    for row in rows[1:]:
+        if len(row) > max(at_file, at_date):
+            file = re.sub(r"^\./", "", row[at_file].strip().replace("\\", "/"))
+            for alias in _disk_forms(file):
+                records.append((alias, row[at_date].strip()))
+    return records, None
+
+
+def _disk_forms(name: str) -> list[str]:
+    """`name` as a manifest writes it, and as `printable_name` shows the file it means when
+    the tool that extracted the files wrote the name in Windows-1252 or in the DOS code page
+    850 (« rapport activité.xlsx » on disk as b"rapport activit\\xe9.xlsx")."""
+    forms = [name]
+    for codec in ("cp1252", "cp850"):
+        try:
+            raw = name.encode(codec)
+        except UnicodeEncodeError:
+            continue
+        try:
+            raw.decode("utf-8")
+            continue  # the same bytes as UTF-8: the name itself
+        except UnicodeDecodeError:
+            pass
+        shown = "/".join(printable_name(os.fsdecode(part)) for part in raw.split(b"/"))
+        if shown not in forms:
+            forms.append(shown)
+    return forms

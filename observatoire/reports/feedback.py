@@ -5,7 +5,8 @@ centres, lists every error and warning by centre — who, which field, the value
 and what is expected come first, so the message shows without scrolling, and it prints on
 A4 landscape; « Fichiers », for the data team, holds one outcome per received file
 (encoding, checksum…). Values come from the centres' own files, so text that a
-spreadsheet would take for a formula (`=`, `+`, `-`, `@`) is written as a plain string.
+spreadsheet would take for a formula is written as neutralised text (`reports.cells`), and
+the file is written inside its folder only (`observatoire.outputs`).
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from openpyxl import Workbook
 from openpyxl.styles import Alignment, PatternFill
 from openpyxl.utils import get_column_letter
 
+from observatoire.outputs import save_workbook
 from observatoire.reports.layout import (HEADER_FILL, HEADER_FONT, print_on_a4_landscape, set_cell,
                                          wrapped_row_height)
 from observatoire.stages import outcomes_frame, unreadable_file_issues
@@ -63,9 +65,7 @@ def write_feedback_workbook(issues: pl.DataFrame, outcomes: pl.DataFrame, path: 
     ) if "readable" in outcomes.columns else outcomes
     _write_table(files, shown, OUTCOME_COLUMNS, highlight=("readable", "non"), frozen="B2", wrapped={"reason"})
     print_on_a4_landscape(files, "Fichiers reçus")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    workbook.save(path)
-    return path
+    return save_workbook(workbook, path.parent, path.name)
 
 
 def _write_table(sheet, frame: pl.DataFrame, columns, highlight, frozen: str, wrapped: set[str]) -> None:

@@ -6,10 +6,10 @@ from __future__ import annotations
 import datetime as dt
 import math
 
-from openpyxl.cell.cell import TYPE_STRING
-
 from openpyxl.styles import Font, PatternFill
 from openpyxl.worksheet.page import PageMargins
+
+from observatoire.reports.cells import set_value
 
 HEADER_FILL = PatternFill("solid", fgColor="1F4E78")
 HEADER_FONT = Font(bold=True, color="FFFFFF")
@@ -44,21 +44,6 @@ def print_on_a4_landscape(sheet, title: str) -> None:
     sheet.oddFooter.right.text = "Page &P / &N"
 
 
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def set_cell(cell, value) -> None:
-    """Write a value into a cell; a text stays text, whatever it starts with."""
-    if value is None:
-        return
-    if isinstance(value, str):
-        # A centre's value such as `=HYPERLINK(...)` or `-1` typed as text must stay text:
-        # openpyxl would store any string starting with `=` as a formula.
-        cell.value = value
-        cell.data_type = TYPE_STRING
-        if value.startswith(_FORMULA_START):
-            cell.quotePrefix = True
-        return
-    if isinstance(value, dt.datetime) and value.tzinfo is not None:
-        value = value.replace(tzinfo=None)  # Excel has no time zones; values are Paris time
-    cell.value = value
+# Every value from a file or from FINESS reaches a cell through `cells.set_value` (formula
+# neutralisation); the layout code knows it by this name.
+set_cell = set_value

@@ -25,7 +25,9 @@ from openpyxl.utils import get_column_letter
 from sqlalchemy.engine import Engine
 
 from observatoire.errors import CampaignError
+from observatoire.outputs import save_workbook
 from observatoire.readers.reference_data import departement_regions
+from observatoire.reports.cells import write_row
 from observatoire.reports.layout import (HEADER_FILL, HEADER_FONT, print_on_a4_landscape, set_cell,
                                          wrapped_row_height)
 from observatoire.vocabulary import CHASE_ORDER, STATUS_COLOURS, STATUS_LABELS, campaign_title
@@ -102,10 +104,11 @@ def write_relance_workbooks(engine: Engine, year: int, regions: list[str] | None
                 {"y": year, "r": region}).all()
             path = out_dir / f"relance_{year}_region_{region}.xlsx"
             calls = previous_call_log(path)
+            # every value from FINESS, a submission or the earlier workbook goes through
+            # `cells`, the file through `outputs` (inside out_dir, never through a link)
             book = _workbook(year, region, chase, errors, rates, today, calls)
             _changes_sheet(book, year, region, changes)
-            book.save(path)
-            paths.append(path)
+            paths.append(save_workbook(book, out_dir, path.name))
     return paths
 
 
@@ -127,7 +130,7 @@ def days_since_deadline(status: str, deadline: dt.date | None, today: dt.date) -
 def previous_call_log(path: Path) -> dict[str, list]:
     """The calls typed into an earlier workbook of the same campaign and region, by FINESS
     ET (empty when there is none, or it cannot be read)."""
-    if not path.exists():
+    if path.is_symlink() or not path.exists():  # a link planted there is replaced, never read
         return {}
     try:
         book = load_workbook(path, read_only=True, data_only=True)
@@ -231,15 +234,15 @@ def _workbook(year: int, region: str, chase, errors, rates, today: dt.date, call
     if calls:  # calls logged for centres that need no chase any more: kept, not lost
         archive = book.create_sheet("Appels antérieurs")
         _header(archive, [("N° FINESS ET", 11), ("Raison sociale", 34), *CALL_LOG])
-        for finess, (name, *logged) in sorted(calls.items()):
-            archive.append([finess, name, *logged])
+        for number, (finess, (name, *logged)) in enumerate(sorted(calls.items()), start=2):
+            write_row(archive, number, [finess, name, *logged])
         archive.freeze_panes = "A2"
         print_on_a4_landscape(archive, f"{campaign_title(year)} — {region_title} — appels antérieurs")
 
     summary = book.create_sheet("Taux par département")
     _header(summary, RATE_COLUMNS)
-    for row in rates:
-        summary.append([named(row[0]), *row[1:]])
+    for number, row in enumerate(rates, start=2):
+        write_row(summary, number, [named(row[0]), *row[1:]])
     summary.freeze_panes = "B2"
     summary.auto_filter.ref = f"A1:{get_column_letter(len(RATE_COLUMNS))}{max(summary.max_row, 2)}"
     print_on_a4_landscape(summary, f"{campaign_title(year)} — {region_title} — taux par département")

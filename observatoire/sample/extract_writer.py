@@ -12,6 +12,7 @@ import io
 import random
 from pathlib import Path
 
+from observatoire.outputs import write_output
 from observatoire.sample.referential import Establishment, Referential, Snapshot
 
 STRUCTUREET_FIELDS = (
@@ -65,10 +66,7 @@ def render_extract(referential: Referential, snapshot: Snapshot, seed: int) -> b
 
 
 def write_extracts(referential: Referential, snapshots, folder: Path, seed: int) -> list[Path]:
-    folder.mkdir(parents=True, exist_ok=True)
     paths = []
     for snapshot in snapshots:
-        path = folder / snapshot.file_name
-        path.write_bytes(render_extract(referential, snapshot, seed))
-        paths.append(path)
+        paths.append(write_output(folder, snapshot.file_name, render_extract(referential, snapshot, seed)))
     return paths

@@ -12,6 +12,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from observatoire.outputs import write_output
 from observatoire.sample.campaign import Campaign, CampaignPlanner
 from observatoire.sample.changes import CASE_LABELS as CHANGE_CASE_LABELS, ExpectedChange, plan_changes
 from observatoire.sample.expected import (
@@ -61,7 +62,7 @@ def generate_sample(out_dir: Path, seed: int = 2025) -> SampleManifest:
     for year in YEARS:
         campaigns[year] = _write_year(planned[year], referential, out_dir / str(year), seed, changes[year])
     readme = out_dir / "README.txt"
-    readme.write_text(_readme(out_dir, seed, extracts, campaigns, planned, referential), encoding="utf-8")
+    write_output(out_dir, readme.name, _readme(out_dir, seed, extracts, campaigns, planned, referential).encode("utf-8"))
     return SampleManifest(out_dir, seed, extracts, campaigns, readme)
 
 
@@ -69,14 +70,13 @@ def _write_year(campaign: Campaign, referential: Referential, folder: Path, seed
                 changes: list[ExpectedChange]) -> CampaignPaths:
     paths = CampaignPaths(campaign.year, folder / "submissions", folder / "calendrier.csv", folder / "expected")
     write_campaign(campaign, paths.submissions_dir, seed)
-    paths.calendar.write_bytes(calendar_bytes(campaign))
+    write_output(folder, paths.calendar.name, calendar_bytes(campaign))
     mark_current_versions(campaign)
     rows = derive_statuses(campaign, referential)
-    paths.expected_dir.mkdir(parents=True, exist_ok=True)
-    (paths.expected_dir / "centre_year_status.csv").write_bytes(status_csv(campaign.year, rows))
-    (paths.expected_dir / "submissions.csv").write_bytes(submissions_csv(campaign))
-    (paths.expected_dir / "unreadable.csv").write_bytes(unreadable_csv(campaign))
-    (paths.expected_dir / "changes.csv").write_bytes(changes_csv(changes))
+    write_output(folder, "expected/centre_year_status.csv", status_csv(campaign.year, rows))
+    write_output(folder, "expected/submissions.csv", submissions_csv(campaign))
+    write_output(folder, "expected/unreadable.csv", unreadable_csv(campaign))
+    write_output(folder, "expected/changes.csv", changes_csv(changes))
     return paths
 
 
@@ -92,7 +92,8 @@ def _clear_previous_sample(out_dir: Path) -> None:
         )
     for name in present:
         path = out_dir / name
-        shutil.rmtree(path) if path.is_dir() else path.unlink()
+        # a link planted in place of a generated folder is removed, never followed
+        shutil.rmtree(path) if path.is_dir() and not path.is_symlink() else path.unlink()
 
 
 # ------------------------------------------------------------------ README

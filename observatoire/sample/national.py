@@ -38,6 +38,7 @@ from xml.sax.saxutils import escape
 
 from openpyxl import Workbook
 
+from observatoire.outputs import write_output
 from observatoire.sample.campaign import WORKBOOK, Campaign, CampaignPlanner, Submission, departement_folder
 from observatoire.sample.extract_writer import render_extract
 from observatoire.sample.geography import CDS_COMMUNES, OTHER_COMMUNES, Commune, load_departements
@@ -230,7 +231,7 @@ def write_national_campaign(campaign: Campaign, submissions_dir: Path, seed: int
             relative = _unique(f"{folder}/{stem}.xlsx", taken)
             if number == 1:
                 submission.source_file = relative
-            _write(submissions_dir / relative, writer.workbook(workbook_rows(version, year, rng)))
+            _write(submissions_dir, relative, writer.workbook(workbook_rows(version, year, rng)))
             counts["workbooks"] += 1
     for region in sorted(export_rows):
         fmt, rows = formats[region], export_rows[region]
@@ -243,14 +244,14 @@ def write_national_campaign(campaign: Campaign, submissions_dir: Path, seed: int
                 for number, submission in enumerate(rows, start=1):
                     submission.source_file, submission.source_row = relative, number
             sent = rows if copy == 1 else [_resent(s, copy) for s in rows]
-            _write(submissions_dir / relative, export_bytes(
+            _write(submissions_dir, relative, export_bytes(
                 [export_row(s, year, fmt, rng) for s in sent], export_header(year, fmt, rng), fmt))
             counts["exports"] += 1
             counts["export_rows"] += len(rows)
     for case in campaign.unreadable:
-        _write(submissions_dir / case.relative_path, unreadable_bytes(case, year, formats[case.region], rng))
+        _write(submissions_dir, case.relative_path, unreadable_bytes(case, year, formats[case.region], rng))
         counts["unreadable"] += 1
-    _write(submissions_dir / "reception.csv", manifest_bytes(campaign.submissions))
+    _write(submissions_dir, "reception.csv", manifest_bytes(campaign.submissions))
     return counts
 
 
@@ -281,13 +282,13 @@ def generate_national(out_dir: Path, n_centres: int = 3000, seed: int = 2025, fi
     out_dir.mkdir(parents=True)
     referential = build_national_referential(seed, n_centres, finess_lines)
     extract = out_dir / "finess" / EXTRACT.file_name
-    _write(extract, render_extract(referential, EXTRACT, seed))
+    _write(out_dir, extract.relative_to(out_dir), render_extract(referential, EXTRACT, seed))
     campaign = CampaignPlanner(YEAR, referential, seed, workbook_share=0.8,
                                export_regions=set(EXPORT_FORMATS[YEAR])).plan()
     submissions_dir = out_dir / str(YEAR) / "submissions"
     counts = write_national_campaign(campaign, submissions_dir, seed, file_multiplier)
     calendar = out_dir / str(YEAR) / "calendrier.csv"
-    calendar.write_bytes(calendar_bytes(campaign))
+    write_output(out_dir, calendar.relative_to(out_dir), calendar_bytes(campaign))
     files = sum(1 for p in submissions_dir.rglob("*") if p.is_file() and p.name != "reception.csv")
     summary = {
         "generator_version": GENERATOR_VERSION, "seed": seed, "n_centres_requested": n_centres,
@@ -300,7 +301,7 @@ def generate_national(out_dir: Path, n_centres: int = 3000, seed: int = 2025, fi
         "submissions_bytes": sum(p.stat().st_size for p in submissions_dir.rglob("*") if p.is_file()),
         "generation_seconds": round(time.perf_counter() - started, 2),
     }
-    (out_dir / MARKER).write_text(json.dumps(summary, indent=2, ensure_ascii=False), encoding="utf-8")
+    write_output(out_dir, MARKER, json.dumps(summary, indent=2, ensure_ascii=False).encode("utf-8"))
     return NationalManifest(out_dir, YEAR, extract, submissions_dir, calendar, summary)
 
 

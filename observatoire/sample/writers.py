@@ -19,6 +19,7 @@ from pathlib import Path
 
 from openpyxl import Workbook
 
+from observatoire.outputs import write_output
 from observatoire.sample.campaign import WORKBOOK, Campaign, Submission, UnreadableCase, departement_folder
 from observatoire.sample.content import StaffRow
 from observatoire.sample.template import (
@@ -227,7 +228,7 @@ def write_campaign(campaign: Campaign, submissions_dir: Path, seed: int) -> None
         if submission.container == WORKBOOK:
             relative = _unique(f"{departement_folder(submission.departement)}/{workbook_name(submission, year, rng)}", taken)
             submission.source_file = relative
-            _write(submissions_dir / relative, workbook_bytes(submission, year, rng))
+            _write(submissions_dir, relative, workbook_bytes(submission, year, rng))
         else:
             export_rows.setdefault(submission.region, []).append(submission)
     for region in sorted(export_rows):
@@ -239,11 +240,11 @@ def write_campaign(campaign: Campaign, submissions_dir: Path, seed: int) -> None
         for number, submission in enumerate(rows, start=1):
             submission.source_file, submission.source_row = relative, number
         header = export_header(year, fmt, rng)
-        _write(submissions_dir / relative,
+        _write(submissions_dir, relative,
                export_bytes([export_row(s, year, fmt, rng) for s in rows], header, fmt))
     for case in campaign.unreadable:
-        _write(submissions_dir / case.relative_path, unreadable_bytes(case, year, formats[case.region], rng))
-    _write(submissions_dir / "reception.csv", manifest_bytes(campaign.submissions))
+        _write(submissions_dir, case.relative_path, unreadable_bytes(case, year, formats[case.region], rng))
+    _write(submissions_dir, "reception.csv", manifest_bytes(campaign.submissions))
 
 
 def unreadable_bytes(case: UnreadableCase, year: int, fmt: ExportFormat, rng: random.Random) -> bytes:
@@ -284,7 +285,7 @@ def _unique(relative: str, taken: set[str]) -> str:
     return candidate
 
 
-def _write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(data)
+def _write(folder: Path, relative, data: bytes) -> None:
+    # inside `folder` only, never through a link planted there (observatoire.outputs)
+    write_output(folder, relative, data)
 

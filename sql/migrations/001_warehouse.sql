@@ -22,7 +22,7 @@ CREATE TABLE IF NOT EXISTS pipeline_run (
     n_unexpected        INTEGER,
     started_at          TIMESTAMPTZ NOT NULL,
     finished_at         TIMESTAMPTZ,
-    outcome             TEXT NOT NULL,            -- succeeded | failed
+    outcome             TEXT NOT NULL,            -- running | succeeded | failed | interrupted
     message             TEXT
 );
 

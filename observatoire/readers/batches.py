@@ -1,0 +1,116 @@
+"""Who reads the received files, and in what batches: the reader processes of this
+machine (`ReaderPool`) or the workers of a Dask cluster, behind one small interface the
+pipeline uses the same way (`queue` every batch as soon as the files are listed, `read`
+each batch back in order, `close`).
+"""
+from __future__ import annotations
+
+import math
+from contextlib import contextmanager
+from pathlib import Path
+
+from observatoire.errors import CampaignError
+from observatoire.readers.pool import FileBatch, ReaderPool, concat_batches, read_batch
+
+# Files per batch: a batch is one progress step (and one task run under Prefect, whose cost
+# is per batch, not per file). The reader processes get the files in smaller chunks
+# (ReaderPool.prefetch).
+READ_BATCH_MAX = 2500
+# Each Prefect task run costs the server ~25 ms of CPU, shared with the reader processes on
+# a small machine: a campaign that reads in two seconds needs no 12-step progress bar.
+READ_BATCH_MIN = 500
+PROGRESS_STEPS = 12  # about this many batches, hence progress updates, while files are read
+DASK_CHUNK = 50  # files per Dask task: enough work to pay for the round trip to a worker
+DASK_CONNECT_TIMEOUT_S = 10
+
+
+def read_batches(files: list[str]) -> list[list[str]]:
+    """Batches small enough for the progress to move, large enough to keep the per-batch
+    overhead low."""
+    size = max(READ_BATCH_MIN, min(READ_BATCH_MAX, math.ceil(len(files) / PROGRESS_STEPS)))
+    return [files[i:i + size] for i in range(0, len(files), size)]
+
+
+class LocalReaders:
+    """The reader processes of this machine (one per core by default, none with 1)."""
+
+    where = "local"
+
+    def __init__(self, workers: int | None) -> None:
+        self.pool = ReaderPool(workers)
+
+    def queue(self, batches: list[list[str]], root: str) -> None:
+        self.pool.prefetch(batches, root)
+
+    def read(self, paths: list[str], root: str) -> FileBatch:
+        return self.pool.read(paths, root)
+
+    def done_reading(self) -> None:
+        self.pool.close()
+
+    def call(self, function, *args):
+        return function(*args)
+
+    def close(self) -> None:
+        self.pool.close()
+
+
+class DaskReaders:
+    """The workers of the Dask cluster at `address` read the files and validate them; this
+    process only collects the frames. The client is this process's: it goes with it."""
+
+    def __init__(self, address: str) -> None:
+        try:
+            from distributed import Client
+        except ImportError as exc:  # pragma: no cover - distributed is in requirements.lock
+            raise CampaignError("Cluster Dask demandé mais le paquet distributed n'est pas installé.") from exc
+        self.where = address
+        try:
+            self.client = Client(address, timeout=DASK_CONNECT_TIMEOUT_S, set_as_default=False)
+        except (OSError, TimeoutError) as exc:  # distributed's "Timed out trying to connect to …"
+            raise CampaignError(f"Cluster Dask injoignable : {address} ({exc}).") from exc
+        self._queued: dict[tuple, list] = {}
+
+    def queue(self, batches: list[list[str]], root: str) -> None:
+        for paths in batches:
+            chunks = [paths[i:i + DASK_CHUNK] for i in range(0, len(paths), DASK_CHUNK)]
+            self._queued[(tuple(paths), str(root))] = [
+                self.client.submit(read_batch, chunk, str(root), pure=False) for chunk in chunks]
+
+    def read(self, paths: list[str], root: str) -> FileBatch:
+        futures = self._queued.pop((tuple(paths), str(root)), None)
+        if futures is None:
+            futures = [self.client.submit(read_batch, list(paths), str(root), pure=False)]
+        return concat_batches([future.result() for future in futures])
+
+    def done_reading(self) -> None:
+        """The client stays: the validation runs on the cluster too."""
+
+    def call(self, function, *args):
+        return self.client.submit(function, *args, pure=False).result()
+
+    def close(self) -> None:
+        self._queued.clear()
+        self.client.close()
+
+
+@contextmanager
+def reader_processes(workers: int | None, dask_address: str | None = None):
+    """The readers of one run, started now (they import the readers while the caller goes
+    on) and stopped when the run ends, whichever way it ends."""
+    readers = DaskReaders(dask_address) if dask_address else LocalReaders(workers)
+    try:
+        yield readers
+    finally:
+        readers.close()
+
+
+def read_in_batches(readers, batches: list[list[str]], root: Path | str, on_batch=None) -> list[FileBatch]:
+    """Every batch, in order; `on_batch(batch, files_done, files_total)` after each."""
+    total, done, contents = sum(len(batch) for batch in batches), 0, []
+    for paths in batches:
+        contents.append(readers.read(paths, str(root)))
+        done += len(paths)
+        if on_batch is not None:
+            on_batch(contents[-1], done, total)
+    return contents

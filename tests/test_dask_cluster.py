@@ -1,0 +1,128 @@
+"""A campaign read and validated on a real Dask cluster: a `dask scheduler` and a
+`dask worker` process started from their command lines, on free ports, as a deployment
+runs them. What crosses the process boundary (the files' frames, the validation) comes
+back identical: the warehouse holds exactly what a local run loads."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from flows.parameters import CampaignParameters
+from observatoire import pipeline
+from observatoire.sample.national import cached_national
+
+DASK = Path(sys.executable).with_name("dask")
+RUN_COLUMNS = {"run_id", "loaded_at"}
+
+
+@pytest.fixture(scope="module")
+def campaign(tmp_path_factory):
+    return cached_national(tmp_path_factory.mktemp("national"), n_centres=120, file_multiplier=1, finess_lines=2000)
+
+
+def _stop(process: subprocess.Popen) -> None:
+    """The process and everything it started (its own session)."""
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=20)
+
+
+@pytest.fixture
+def dask_cluster(tmp_path):
+    """The address of a scheduler with one worker process (the worker's nanny starts it),
+    and the worker's pid."""
+    scheduler_file = tmp_path / "scheduler.json"
+    logs = tmp_path / "dask-logs"
+    logs.mkdir()
+    env = {**os.environ, "DASK_DISTRIBUTED__WORKER__DAEMON": "False"}
+    started = []
+    try:
+        started.append(subprocess.Popen(
+            [str(DASK), "scheduler", "--host", "127.0.0.1", "--port", "0", "--dashboard-address", ":0",
+             "--scheduler-file", str(scheduler_file), "--no-show"],
+            stdout=open(logs / "scheduler.out", "wb"), stderr=subprocess.STDOUT, env=env, cwd=tmp_path,
+            start_new_session=True))
+        deadline = time.monotonic() + 120
+        while not scheduler_file.exists() or not scheduler_file.read_text().strip():
+            assert started[0].poll() is None, (logs / "scheduler.out").read_text()
+            assert time.monotonic() < deadline, "the Dask scheduler did not start"
+            time.sleep(0.2)
+        address = json.loads(scheduler_file.read_text())["address"]
+        started.append(subprocess.Popen(
+            [str(DASK), "worker", address, "--nworkers", "1", "--nthreads", "2", "--no-dashboard",
+             "--memory-limit", "2GiB", "--local-directory", str(tmp_path / "dask-worker")],
+            stdout=open(logs / "worker.out", "wb"), stderr=subprocess.STDOUT, env=env, cwd=tmp_path,
+            start_new_session=True))
+        from distributed import Client
+
+        with Client(address, timeout=60) as client:
+            client.wait_for_workers(1, timeout=120)
+            worker_pids = set(client.run(os.getpid).values())
+        yield address, worker_pids
+    finally:
+        for process in reversed(started):
+            _stop(process)
+
+
+def _tables(url: str, year: int) -> dict[str, list]:
+    engine = sa.create_engine(url)
+    tables = {}
+    with engine.connect() as connection:
+        for table in ("centre_year_status", "submission", "submission_issue", "file_outcome"):
+            rows = connection.execute(sa.text(f"SELECT * FROM {table} WHERE campaign_year = {year}")).mappings()
+            tables[table] = sorted(tuple(sorted((k, str(v)) for k, v in row.items() if k not in RUN_COLUMNS))
+                                   for row in rows)
+    engine.dispose()
+    return tables
+
+
+def test_a_campaign_on_dask_worker_processes_loads_what_a_local_run_loads(campaign, dask_cluster, tmp_path):
+    address, worker_pids = dask_cluster
+    assert worker_pids and os.getpid() not in worker_pids  # the worker is another process
+
+    def params(db: Path, dask_address: str | None) -> CampaignParameters:
+        return CampaignParameters(
+            year=campaign.year, submissions=str(campaign.submissions_dir), finess=[str(campaign.extract)],
+            calendar=str(campaign.calendar), warehouse_url=f"sqlite:///{db}", dask_address=dask_address)
+
+    on_dask = pipeline.run_campaign(params(tmp_path / "dask.db", address))
+    local = pipeline.run_campaign(params(tmp_path / "local.db", None))
+
+    from distributed import Client
+
+    with Client(address, timeout=30) as client:
+        prefixes = client.run_on_scheduler(lambda dask_scheduler: sorted(dask_scheduler.task_prefixes))
+    assert {"read_batch", "validate"} <= set(prefixes)  # the work went to the worker process
+    assert on_dask.summary == local.summary
+    dask_tables, local_tables = _tables(f"sqlite:///{tmp_path / 'dask.db'}", campaign.year), _tables(
+        f"sqlite:///{tmp_path / 'local.db'}", campaign.year)
+    assert len(local_tables["file_outcome"]) == campaign.summary["files"]
+    for table, rows in local_tables.items():
+        assert dask_tables[table] == rows, table
+
+
+def test_an_unreachable_cluster_is_one_french_line(campaign, tmp_path):
+    import socket
+
+    from observatoire.errors import CampaignError
+
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    params = CampaignParameters(year=campaign.year, submissions=str(campaign.submissions_dir),
+                                finess=[str(campaign.extract)], warehouse_url=f"sqlite:///{tmp_path / 'w.db'}",
+                                dask_address=f"tcp://127.0.0.1:{port}")
+    with pytest.raises(CampaignError, match=f"Cluster Dask injoignable : tcp://127.0.0.1:{port}"):
+        pipeline.run_campaign(params)
