@@ -19,7 +19,7 @@ from prefect.utilities.annotations import quote
 
 from flows import artifacts
 from flows.parameters import CampaignParameters
-from observatoire import pipeline, warehouse
+from observatoire import pipeline, stages, warehouse
 from observatoire.errors import CampaignError
 
 LOG_LINES = 2000  # lines per log record of per-file results: Prefect drops a record over 1 MB
@@ -44,6 +44,7 @@ TASK_OPTIONS = {
     "validate": {},
     "reconcile": {},
     "statuses": {},
+    "changes": {},
     "load": {"retries": 2, "retry_delay_seconds": 5},
     "publish": {"retries": 1, "retry_delay_seconds": 5},
 }
@@ -115,6 +116,8 @@ class PrefectHooks(pipeline.Hooks):
                         min(result.snapshot_dates).isoformat(), max(result.snapshot_dates).isoformat())
         elif stage == "validate":
             _log_validation(logger, result)
+        elif stage == "changes":
+            logger.info("%s", stages.changes_line(result))
         elif stage == "publish":
             for path in result[0]:
                 logger.info("Classeur écrit : %s", path)
@@ -127,7 +130,7 @@ class PrefectHooks(pipeline.Hooks):
         unreadable = [(o.source_file, o.reason) for o in run.received.outcomes if not o.readable]
         artifacts.publish_summary(artifacts.artifact_key(run.run_name, "synthese"), artifacts.summary_markdown(
             run.year, run.regions, statuses, run.load.issues, len(run.received.outcomes) - len(unreadable),
-            unreadable, run.run_id, run.warehouse))
+            unreadable, run.run_id, run.warehouse, changes=run.load.changes))
         artifacts.publish_chase_table(
             artifacts.artifact_key(run.run_name, "a-relancer"), artifacts.chase_rows(statuses),
             statuses.filter(pl.col("status").is_in(artifacts.TO_CHASE)).height)

@@ -32,7 +32,7 @@ from observatoire.errors import CampaignError
 DEFAULT_URL_ENV = "OBSERVATOIRE_WAREHOUSE_URL"
 SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
 TABLES_BY_SCOPE = ("centre_year_status", "submission", "submission_personnel", "submission_issue",
-                   "reconciliation_review")
+                   "reconciliation_review", "centre_change")
 SQLITE_BUSY_TIMEOUT_S = 120
 DB_TIMEOUT_ENV = "OBSERVATOIRE_DB_TIMEOUT"
 DB_TIMEOUT_S = 10
@@ -424,6 +424,7 @@ class CampaignLoad:
     run: dict
     reviews: pl.DataFrame | None = None  # reconciliation_review rows of this run
     personnel: pl.DataFrame | None = None  # submission_personnel rows of this run
+    changes: pl.DataFrame | None = None  # centre_change rows of this run
     # False for a run limited to some regions: it leaves the rows of no region alone (the
     # submissions that belong to no region are loaded by the runs over the whole campaign)
     whole_campaign: bool = True
@@ -585,6 +586,23 @@ def load_campaign(engine: Engine, load: CampaignLoad) -> None:
         insert_rows(connection, "centre_year_status", load.statuses)
         if load.reviews is not None:
             insert_rows(connection, "reconciliation_review", load.reviews)
+        if load.changes is not None:
+            _delete_keys(connection, "centre_change", "change_id", load.changes.get_column("change_id").to_list())
+            insert_rows(connection, "centre_change", load.changes)
+
+
+def read_current_declarations(engine: Engine, year: int, columns: list[str]) -> pl.DataFrame:
+    """What each centre declared in its current (latest valid) submission of exercise
+    `year`: `finess_et`, `region_code` and `columns`, as text; empty when the warehouse
+    holds no such exercise. The migrations are applied: every column exists."""
+    names = ["finess_et", "region_code", *columns]
+    with engine.connect() as connection:
+        result = connection.execute(sa.text(
+            f"SELECT {', '.join(names)} FROM submission "
+            "WHERE campaign_year = :year AND is_current AND is_valid AND finess_et IS NOT NULL "
+            "ORDER BY finess_et, submission_id"), {"year": year})
+        rows = [tuple(None if value is None else str(value) for value in row) for row in result]
+    return pl.DataFrame(rows, schema={name: pl.String for name in names}, orient="row")
 
 
 def campaign_statuses(engine: Engine, year: int, regions: list[str]) -> pl.DataFrame:
