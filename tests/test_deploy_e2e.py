@@ -37,8 +37,9 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
-from test_flow_campaign import EXPECTED_CHASE, EXPECTED_STATUSES, run_artifacts, warehouse_statuses
-from test_flow_campaign import write_small_campaign
+from tests.support.small_campaign import (
+    EXPECTED_CHASE, EXPECTED_STATUSES, run_artifacts, warehouse_statuses, write_small_campaign,
+)
 
 REPO = Path(__file__).resolve().parent.parent
 README = REPO / "deploy" / "README.md"

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from test_flow_campaign import write_small_campaign
+from tests.support.small_campaign import write_small_campaign
 
 OBSERVATOIRE = str(Path(sys.executable).with_name("observatoire"))
 
