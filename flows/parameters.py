@@ -10,11 +10,13 @@ from __future__ import annotations
 import datetime as dt
 import glob
 from pathlib import Path
+from typing import Literal
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from observatoire.errors import CampaignError
+from transforms.guards import GUARDS
 
 PARIS = ZoneInfo("Europe/Paris")
 
@@ -49,14 +51,19 @@ class CampaignParameters(BaseModel):
     )
     finess: list[str] = Field(
         default_factory=lambda: ["finess/*.csv"], min_length=1, title="Extraits FINESS",
-        description="Extraits FINESS au format data.gouv, un par ligne ; chaque extrait daté est un "
-                    "instantané du référentiel. Un motif comme finess/*.csv prend tous les extraits du dossier.",
+        description="Extraits FINESS au format data.gouv ou fichiers FINESS+ Structures (.json, .json.gz), "
+                    "un par ligne, reconnus à leur contenu ; chaque fichier daté est un instantané du "
+                    "référentiel. Un motif comme finess/*.csv prend tous les extraits du dossier.",
     )
     calendar: str | None = Field(
         default=None, title="Calendrier (facultatif)",
         description="Fichier CSV annee;finess_et;date_limite : date limite de la campagne et dérogations "
-                    "accordées. Vide : date limite par défaut, dernier jour de février N+1. "
-                    "{annee} est remplacé par l'année d'exercice.",
+                    "accordées. {annee} est remplacé par l'année d'exercice. Le déploiement propose le "
+                    "calendrier du dossier de données (calendrier/calendrier-{annee}.csv) : s'il n'existe pas, "
+                    "la date limite par défaut s'applique et le journal de l'exécution le dit. Pour un autre "
+                    "calendrier, saisir ici son chemin sur le worker : il doit alors exister, sinon l'exécution "
+                    "s'arrête aussitôt. Vide : date limite par défaut, dernier jour de février N+1, sans "
+                    "dérogation.",
     )
     warehouse_url: str | None = Field(
         default=None, title="URL de l'entrepôt (facultatif)",
@@ -86,6 +93,26 @@ class CampaignParameters(BaseModel):
         description="Nombre de processus qui lisent les fichiers en parallèle sur le worker Prefect. "
                     "Vide : un par cœur disponible. 1 : lecture dans le processus du flow.",
     )
+
+    force: list[Literal[GUARDS]] = Field(
+        default_factory=list, title="Gardes à passer outre (facultatif)",
+        description="Une exécution dont les entrées ressemblent à une erreur est refusée sans rien remplacer, "
+                    "avec un message qui nomme la garde. Ajouter ici cette garde pour passer outre, en "
+                    "connaissance de cause : aucun-envoi (dossier des envois vide), autre-exercice (la plupart "
+                    "des envois déclarent une autre année), exercice-en-cours (année pas encore terminée), "
+                    "region-inconnue (code région hors COG), centres-perdus (la plupart des centres à l'heure "
+                    "deviendraient manquants), finess-reduit (extrait FINESS avec bien moins de centres de "
+                    "santé que l'instantané précédent).",
+    )
+
+    @field_validator("force", mode="before")
+    @classmethod
+    def _known_guards(cls, value) -> list[str]:
+        names = [value] if isinstance(value, str) else list(value or [])
+        unknown = [name for name in names if name not in GUARDS]
+        if unknown:
+            raise ValueError(f"garde inconnue « {unknown[0]} » (gardes : {', '.join(GUARDS)})")
+        return sorted(set(names))
 
     @field_validator("regions")
     @classmethod

@@ -9,11 +9,18 @@ import os
 import sys
 from pathlib import Path
 
+from observatoire import preflight
+
 # No internet here and no telemetry wanted: set before Prefect is imported.
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 # The command prints its own summary and one line per failure; Prefect's logs stay in
 # the Prefect UI (set PREFECT_LOGGING_LEVEL=INFO to see them here too).
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "CRITICAL")
+
+
+WAREHOUSE_HELP = ("URL SQLAlchemy de l'entrepôt (défaut : OBSERVATOIRE_WAREHOUSE_URL, sinon sqlite:///warehouse.db) ; "
+                  "un simple chemin comme entrepot.db est pris comme fichier SQLite. PostgreSQL : délai de "
+                  "connexion 10 s, OBSERVATOIRE_DB_TIMEOUT ou ?connect_timeout=N dans l'URL pour le changer")
 
 
 RUN_DESCRIPTION = (
@@ -29,14 +36,20 @@ def _run_parser(sub) -> None:
     run = sub.add_parser("run", help="consolider une campagne", description=RUN_DESCRIPTION)
     run.add_argument("--year", type=int, required=True, help="année d'exercice N (campagne en N+1)")
     run.add_argument("--region", action="append", dest="regions", help="code région COG (répétable)")
-    run.add_argument("--submissions", required=True, help="dossier des envois de l'année")
+    run.add_argument("--submissions", required=True,
+                     help="dossier des envois de l'année (doit exister ; {annee} = l'année d'exercice)")
     run.add_argument("--finess", required=True, action="append",
-                     help="extrait FINESS data.gouv (répétable : chaque extrait daté est un instantané)")
-    run.add_argument("--calendar", help="calendrier CSV annee;finess_et;date_limite")
-    run.add_argument("--warehouse", help="URL SQLAlchemy de l'entrepôt (défaut : variable "
-                                         "OBSERVATOIRE_WAREHOUSE_URL, sinon sqlite:///warehouse.db)")
+                     help="extrait FINESS data.gouv ou fichier FINESS+ Structures .json/.json.gz, reconnu à "
+                          "son contenu ; fichier ou motif comme finess/*.csv (répétable : chaque fichier daté est "
+                          "un instantané)")
+    run.add_argument("--calendar", help="calendrier CSV annee;finess_et;date_limite (doit exister s'il est donné)")
+    run.add_argument("--warehouse", help=WAREHOUSE_HELP)
     run.add_argument("--output-dir", default="rapports/{annee}",
                      help="dossier des classeurs de retour et de relance (défaut : rapports/{annee})")
+    # the guard names, listed without importing polars here (`observatoire --help` stays quick)
+    run.add_argument("--force", action="append", default=[], metavar="GARDE",
+                     help="passer outre une garde nommée par un refus (répétable) : aucun-envoi, autre-exercice, "
+                          "exercice-en-cours, region-inconnue, centres-perdus, finess-reduit")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -52,6 +65,8 @@ def main(argv: list[str] | None = None) -> int:
         from observatoire.reports.relance import relance_main
 
         return relance_main(argv[1:])
+    if argv[:1] == ["run"]:  # without the other commands' imports: a refused run answers within a second
+        return _run_command(argv)
     parser = argparse.ArgumentParser(prog="observatoire", description="Observatoire des centres de santé")
     parser.add_argument("--version", action="version", version=f"%(prog)s {french_cli.version()}",
                         help="afficher la version et quitter")
@@ -62,8 +77,9 @@ def main(argv: list[str] | None = None) -> int:
     from observatoire import review_cli
 
     review_cli.add_parsers(sub)
-    from observatoire import query_cli
+    from observatoire import finess_cli, query_cli
 
+    finess_cli.add_parsers(sub)
     query_cli.add_parser(sub)
     demo = sub.add_parser("demo", help="générer la campagne d'exemple et la consolider dans warehouse.db")
     demo.add_argument("--out", default="sample", help="dossier où écrire la campagne d'exemple (défaut : sample)")
@@ -80,11 +96,10 @@ def main(argv: list[str] | None = None) -> int:
 
         expected += (SampleError,)
     try:
-        if args.command == "run":
-            return _run(args.year, args.regions, args.submissions, args.finess, args.calendar, args.warehouse,
-                        args.output_dir)
         if args.command in ("revue", "decision"):
             return review_cli.run(args)
+        if args.command == "finess":
+            return finess_cli.run(args)
         if args.command == "sql":
             return query_cli.run(args)
         return _demo(Path(args.out), args.warehouse, args.output_dir)
@@ -92,28 +107,55 @@ def main(argv: list[str] | None = None) -> int:
         print(f"observatoire : {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt as exc:  # SIGTERM (pipeline.RunInterrupted) or Ctrl-C
-        name = str(exc) or "SIGINT"
-        print(f"observatoire : exécution interrompue ({name}) ; elle est notée « interrupted » dans pipeline_run",
-              file=sys.stderr)
-        return 128 + (15 if name == "SIGTERM" else 2)
+        return _interrupted(exc)
 
 
-def _run(year, regions, submissions, finess, calendar, warehouse_url, output_dir=None, serverless=False) -> int:
+def _interrupted(exc: KeyboardInterrupt) -> int:
+    name = str(exc) or "SIGINT"
+    print(f"observatoire : exécution interrompue ({name}) ; elle est notée « interrupted » dans pipeline_run",
+          file=sys.stderr)
+    return 128 + (15 if name == "SIGTERM" else 2)
+
+
+def _run_command(argv: list[str]) -> int:
+    """`observatoire run` without the other commands' imports (SQLAlchemy, Polars): a run
+    refused on its arguments answers within a second."""
+    parser = argparse.ArgumentParser(prog="observatoire", description="Observatoire des centres de santé")
+    _run_parser(parser.add_subparsers(dest="command", required=True, title="commandes", metavar="COMMANDE"))
+    args = parser.parse_args(argv)
+    from observatoire.errors import CampaignError
+
+    try:
+        return _run(args.year, args.regions, args.submissions, args.finess, args.calendar, args.warehouse,
+                    args.output_dir, force=args.force)
+    except CampaignError as exc:
+        print(f"observatoire : {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt as exc:  # SIGTERM (pipeline.RunInterrupted) or Ctrl-C
+        return _interrupted(exc)
+
+
+def _run(year, regions, submissions, finess, calendar, warehouse_url, output_dir=None, serverless=False,
+         force=()) -> int:
+    # the paths and the warehouse URL, checked before Prefect, the readers or the warehouse start
+    calendar, warehouse_url = preflight.for_command_line(year, submissions, finess, calendar, warehouse_url)
     from pydantic import ValidationError
 
     from flows.parameters import CampaignParameters
     from observatoire.errors import CampaignError
+    from observatoire.run_guards import check_arguments
 
     try:
         params = CampaignParameters(year=year, regions=regions or [], submissions=str(submissions),
                                     finess=[str(f) for f in finess], calendar=str(calendar) if calendar else None,
-                                    warehouse_url=warehouse_url, output_dir=output_dir)
+                                    warehouse_url=warehouse_url, output_dir=output_dir, force=list(force or []))
     except ValidationError as exc:
         from observatoire.french_cli import validation_message
 
         raise CampaignError("paramètres invalides : " + validation_message(exc, CampaignParameters)) from exc
     # The arguments are all known here and nothing heavy has started yet (no reader process,
     # no Prefect, no warehouse connection): the place for checks that must answer at once.
+    check_arguments(params.exercise_year(), params.regions, params.force)
     if not serverless and prefect_api_url():
         from flows.campaign import consolidate_campaign
 

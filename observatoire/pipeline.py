@@ -3,8 +3,9 @@ in the command's own process; the Prefect flow (flows/campaign.py) runs the same
 and only says how each stage is run and shown (tasks, retries, artifacts, logs).
 
 files ─read─▶ cells ─validate─▶ typed + issues ─┐
-FINESS extracts ─▶ referential history ─────────▶ reconcile ─▶ statuses ─▶ load ─▶ publish
-calendar ─────────────────────────────────────────────────────────┘
+FINESS extracts ─▶ referential history ─────────▶ reconcile ─▶ statuses ─▶ changes ─▶ load ─▶ publish
+calendar ─────────────────────────────────────────────────────────┘          ▲
+previous exercise's reports (warehouse) ──────────────────────────────────────┘
 
 Around the stages, the life of a run: the reader processes (or Dask client) it starts go
 with it, it holds its campaign year alone (run_lock), it closes the `running` rows of the
@@ -24,18 +25,23 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import polars as pl
+
 from flows.parameters import CampaignParameters
 from observatoire import run_lock, stages, warehouse
-from observatoire.errors import CampaignError
+from observatoire.errors import CampaignError, RunRefused
 from observatoire.readers.batches import read_batches, read_in_batches, reader_processes
 from observatoire.readers.calendar import read_calendar
 from observatoire.review_store import read_decisions
+from observatoire.run_guards import check_arguments
+from transforms.changes import DECLARATION_FIELDS
 from transforms.referential import referential_regions
 
-STAGES = ("referential", "read", "validate", "reconcile", "statuses", "load", "publish")
+STAGES = ("referential", "read", "validate", "reconcile", "statuses", "changes", "load", "publish")
 STAGE_LABELS = {
     "referential": "référentiel FINESS", "read": "lecture des fichiers", "validate": "validation",
-    "reconcile": "rapprochement FINESS", "statuses": "statuts", "load": "chargement de l'entrepôt",
+    "reconcile": "rapprochement FINESS", "statuses": "statuts", "changes": "changements à signaler",
+    "load": "chargement de l'entrepôt",
     "publish": "classeurs de retour et de relance",
 }
 
@@ -60,6 +66,10 @@ class CampaignRun:
     workbooks: list[Path] = field(default_factory=list)
     workbooks_not_written: str | None = None
     summary: str = ""
+    # a run limited to some regions: the submissions of other regions (or of none) it left
+    # alone, and every file it looked at (`received` shows only its regions')
+    left_alone: int = 0
+    input_outcomes: list | None = None
 
 
 class Background:
@@ -140,6 +150,7 @@ def run_campaign(params: CampaignParameters, hooks: Hooks | None = None,
     message when it cannot; the run's row of pipeline_run says how it ended."""
     hooks = hooks or Hooks()
     year = params.exercise_year()
+    check_arguments(year, params.regions, params.force)  # before anything starts (transforms/guards.py)
     url = warehouse_url or warehouse.warehouse_url(params.warehouse_url)
     started_at = dt.datetime.now(dt.timezone.utc)
     run_id = str(uuid.uuid4())
@@ -161,9 +172,9 @@ def run_campaign(params: CampaignParameters, hooks: Hooks | None = None,
                 interrupted = isinstance(exc, KeyboardInterrupt)  # RunInterrupted (SIGTERM) too
                 message = (f"exécution interrompue ({exc or 'SIGINT'})" if interrupted
                            else str(exc) if isinstance(exc, CampaignError) else f"{type(exc).__name__}: {exc}")
+                outcome = "interrupted" if interrupted else "refused" if isinstance(exc, RunRefused) else "failed"
                 warehouse.record_run_end(engine, run_id, {
-                    "finished_at": dt.datetime.now(dt.timezone.utc),
-                    "outcome": "interrupted" if interrupted else "failed", "message": message})
+                    "finished_at": dt.datetime.now(dt.timezone.utc), "outcome": outcome, "message": message})
                 raise
             warehouse.record_run_end(engine, run_id, _end_of_run(run))
     hooks.finished(run)
@@ -203,9 +214,12 @@ def _consolidate(params, year: int, run_id: str, started_at: dt.datetime, url: s
     submissions = params.submissions_dir(year)
     # FINESS extracts ─▶ referential history, while the reader processes read the files
     hooks.started("referential")
-    referential = hooks.step_in_background("referential", stages.load_referential, params.finess_files(), engine)
+    referential = hooks.step_in_background("referential", stages.load_referential, params.finess_files(), engine,
+                                           params.force)
     try:
-        batches = read_batches([str(p) for p in stages.list_files(submissions)])
+        files = stages.list_files(submissions)
+        stages.check_files(files, submissions, params.force)  # an empty or unmounted folder
+        batches = read_batches([str(p) for p in files])
         readers.queue(batches, str(submissions))  # the readers start on every file now
         calendar = read_calendar(params.calendar_file(year))
         # files ─read─▶ cells ─validate─▶ typed + issues
@@ -221,20 +235,37 @@ def _consolidate(params, year: int, run_id: str, started_at: dt.datetime, url: s
     ref = referential.result()
     hooks.done("referential", ref)
     regions = list(params.regions) or referential_regions(ref.history)
+    scoped = bool(params.regions)  # limited to some regions: the others' submissions are left alone
     # ─▶ reconcile ─▶ statuses ─▶ load ─▶ publish
     resolution = step("reconcile", stages.reconcile, validated, ref, read_decisions(engine))
     status_rows, submission_rows = step("statuses", stages.statuses, validated, resolution, ref, calendar, year,
-                                        regions)
+                                        regions, scoped)
+    stages.check_data(engine, year, regions, validated, status_rows, params.force)  # before anything is replaced
+    # each centre's report against its previous exercise's (in the warehouse) and FINESS
+    changes = step("changes", centre_changes, engine, submission_rows, ref, year, regions)
     load = stages.build_load(year, regions, received, validated, status_rows, submission_rows, run_id,
-                             dt.datetime.now(dt.timezone.utc))
+                             dt.datetime.now(dt.timezone.utc), scoped, changes=changes)
     step("load", warehouse.load_campaign, engine, load)
+    input_outcomes = received.outcomes
+    if scoped:  # the feedback workbook, the summary and the artifacts show the run's regions only
+        received, validated = stages.scoped_view(received, validated, submission_rows)
     run_name = params.run_name("campagne")
     workbooks, not_written = step("publish", write_workbooks, params.output_folder(year), run_name, received,
                                   validated, engine, year, regions)
+    notes = stages.run_notes(submission_rows, calendar, ref, year, regions, scoped)
     return CampaignRun(run_id=run_id, year=year, regions=regions, run_name=run_name, warehouse=warehouse.redact(url),
                        received=received, validated=validated, referential=ref, load=load, workbooks=workbooks,
                        workbooks_not_written=not_written,
-                       summary=stages.summary_text(year, load.statuses, received))
+                       summary=stages.summary_text(year, load.statuses, received, notes, load.changes),
+                       left_alone=submission_rows.filter(~pl.col("in_scope")).height, input_outcomes=input_outcomes)
+
+
+def centre_changes(engine, submission_rows: pl.DataFrame, ref: stages.Referential, year: int,
+                   regions: list[str]) -> pl.DataFrame:
+    """The changes stage: the previous exercise's current reports, read from the warehouse,
+    then `stages.changes`."""
+    previous = warehouse.read_current_declarations(engine, year - 1, list(DECLARATION_FIELDS))
+    return stages.changes(submission_rows, ref, previous, year, regions)
 
 
 def write_workbooks(folder: Path | None, run_name: str, received, validated, engine, year: int,
@@ -252,7 +283,7 @@ def write_workbooks(folder: Path | None, run_name: str, received, validated, eng
 
 
 def _end_of_run(run: CampaignRun) -> dict:
-    outcomes, ref = run.received.outcomes, run.referential
+    outcomes, ref = run.input_outcomes or run.received.outcomes, run.referential
     counts = stages.status_counts(run.load.statuses)
     return {
         "regions": ",".join(run.regions),
@@ -262,6 +293,7 @@ def _end_of_run(run: CampaignRun) -> dict:
         "files_read": sum(o.readable for o in outcomes),
         "files_unreadable": sum(not o.readable for o in outcomes),
         "submissions": run.load.submissions.height,
+        "submissions_other_regions": run.left_alone,
         **{f"n_{status}": count for status, count in counts.items()},
         "finished_at": dt.datetime.now(dt.timezone.utc),
         "outcome": "succeeded",

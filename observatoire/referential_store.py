@@ -20,7 +20,8 @@ from transforms.referential import (
 )
 
 HISTORY_COLUMNS = ["finess_et", "valid_from", "valid_to", *ATTRIBUTE_COLUMNS]
-_DTYPES = {"valid_from": pl.Date, "valid_to": pl.Date, "dateouv": pl.Date, "is_centre_de_sante": pl.Boolean}
+_DTYPES = {"valid_from": pl.Date, "valid_to": pl.Date, "dateouv": pl.Date, "datefermeture": pl.Date,
+           "is_centre_de_sante": pl.Boolean}
 
 
 def _read_versions(connection) -> pl.DataFrame:
@@ -107,3 +108,65 @@ def read_history(engine: Engine) -> tuple[pl.DataFrame, list[dt.date]]:
     if not dates:
         raise CampaignError("Aucun référentiel FINESS dans l'entrepôt : donner au moins un extrait (--finess).")
     return history_from_versions(versions, dates), dates
+
+
+def snapshot_centres(engine: Engine) -> dict[dt.date, int]:
+    """extract_date -> number of centres de santé of every stored snapshot (as its periods
+    in finess_et_history say), to compare a new extract with."""
+    with engine.connect() as connection:
+        rows = connection.execute(sa.text(
+            "SELECT s.extract_date, COUNT(h.finess_et) FROM finess_snapshot s "
+            "LEFT JOIN finess_et_history h ON h.is_centre_de_sante AND h.valid_from <= s.extract_date "
+            "AND (h.valid_to IS NULL OR h.valid_to > s.extract_date) "
+            # a FINESS+ snapshot also holds closed centres, with their closing date
+            "AND (h.datefermeture IS NULL OR h.datefermeture > s.extract_date) GROUP BY s.extract_date"
+        )).all()
+    return {(d if isinstance(d, dt.date) else dt.date.fromisoformat(str(d)[:10])): int(n) for d, n in rows}
+
+
+def withdraw_snapshot(engine: Engine, extract_date: dt.date) -> tuple[dict, list[dict]]:
+    """Remove the snapshot of `extract_date` and rebuild the periods from the other
+    snapshots, in one transaction. Returns (the snapshot withdrawn: file, sha256, loaded_at,
+    establishments; the runs that used it: run_id, campaign_year, regions, started_at,
+    outcome). A run used it when it was given that extract or started after it was stored
+    (its history held it). Raise CampaignError when there is no such snapshot."""
+    with write_transaction(engine) as connection:
+        writer_lock(connection, "referential")
+        snapshots = connection.execute(sa.text(
+            "SELECT extract_date, source_file, source_sha256, loaded_at, establishments FROM finess_snapshot"
+        )).all()
+        by_date = {(d if isinstance(d, dt.date) else dt.date.fromisoformat(str(d)[:10])): row
+                   for d, *row in snapshots}
+        if extract_date not in by_date:
+            held = ", ".join(f"{d:%d/%m/%Y}" for d in sorted(by_date)) or "aucun"
+            raise CampaignError(f"Aucun instantané FINESS du {extract_date:%d/%m/%Y} dans l'entrepôt "
+                                f"(instantanés : {held}).")
+        file, sha256, loaded_at, establishments = by_date[extract_date]
+        remaining = sorted(d for d in by_date if d != extract_date)
+        members = snapshot_members(_read_versions(connection), remaining) if remaining else []
+        connection.execute(sa.text("DELETE FROM finess_et_history"))
+        if members:
+            insert_rows(connection, "finess_et_history", snapshot_versions(members).select(HISTORY_COLUMNS))
+        connection.execute(sa.text("DELETE FROM finess_snapshot WHERE extract_date = :d"),
+                           {"d": extract_date.isoformat() if connection.dialect.name == "sqlite" else extract_date})
+        runs = connection.execute(sa.text(
+            "SELECT run_id, campaign_year, regions, started_at, outcome, finess_extracts FROM pipeline_run "
+            "ORDER BY started_at")).all()
+    stored_at = _instant(loaded_at)
+    used = [
+        {"run_id": run_id, "campaign_year": year, "regions": regions, "started_at": _instant(started),
+         "outcome": outcome}
+        for run_id, year, regions, started, outcome, extracts in runs
+        if f'"{extract_date.isoformat()}"' in (extracts or "")
+        or (stored_at is not None and _instant(started) is not None and _instant(started) >= stored_at)
+    ]
+    return {"extract_date": extract_date, "file": file, "sha256": sha256, "loaded_at": stored_at,
+            "establishments": establishments}, used
+
+
+def _instant(value) -> dt.datetime | None:
+    """A timestamp as SQLite (ISO text) or PostgreSQL (aware datetime) hands it back, in UTC."""
+    if value is None:
+        return None
+    instant = value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(str(value))
+    return instant.replace(tzinfo=dt.timezone.utc) if instant.tzinfo is None else instant.astimezone(dt.timezone.utc)

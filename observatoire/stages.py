@@ -11,18 +11,21 @@ from pathlib import Path
 
 import polars as pl
 
-from observatoire.errors import CampaignError
+from observatoire.errors import CampaignError, RunRefused
 from observatoire.vocabulary import STATUS_LABELS, campaign_title
 from observatoire.readers.finess_extract import FinessExtract, peek_finess_extract, read_finess_extract
+from observatoire.readers.finess_plus import (
+    FinessPlusFile, FinessPlusHeader, is_finess_plus, peek_finess_plus, read_finess_plus,
+)
 from observatoire.readers.pool import FileBatch, ReaderPool, concat_batches, read_batch
 from observatoire.readers.reference_data import departement_regions
+from observatoire.run_guards import refuse_unless_forced
 from observatoire.readers.submission_files import (
     FileOutcome, list_submission_files, read_reception_manifest,
 )
 from schemas.registry import personnel_labels, template_for_year
-from transforms import compliance, referential, submissions as subs, validation
+from transforms import changes as change_rules, compliance, guards, referential, submissions as subs, validation
 from transforms.geography import commune_departement
-from transforms.finess_key import repair_finess
 from transforms.reconcile import reconcile_finess
 from transforms.values import parse_datetime
 
@@ -39,24 +42,29 @@ class Referential:
         return max(self.snapshot_dates)
 
 
-def load_referential(paths: list[Path], engine=None) -> Referential:
-    """Parse the extracts; with a warehouse, add them to its snapshots and use its whole
-    history (so a run given only the newest extract still knows earlier closures). An
-    extract the warehouse already holds (same date, same bytes) is not parsed again."""
+def load_referential(paths: list[Path], engine=None, forced=()) -> Referential:
+    """Parse the extracts (data.gouv extracts or FINESS+ files, told apart by content);
+    with a warehouse, add them to its snapshots and use its whole history (so a run given
+    only the newest extract still knows earlier closures). An extract the warehouse already
+    holds (same date, same bytes) is not parsed again. An extract that looks damaged
+    (`check_extracts`) is refused before anything is stored."""
     from observatoire import referential_store
 
     if engine is None:
-        extracts = [read_finess_extract(Path(path)) for path in paths]
+        extracts = [_read_referential(Path(path)) for path in paths]
         if not extracts:
             raise CampaignError("Aucun référentiel FINESS donné (--finess).")
         parsed = _normalised(extracts)
+        check_extracts(parsed, {}, forced)
         history = referential.establishment_history([(p["extract_date"], p["frame"]) for p in parsed])
         return Referential(history, [_described(p) for p in parsed], sorted(p["extract_date"] for p in parsed))
     known = referential_store.known_snapshots(engine)
-    headers = [peek_finess_extract(Path(path)) for path in paths]
+    headers = [_peek_referential(Path(path)) for path in paths]
     new = [h for h in headers if not referential_store.check_not_conflicting(
         known, h.extract_date, h.sha256, Path(h.source_file).name)]
-    parsed = _normalised([read_finess_extract(Path(h.source_file), h) for h in new])
+    parsed = _normalised([_read_referential(Path(h.source_file), h) for h in new])
+    if parsed:
+        check_extracts(parsed, referential_store.snapshot_centres(engine), forced)
     stored = referential_store.store_snapshots(engine, parsed) if parsed else None
     if stored is not None:  # the versions just written: no need to read them back
         versions, dates = stored
@@ -68,7 +76,51 @@ def load_referential(paths: list[Path], engine=None) -> Referential:
     return Referential(history=history, extracts=described, snapshot_dates=sorted(dates))
 
 
-def _normalised(extracts: list[FinessExtract]) -> list[dict]:
+def check_extracts(parsed: list[dict], stored_centres: dict[dt.date, int], forced=()) -> None:
+    """Refuse (CampaignError, one French line) an extract whose text was wrongly decoded or
+    that holds no centre de santé, and (RunRefused, unless `finess-reduit` is forced) one
+    with far fewer centres de santé than its neighbouring snapshot: the latest earlier one,
+    else the earliest later one, among the warehouse's (`stored_centres`: date -> centres)
+    and the run's other extracts."""
+    centres = dict(stored_centres)
+    for extract in parsed:
+        centres.setdefault(extract["extract_date"], _open_centres(extract["frame"], extract["extract_date"]))
+    for extract in parsed:
+        file, date, frame = extract["file"], extract["extract_date"], extract["frame"]
+        problem = (guards.referential_without_numbers(frame) or guards.referential_misencoded(frame)
+                   or guards.referential_without_centres(frame))
+        if problem:
+            raise CampaignError(f"Référentiel FINESS refusé, rien n'est enregistré : {file} : {problem}.")
+        earlier = [d for d in centres if d < date]
+        later = [d for d in centres if d > date]
+        neighbour = max(earlier) if earlier else (min(later) if later else None)
+        n_centres = _open_centres(frame, date)
+        refusal = guards.first_refusal([guards.referential_shrunk(
+            n_centres, date, centres.get(neighbour), neighbour, file)], forced)
+        if refusal is not None:
+            raise RunRefused(refusal)
+
+
+def _open_centres(frame: pl.DataFrame, date: dt.date) -> int:
+    """Centres de santé open on the snapshot's date: a FINESS+ file also lists closed ones
+    (with their closing date), an extract only open ones."""
+    closed = pl.col("datefermeture").is_not_null() & (pl.col("datefermeture") <= date) \
+        if "datefermeture" in frame.columns else pl.lit(False)
+    return frame.filter(pl.col("is_centre_de_sante") & ~closed).height
+
+
+def _peek_referential(path: Path):
+    """Date and checksum of a data.gouv extract or a FINESS+ file, told apart by content."""
+    return peek_finess_plus(path) if is_finess_plus(path) else peek_finess_extract(path)
+
+
+def _read_referential(path: Path, header=None) -> FinessExtract | FinessPlusFile:
+    if isinstance(header, FinessPlusHeader) or (header is None and is_finess_plus(path)):
+        return read_finess_plus(path)
+    return read_finess_extract(path, header)
+
+
+def _normalised(extracts: list[FinessExtract | FinessPlusFile]) -> list[dict]:
     regions = departement_regions()
     return [{"file": Path(e.source_file).name, "extract_date": e.extract_date, "sha256": e.sha256,
              "frame": referential.normalise_establishments(e.establishments, regions)} for e in extracts]
@@ -191,31 +243,37 @@ def reconcile(validated: ValidatedSubmissions, ref: Referential, decisions: pl.D
 # ------------------------------------------------------------------ statuses
 def statuses(
     validated: ValidatedSubmissions, resolution: pl.DataFrame, ref: Referential, calendar: pl.DataFrame,
-    year: int, regions: list[str],
+    year: int, regions: list[str], scoped: bool = False,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """(centre_year_status rows, submissions with resolution, region and version flags)."""
+    """(centre_year_status rows, submissions with resolution, region, version flags and
+    `in_scope`). A run limited to some regions (`scoped`, campaign-rules.md "Which region a
+    submission belongs to") judges only the submissions of its regions: the others are
+    returned with `in_scope` false, never filed as unexpected in its regions. A run over the
+    whole campaign judges them all, those of no region of the run without a region."""
     expected = referential.expected_centres(ref.history, year, regions)
     dep_regions = departement_regions().select(
         pl.col("code_departement").alias("declared_cog"), pl.col("code_region").alias("declared_region")
     )
     et_regions = ref.history.select("finess_et", pl.col("region_code").alias("et_region"))
     commune = pl.col("commune_insee").str.to_uppercase()
+    region = compliance.attribute_region(pl.col("et_region"), pl.col("declared_region"))
+    of_run = region.is_in(regions).fill_null(False)
     resolved = (
         validated.typed.drop("finess_et")
         .join(resolution, on="submission_key", how="left")
         .join(et_regions, on="finess_et", how="left")
         .with_columns(
             commune_departement(commune).alias("declared_cog"),
-            _antennes_list(pl.col("antennes")).alias("antennes_list"),
+            subs.declared_antennes(pl.col("antennes")).alias("antennes_list"),
         )
         .join(dep_regions, on="declared_cog", how="left")
-        .with_columns(compliance.attribute_region(pl.col("et_region"), pl.col("declared_region"), regions)
-                      .alias("region_code"))
+        .with_columns(region.alias("attributed_region"), (of_run if scoped else pl.lit(True)).alias("in_scope"),
+                      pl.when(of_run).then(region).alias("region_code"))
     )
     submissions = compliance.order_versions(resolved)
     rows = compliance.centre_statuses(
         expected,
-        submissions.select(
+        submissions.filter(pl.col("in_scope")).select(
             "submission_key", "source_file", "source_row", "finess_et", "finess_ej", "reconciliation_method",
             "is_valid", "date_transmission", pl.col("antennes_list").alias("antennes"), "region_code",
             pl.col("raison_sociale").alias("declared_name"),
@@ -227,13 +285,58 @@ def statuses(
     return rows, submissions.drop("is_first_valid")
 
 
-def _antennes_list(expr: pl.Expr) -> pl.Expr:
-    """The declared antennes, each number repaired like a declared FINESS."""
-    return subs.split_antennes(expr).list.eval(repair_finess(pl.element()))
+# ------------------------------------------------------------------ changes
+def changes(submissions: pl.DataFrame, ref: Referential, previous: pl.DataFrame | None, year: int,
+            regions: list[str]) -> pl.DataFrame:
+    """What the campaign's centres changed since their previous exercise (`previous`:
+    `warehouse.read_current_declarations` of `year - 1`) or declare unlike FINESS
+    (`transforms.changes`), for the centres of `regions` with a current submission."""
+    current = submissions.filter(
+        pl.col("is_current") & pl.col("finess_et").is_not_null() & pl.col("region_code").is_in(regions)
+    ).select("finess_et", "region_code", "submission_key",
+             *[c for c in change_rules.DECLARATION_FIELDS if c in submissions.columns])
+    try:
+        before = set(template_for_year(year - 1).labels)
+    except ValueError:  # no template that early: no previous exercise to compare with
+        before, previous = None, None
+    found = change_rules.centre_changes(current, previous, ref.history, year, set(template_for_year(year).labels),
+                                        before)
+    return found.join(current.select("finess_et", "submission_key"), on="finess_et", how="left")
 
 
 def stable_id(*parts) -> str:
     return hashlib.sha256("|".join("" if p is None else str(p) for p in parts).encode()).hexdigest()[:20]
+
+
+# ------------------------------------------------------------------ guards
+def check_files(files: list, folder: Path, forced=()) -> None:
+    """Before reading: a folder without any submission file (a share not mounted)."""
+    refuse_unless_forced([guards.no_submission_files(len(files), str(folder))], forced)
+
+
+def check_data(engine, year: int, regions: list[str], validated: ValidatedSubmissions, status_rows: pl.DataFrame,
+               forced=()) -> None:
+    """Before the load: most submissions declaring another exercise, most of the centres the
+    warehouse holds as on time for these regions turning missing."""
+    from observatoire.warehouse import campaign_statuses
+
+    declared = validated.typed.get_column("annee_exercice") if "annee_exercice" in validated.typed.columns \
+        else pl.Series([], dtype=pl.Int64)
+    refuse_unless_forced([guards.other_exercise(declared, year)], forced)
+    refuse_unless_forced([guards.on_time_lost(campaign_statuses(engine, year, regions),
+                                              status_rows.select("finess_et", "status"))], forced)
+
+
+def run_notes(submissions: pl.DataFrame, calendar: pl.DataFrame, ref: Referential, year: int,
+              regions: list[str], scoped: bool) -> list[str]:
+    """What the summary adds under the counts: the submissions a region-scoped run left
+    alone, the extensions for centres the referential does not know."""
+    notes = []
+    other = submissions.filter(~pl.col("in_scope")).height
+    if scoped and other:
+        notes.append(f"{other} envoi(s) d'autres régions ou sans région laissé(s) de côté (exécution limitée "
+                     f"à {', '.join(regions)})")
+    return notes + guards.unknown_extension_centres(calendar, ref.history, year)
 
 
 # ------------------------------------------------------------------ load
@@ -277,8 +380,12 @@ SUBMISSION_COLUMNS = [
 def build_load(
     year: int, regions: list[str], received: ReceivedFiles, validated: ValidatedSubmissions,
     status_rows: pl.DataFrame, submissions: pl.DataFrame, run_id: str, loaded_at: dt.datetime,
+    scoped: bool = False,
+    changes: pl.DataFrame | None = None,
 ):
-    """Shape the frames into the warehouse tables (interfaces.md) for `load_campaign`."""
+    """Shape the frames into the warehouse tables (interfaces.md) for `load_campaign`: the
+    submissions of the run (`in_scope`, see `statuses`), their issues and files, and the
+    unreadable files (of no region: a file that could not be read tells no region)."""
     from observatoire.warehouse import CampaignLoad
 
     outcomes = outcomes_frame(received.outcomes, validated.rows_set_aside, validated.template_version).rename(
@@ -287,6 +394,11 @@ def build_load(
         lambda key: stable_id(year, key["source_file"], key["source_row"]), return_dtype=pl.String
     )
     loaded = pl.lit(loaded_at)
+    # the region of a file: that of its submissions when they all have the same one (those
+    # of other regions included, so that every run gives the file the same region)
+    file_regions = submissions.group_by("source_file").agg(
+        pl.col("attributed_region").unique().alias("regions"), pl.col("in_scope").any().alias("in_scope"))
+    submissions = submissions.filter(pl.col("in_scope"))
     subs_rows = (
         submissions.join(outcomes.select("source_file", "source_sha256", "container"), on="source_file", how="left")
         .with_columns(
@@ -301,12 +413,14 @@ def build_load(
         pl.lit(run_id).alias("run_id"), loaded.alias("loaded_at")
     )
     key_to_id = subs_rows.select("submission_key", "submission_id", "region_code")
-    single_region = regions[0] if len(regions) == 1 else None
+    outcomes = outcomes.join(file_regions, on="source_file", how="left").filter(
+        ~pl.col("readable") | pl.col("in_scope").fill_null(not scoped))  # the files this run loads
     unreadable = unreadable_file_issues(outcomes)
+    of_run = pl.col("submission_key").is_in(key_to_id["submission_key"].implode()) | (
+        pl.col("submission_key").is_null() & pl.col("source_file").is_in(outcomes["source_file"].implode()))
     issues = (
-        pl.concat([validated.issues, unreadable])
+        pl.concat([validated.issues.filter(of_run), unreadable])
         .join(key_to_id, on="submission_key", how="left")
-        .with_columns(pl.col("region_code").fill_null(pl.lit(single_region, pl.String)))
         .with_columns(
             pl.struct("source_file", "submission_key", "sheet", "location", "field", "message")
             .map_elements(lambda r: stable_id(year, *r.values()), return_dtype=pl.String).alias("issue_id"),
@@ -316,13 +430,10 @@ def build_load(
         .select("issue_id", "campaign_year", "region_code", "submission_id", "source_file", "sheet", "location",
                 "field", "label", "value", "severity", "message", "run_id")
     )
-    file_regions = key_to_id.join(subs_rows.select("submission_key", "source_file"), on="submission_key").group_by(
-        "source_file").agg(pl.col("region_code").unique().alias("regions"))
     outcome_table = (
-        outcomes.join(file_regions, on="source_file", how="left")
-        .with_columns(
+        outcomes.with_columns(
             pl.when(pl.col("regions").list.len() == 1).then(pl.col("regions").list.first())
-            .otherwise(pl.lit(single_region, pl.String)).alias("region_code"),
+            .alias("region_code"),
             pl.col("rows_set_aside").fill_null(0).cast(pl.Int64),
             pl.lit(year).alias("campaign_year"), pl.lit(run_id).alias("run_id"),
         )
@@ -351,9 +462,10 @@ def build_load(
         "commune_insee", pl.col("candidates"), "source_file", pl.lit(run_id).alias("run_id"),
     )
     return CampaignLoad(
-        year=year, regions=regions, source_files=outcomes["source_file"].to_list(),
+        year=year, regions=regions, source_files=outcome_table["source_file"].to_list(),
         statuses=status_table, submissions=submission_table.sort("submission_id"), issues=issues,
-        outcomes=outcome_table, run={}, reviews=reviews, personnel=personnel,
+        outcomes=outcome_table, run={}, reviews=reviews, personnel=personnel, whole_campaign=not scoped,
+        changes=None if changes is None else change_table(year, changes, key_to_id, run_id),
     )
 
 
@@ -375,6 +487,42 @@ def personnel_rows(personnel: pl.DataFrame, key_to_id: pl.DataFrame, year: int, 
     )
 
 
+def change_table(year: int, changes: pl.DataFrame, key_to_id: pl.DataFrame, run_id: str) -> pl.DataFrame:
+    """`centre_change` rows from `changes`' frame (with `submission_key`)."""
+    keyed = ("finess_et", "kind", "source", "field", "previous_value", "new_value")
+    return (
+        changes.join(key_to_id.select("submission_key", "submission_id"), on="submission_key", how="left")
+        .with_columns(
+            pl.struct(*keyed).map_elements(lambda r: stable_id(year, *r.values()), return_dtype=pl.String)
+            .alias("change_id"),
+            pl.lit(year, pl.Int64).alias("campaign_year"), pl.lit(run_id).alias("run_id"),
+        )
+        .unique("change_id", keep="first", maintain_order=True)
+        .select("change_id", "campaign_year", "region_code", "finess_et", "kind", "source", "field",
+                "previous_value", "new_value", "message", "submission_id", "run_id")
+    )
+
+
+def scoped_view(received: ReceivedFiles, validated: ValidatedSubmissions, submissions: pl.DataFrame
+                ) -> tuple[ReceivedFiles, ValidatedSubmissions]:
+    """What a run limited to some regions shows (summary, feedback workbook): the files and
+    submissions of its regions, and the unreadable files (which tell no region)."""
+    kept = submissions.filter(pl.col("in_scope"))
+    files = set(kept.get_column("source_file").to_list())
+    keys = kept.select("submission_key")
+    view = ValidatedSubmissions(
+        typed=validated.typed.join(keys, on="submission_key", how="semi"),
+        issues=validated.issues.filter(pl.col("submission_key").is_null()
+                                       | pl.col("submission_key").is_in(keys["submission_key"].implode())),
+        rows_set_aside=validated.rows_set_aside.filter(pl.col("source_file").is_in(list(files))),
+        template_version=validated.template_version,
+        personnel=validated.personnel.join(keys, on="submission_key", how="semi"),
+    )
+    outcomes = [o for o in received.outcomes if not o.readable or o.source_file in files]
+    return ReceivedFiles(outcomes, received.cells.head(0), received.personnel.head(0), received.manifest,
+                         received.manifest_problems, received.reader_issues.head(0)), view
+
+
 def _table_fields() -> set[str]:
     from schemas.fields import FIELDS
 
@@ -389,7 +537,23 @@ def status_counts(status_table: pl.DataFrame) -> dict[str, int]:
     return {status: int(counts.get(status, 0)) for status in compliance.STATUSES}
 
 
-def summary_text(year: int, status_table: pl.DataFrame, received: ReceivedFiles) -> str:
+def changes_line(changes: pl.DataFrame | None) -> str:
+    """One French line: how many changes and discrepancies the campaign noticed, by kind."""
+    if changes is None or changes.is_empty():
+        return "Changements à signaler : aucun (ni par rapport à l'exercice précédent, ni par rapport à FINESS)"
+    by_source = dict(changes.group_by("source").len().iter_rows())
+    by_kind = changes.group_by("kind").len().sort("len", "kind", descending=[True, False])
+    kinds = ", ".join(f"{change_rules.KIND_LABELS.get(kind, kind)} {n}" for kind, n in by_kind.iter_rows())
+    return (f"Changements à signaler : {changes.height} pour {changes['finess_et'].n_unique()} centre(s) "
+            f"({by_source.get('envoi_precedent', 0)} par rapport à l'exercice précédent, "
+            f"{by_source.get('finess', 0)} par rapport à FINESS) : {kinds} (vue v_changements)")
+
+
+CHANGES_SHOWN = 10  # examples in the summary; the warehouse and the workbooks have them all
+
+
+def summary_text(year: int, status_table: pl.DataFrame, received: ReceivedFiles, notes=(),
+                 changes: pl.DataFrame | None = None) -> str:
     """A short French summary a person can read: counts by region and status."""
     pivot = (
         status_table.with_columns(pl.col("region_code").fill_null("?"))
@@ -410,6 +574,12 @@ def summary_text(year: int, status_table: pl.DataFrame, received: ReceivedFiles)
         lines.append("  ".join(str(v).rjust(w) for v, w in zip(row, widths)))
     totals = [sum(pivot[c]) for c in compliance.STATUSES]
     lines.append("  ".join(str(v).rjust(w) for v, w in zip(["total", *totals], widths)))
+    if changes is not None:
+        lines += ["", changes_line(changes)]
+        for row in changes.head(CHANGES_SHOWN).iter_rows(named=True):
+            lines.append(f"  - {row['finess_et']} : {row['message']}")
+        if changes.height > CHANGES_SHOWN:
+            lines.append(f"  … et {changes.height - CHANGES_SHOWN} autre(s) (vue v_changements, classeurs de relance)")
     unreadable = [o for o in received.outcomes if not o.readable]
     lines += ["", f"Fichiers lus : {len(received.outcomes) - len(unreadable)} ; illisibles : {len(unreadable)}"]
     for outcome in unreadable[:10]:
@@ -418,4 +588,6 @@ def summary_text(year: int, status_table: pl.DataFrame, received: ReceivedFiles)
         lines.append(f"  … et {len(unreadable) - 10} autre(s) (table file_outcome)")
     for problem in received.manifest_problems:
         lines.append(f"  ! {problem}")
+    for note in notes:
+        lines.append(f"  ! {note}")
     return "\n".join(lines)

@@ -12,7 +12,7 @@ import datetime as dt
 
 import polars as pl
 
-from transforms.referential import open_during
+from transforms.referential import open_during, open_during_reason
 
 STATUSES = ("on_time", "late", "invalid", "missing", "covered", "unexpected")
 UNEXPECTED_REASONS = {
@@ -127,8 +127,8 @@ STATUS_COLUMNS = [
 
 
 def _status_reason(year: int) -> pl.Expr:
-    expected = pl.format("centre de santé (catégorie {}) de la région {}, ouvert en {}",
-                         pl.col("categetab"), pl.col("region_code"), pl.lit(year))
+    expected = pl.format("centre de santé (catégorie {}) de la région {}, ouvert en {} {}",
+                         pl.col("categetab"), pl.col("region_code"), pl.lit(year), open_during_reason(year))
     deadline = pl.col("deadline").dt.strftime("%d/%m/%Y")
     first = pl.col("first_valid_at").dt.strftime("%d/%m/%Y %H:%M")
     return (
@@ -148,7 +148,8 @@ def _unexpected(versions: pl.DataFrame, history: pl.DataFrame, year: int, region
     known = history.select(
         "finess_et", pl.col("finess_ej").alias("referential_ej"), "telephone",
         pl.col("raison_sociale").alias("referential_name"),
-        pl.col("departement").alias("referential_departement"), "is_centre_de_sante", "dateouv", "last_seen",
+        pl.col("departement").alias("referential_departement"), "is_centre_de_sante", "dateouv", "datefermeture",
+        "last_seen",
     )
     open_in_year = open_during(year)
     reason = (
@@ -176,14 +177,7 @@ def _unexpected(versions: pl.DataFrame, history: pl.DataFrame, year: int, region
     )
 
 
-def attribute_region(et_region: pl.Expr, declared_region: pl.Expr, regions: list[str]) -> pl.Expr:
-    """The region a submission's rows belong to (and are replaced with on a rerun): its
-    centre's region when the run covers it, else the region of its declared commune, else
-    the run's region when it covers exactly one (the file was in that ARS's folder), else
-    none. See README, "Reruns"."""
-    single = regions[0] if len(regions) == 1 else None
-    return (
-        pl.when(et_region.is_in(regions)).then(et_region)
-        .when(declared_region.is_in(regions)).then(declared_region)
-        .otherwise(pl.lit(single, pl.String))
-    )
+def attribute_region(et_region: pl.Expr, declared_region: pl.Expr) -> pl.Expr:
+    """The region a submission belongs to (campaign-rules.md): its centre's region when it
+    was resolved to one, else the region of its declared commune, else none."""
+    return pl.coalesce(et_region, declared_region)

@@ -7,6 +7,7 @@ cannot go through the same CSV parse and are split apart first).
 """
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import hashlib
 import re
@@ -33,6 +34,7 @@ class FinessExtractHeader:
     sha256: str
     extract_date: dt.date
     raw: bytes = field(default=b"", repr=False, compare=False)  # the file's bytes, read once
+    encoding: str = "cp1252"
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,7 @@ class FinessExtract:
     extract_date: dt.date
     establishments: pl.DataFrame  # one row per structureet line, every field as text
     geolocation_text: str = ""  # the lines after the structureet block, split only when asked
+    encoding: str = "cp1252"  # how the file was decoded (`file_encoding`)
 
     @property
     def geolocations(self) -> pl.DataFrame:  # nofinesset, x, y, source, datemaj
@@ -65,12 +68,53 @@ def _extract_date(path: Path, first_line: str) -> dt.date:
     return dt.date.fromisoformat(header.group(1))
 
 
+def file_encoding(raw: bytes) -> str:
+    """data.gouv publishes windows-1252; an extract opened and saved again by a tool is
+    often UTF-8. A windows-1252 French text is almost never valid UTF-8 (an accented letter
+    is one byte >= 0x80 between ASCII ones), so a file that decodes as UTF-8 is one:
+    decoding it as windows-1252 would store « Centre de SantÃ© »."""
+    if raw.isascii():
+        return "cp1252"
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return "cp1252"
+    return "utf-8"
+
+
+_GEOLOCALISATION_END = re.compile(rb"^geolocalisation;.*;\d{4}-\d{2}-\d{2}\r?$")
+
+
+def _check_not_cut(path: Path, raw: bytes) -> None:
+    """data.gouv ends every line, the last one included, with a newline. A file without one
+    is accepted when its last line is whole (a structureet line of 32 fields, which the
+    parse does not check on a last line: it pads it with nulls; a geolocalisation line
+    ending with its datemaj); else the file was cut while copied or downloaded, and the
+    lines after the cut are lost."""
+    first_end = raw.find(b"\n")
+    if first_end < 0 or raw.endswith(b"\n"):
+        return  # a header alone is refused as empty later
+    last, line = raw[raw.rfind(b"\n") + 1:], raw.count(b"\n") + 1
+    text = last.decode("cp1252", errors="replace").rstrip("\r")
+    whole_structure = text.startswith("structureet;") and len(next(csv.reader([text], delimiter=";"))) == len(
+        STRUCTUREET_FIELDS)
+    if whole_structure or _GEOLOCALISATION_END.match(last):
+        return
+    raise CampaignError(
+        f"Référentiel FINESS invalide : {path} est coupé, sa dernière ligne ({line}) est "
+        f"incomplète (« {last[:40].decode('cp1252', errors='replace')}… », sans fin de ligne) : "
+        "télécharger l'extrait à nouveau."
+    )
+
+
 def peek_finess_extract(path: Path) -> FinessExtractHeader:
     """Date and checksum of an extract from its first line and its bytes, without parsing
     it: a run can skip the extracts its warehouse already holds."""
     raw = _raw(path)
-    first_line = raw[:200].split(b"\n", 1)[0].decode("cp1252", errors="replace").rstrip("\r")
-    return FinessExtractHeader(str(path), hashlib.sha256(raw).hexdigest(), _extract_date(path, first_line), raw)
+    encoding = file_encoding(raw)
+    first_line = raw[:200].split(b"\n", 1)[0].decode(encoding, errors="replace").lstrip("\ufeff").rstrip("\r")
+    return FinessExtractHeader(str(path), hashlib.sha256(raw).hexdigest(), _extract_date(path, first_line), raw,
+                               encoding)
 
 
 # C1 bytes: the only ones where windows-1252 and latin-1 differ (undefined ones give U+FFFD
@@ -113,12 +157,16 @@ def read_finess_extract(path: Path, header: FinessExtractHeader | None = None) -
     """Parse one extract (from the bytes of `header` when it was peeked at already); raise
     CampaignError (French) if it is not one."""
     raw = header.raw if header is not None and header.raw else _raw(path)
+    _check_not_cut(path, raw)
+    encoding = file_encoding(raw)
+    if encoding == "utf-8" and raw.startswith(b"\xef\xbb\xbf"):
+        raw = raw[3:]
     # windows-1252 gives one character per byte and keeps ASCII as is: the `\n`, `;` and
     # section names are found in the bytes at the places they have in the decoded text, so
     # only the parts kept are decoded (once)
     first_end = raw.find(b"\n")
     extract_date = _extract_date(
-        path, (raw if first_end < 0 else raw[:first_end]).decode("cp1252", errors="replace").rstrip("\r"))
+        path, (raw if first_end < 0 else raw[:first_end]).decode(encoding, errors="replace").rstrip("\r"))
     # data.gouv writes every structureet line, then every geolocalisation line: the first
     # block is parsed by Polars in one go. Anything else (interleaved lines, other
     # sections) takes the line-by-line path, which gives the same result.
@@ -131,10 +179,10 @@ def read_finess_extract(path: Path, header: FinessExtractHeader | None = None) -
     n_lines = raw.count(b"\n", start, end) + (not raw.endswith(b"\n", start, end))
     clean = n_structure == n_block == n_lines and raw.find(b"\r", start, end) < 0
     if clean:  # holds at least one structureet line
-        structure_block = _cp1252_to_utf8(raw[start:end])
-        rest = "" if geo_at < 0 else raw[end:].decode("cp1252", errors="replace")
+        structure_block = raw[start:end] if encoding == "utf-8" else _cp1252_to_utf8(raw[start:end])
+        rest = "" if geo_at < 0 else raw[end:].decode(encoding, errors="replace")
     else:  # the general path: keep only the structureet lines
-        body = raw[start:].decode("cp1252", errors="replace")
+        body = raw[start:].decode(encoding, errors="replace")
         text_block = "\n".join(line for line in body.splitlines() if line.startswith("structureet;"))
         if not text_block.strip():
             raise CampaignError(f"Référentiel FINESS vide : {path} ne contient aucune ligne structureet.")
@@ -162,6 +210,7 @@ def read_finess_extract(path: Path, header: FinessExtractHeader | None = None) -
         extract_date=extract_date,
         establishments=establishments,
         geolocation_text=rest,
+        encoding=encoding,
     )
 
 
