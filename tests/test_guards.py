@@ -54,9 +54,10 @@ def test_a_region_outside_the_cog_is_refused():
 
 
 def test_the_command_refuses_bad_arguments_before_loading_prefect(tmp_path):
-    """As a user runs it: exit 2, one French line, and nothing heavy was even imported."""
+    """As a user runs it: exit 2, one French line, and nothing of a run was even imported
+    (no Prefect, no stage, no reader process)."""
     code = ("import sys; from observatoire.cli import main; rc = main(sys.argv[1:]); "
-            "heavy = sorted(m for m in ('prefect', 'flows.campaign', 'observatoire.stages', 'sqlalchemy') "
+            "heavy = sorted(m for m in ('prefect', 'flows.campaign', 'observatoire.pipeline', 'observatoire.stages') "
             "if m in sys.modules); print(rc, heavy)")
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
     for args, fragment in ((["--year", "2030"], "l'exercice 2030 n'est pas terminé"),
