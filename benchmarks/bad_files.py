@@ -1,7 +1,6 @@
 """What do the worst files cost a national campaign? The national campaign (×1) is run
-through the stages (benchmarks/national.py's `stages` measurement: referential, read on
-two reader processes, validate, reconcile, statuses, SQLite load), once as generated and
-once with every kind of bad file beside it (a reader that panics, segfaults, aborts,
+as a user runs it (`observatoire run`, SQLite warehouse, reader processes on every core),
+once as generated and once with every kind of bad file beside it (a reader that panics, segfaults, aborts,
 hangs, spins or allocates without end — through tests/support/fake_readers.py —, a value at row
 1,000,000, a zip lying about its sizes, a million-row export, an export formatted down to
 row 1,000,000, a value in column XFD, CSVs whose encoding changes inside, a name that is
@@ -62,10 +61,9 @@ def bad_files(folder: Path, good_workbook: Path) -> None:
     os.symlink(bad / "nulle-part.xlsx", bad / "casse.xlsx")
 
 
-def run(spec: dict, env: dict) -> dict:
+def run(argv: list[str], env: dict, cwd: Path) -> dict:
     started = time.perf_counter()
-    process = psutil.Popen([sys.executable, str(BENCH_DIR / "national.py"), "--child", json.dumps(spec)],
-                           env=env, cwd=spec["workdir"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = psutil.Popen(argv, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     peak = [0]
 
     def sample():
@@ -81,11 +79,9 @@ def run(spec: dict, env: dict) -> dict:
     sampler.start()
     out, err = process.communicate()
     sampler.join()
-    if process.returncode != 0:
-        raise SystemExit(err[-3000:])
-    result = json.loads(out.strip().splitlines()[-1])
-    return {"wall_seconds": round(time.perf_counter() - started, 1), "tree_peak_mb": round(peak[0] / 2**20),
-            "read_seconds": result["stages"]["read"]["seconds"], "counts": result["counts"]}
+    return {"exit": process.returncode, "wall_seconds": round(time.perf_counter() - started, 1),
+            "tree_peak_mb": round(peak[0] / 2**20), "stderr": err[-2000:] if process.returncode else "",
+            "summary_tail": out.strip().splitlines()[-12:]}
 
 
 def main() -> None:
@@ -101,20 +97,27 @@ def main() -> None:
     shutil.copytree(submissions, with_bad, copy_function=os.link)
     good = next(p for p in sorted(submissions.rglob("*.xlsx")) if p.stat().st_size > 3000)
     bad_files(with_bad, good)
-    env = {**os.environ, "PYTHONPATH": str(REPO), "OBSERVATOIRE_EXTRA_READERS": "tests.support.fake_readers"}
-    for label, folder in (("sans / without", submissions), ("avec / with", with_bad)):
-        workdir = out / "bad-files" / label.split()[0]
-        workdir.mkdir(parents=True, exist_ok=True)
-        spec = {"kind": "stages", "submissions": str(folder), "year": national.year, "workdir": str(workdir),
-                "extract": str(national.extract), "calendar": str(national.calendar), "read_workers": 2,
-                "url": f"sqlite:///{workdir / 'entrepot.sqlite'}", "dump": str(workdir / "dump")}
-        (workdir / "entrepot.sqlite").unlink(missing_ok=True)
-        print(label, json.dumps(run(spec, env)), flush=True)
-    import polars as pl
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    env.update({"PYTHONPATH": str(REPO), "OBSERVATOIRE_EXTRA_READERS": "tests.support.fake_readers"})
+    import sqlite3
 
-    outcomes = pl.read_parquet(out / "bad-files" / "avec" / "dump" / "file_outcome.parquet")
-    for source_file, reason in outcomes.filter(pl.col("source_file").str.starts_with("zz-mauvais")).select(
-            "source_file", "reason").iter_rows():
+    for label, folder in (("sans", submissions), ("avec", with_bad)):
+        work = out / "bad-files" / label
+        work.mkdir(parents=True, exist_ok=True)
+        db = work / "entrepot.sqlite"
+        db.unlink(missing_ok=True)
+        argv = [sys.executable, "-m", "observatoire.cli", "run", "--year", str(national.year), "--submissions",
+                str(folder), "--finess", str(national.extract), "--calendar", str(national.calendar),
+                "--warehouse", f"sqlite:///{db}", "--output-dir", str(work / "{annee}")]
+        result = run(argv, env, work)
+        with sqlite3.connect(db) as connection:
+            result["file_outcome"] = connection.execute("SELECT count(*) FROM file_outcome").fetchone()[0]
+            result["statuses"] = dict(connection.execute(
+                "SELECT status, count(*) FROM centre_year_status GROUP BY status").fetchall())
+            bad = connection.execute("SELECT source_file, reason FROM file_outcome WHERE source_file LIKE "
+                                     "'zz-mauvais/%' ORDER BY source_file").fetchall()
+        print(label, json.dumps(result, ensure_ascii=False), flush=True)
+    for source_file, reason in bad:
         print(f"{source_file} : {reason}")
 
 

@@ -6,6 +6,9 @@ under --out/datasets):
 
 - command: `observatoire run` with no Prefect API configured (its own PREFECT_HOME, no
   PREFECT_* variable, run in a folder without .env or prefect.toml);
+- rerun: the same command into a copy of a warehouse where the same run was already
+  loaded (the FINESS extract is stored, the campaign's rows are replaced), as after a
+  correction;
 - server: the same command with PREFECT_API_URL pointing at a `prefect server start` that
   this script started beforehand on a free port (its own PREFECT_HOME), stopped at the end;
 - analyst: benchmarks/analyst.py (openpyxl + pandas + to_sql), the way it is done today;
@@ -22,12 +25,14 @@ every file sent k times) and `region-<code>` (one region's submissions of the ×
 with the national FINESS extract, run with --region).
 
     .venv/bin/python benchmarks/national.py [--files-multiplier 1 10] [--region 04] [--rounds 5]
-        [--large-rounds N] [--analyst-rounds N] [--measures command server analyst floor]
+        [--large-rounds N] [--analyst-rounds N] [--measures command rerun server analyst floor]
+        [--large-measures …]
         [--warehouse sqlite|postgresql|both] [--stages] [--out DIR] [--results-dir DIR]
     .venv/bin/python benchmarks/national.py --report benchmarks/results/*.json
 
 `--stages`: after the rounds, one more run of the pipeline in a process of this script,
-with the time each stage takes (diagnostics, not a measure of what users wait for).
+with the time each stage takes (diagnostics, not a measure of what users wait for);
+`--child-stages SPEC` is that run alone (benchmarks/bad_files.py uses it).
 """
 from __future__ import annotations
 
@@ -55,9 +60,10 @@ if str(REPO) not in sys.path:
 
 PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/{db}"
-MEASURES = ("command", "server", "analyst", "floor")
+MEASURES = ("command", "server", "analyst", "floor", "rerun")
 LABELS = {"command": "observatoire run, sans serveur Prefect",
           "server": "observatoire run, serveur Prefect déjà lancé",
+          "rerun": "observatoire run, relance (entrepôt déjà chargé)",
           "analyst": "script de l'analyste (openpyxl + pandas + to_sql)",
           "floor": "plancher (fastexcel + COPY/executemany)"}
 TARGETS = {"analyst_over_command_min": 5.0, "command_over_floor_max": 4.0, "server_minus_command_max_s": 2.0,
@@ -281,6 +287,21 @@ class Warehouses:
         for file in path.parent.glob(path.name + "*"):  # its journal, and the run's lock file beside it
             file.unlink(missing_ok=True)
 
+    def copy(self, source: str, name: str) -> str:
+        """A new warehouse holding what `source` holds (no connection to it may be open)."""
+        if self.kind == "sqlite":
+            url = self.new(name)
+            shutil.copyfile(source.removeprefix("sqlite:///"), url.removeprefix("sqlite:///"))
+            return url
+        import psycopg
+
+        db = f"bench_{name}".lower().replace("-", "_")
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
+            admin.execute(f'CREATE DATABASE "{db}" TEMPLATE "{source.rsplit("/", 1)[1]}"')
+        self.created.append(db)
+        return PG_URL.format(db=db)
+
     def drop(self, url: str) -> None:
         if self.kind == "sqlite":
             self._remove(Path(url.removeprefix("sqlite:///")))
@@ -318,8 +339,9 @@ def dump_tables(url: str, folder: Path) -> dict[str, int]:
             columns = [d[0] for d in cursor.description]
             rows = cursor.fetchall()
             if rows:
-                pl.DataFrame([[None if v is None else str(v) for v in row] for row in rows],
-                             schema={c: pl.String for c in columns}, orient="row").write_parquet(folder / f"{name}.parquet")
+                frame = pl.DataFrame([[None if v is None else str(v) for v in row] for row in rows],
+                                     schema={c: pl.String for c in columns}, orient="row")
+                frame.write_parquet(folder / f"{name}.parquet")
                 counts[name] = len(rows)
     engine.dispose()
     return counts
@@ -334,13 +356,14 @@ def _summary(runs: list[dict]) -> dict:
         peaks = [r["peak_tree_mb"] for r in ok]
         out.update(median_seconds=round(statistics.median(seconds), 3), min_seconds=min(seconds),
                    max_seconds=max(seconds), median_peak_tree_mb=round(statistics.median(peaks), 1),
-                   max_peak_tree_mb=max(peaks), median_cpu_seconds=round(statistics.median(r["cpu_seconds"] for r in ok), 2))
+                   max_peak_tree_mb=max(peaks),
+                   median_cpu_seconds=round(statistics.median(r["cpu_seconds"] for r in ok), 2))
     return out
 
 
 def measure_configuration(name: str, campaign: dict, kind: str, work: Path, rounds: int, analyst_rounds: int,
                           measures: tuple[str, ...], server: PrefectServer | None, stages: bool, timeout: float,
-                          log, analyst_site: Path | None = None) -> dict:
+                          log, analyst_site: Path | None = None, warm_up: bool = True) -> dict:
     work.mkdir(parents=True, exist_ok=True)
     warehouses = Warehouses(kind, work)
     observatoire = Path(sys.executable).with_name("observatoire")
@@ -356,9 +379,9 @@ def measure_configuration(name: str, campaign: dict, kind: str, work: Path, roun
                        "PREFECT_API_URL": server.url if server else ""}}
 
     def argv_for(measure: str, url: str, round_dir: Path) -> tuple[list[str], dict]:
-        if measure in ("command", "server"):
+        if measure in ("command", "server", "rerun"):
             return [*command_line, "--warehouse", url, "--output-dir", str(round_dir / f"classeurs-{measure}")], \
-                envs[measure]
+                envs["server" if measure == "server" else "command"]
         if measure == "analyst":
             env = clean_env()
             env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(analyst_site), env.get("PYTHONPATH")]))
@@ -369,25 +392,30 @@ def measure_configuration(name: str, campaign: dict, kind: str, work: Path, roun
     result: dict = {"configuration": name, "warehouse": kind, "command_line": command_line + [
         "--warehouse", "URL", "--output-dir", "DOSSIER"], "rounds": rounds}
     try:
-        # a first run, not counted: the page cache holds the files for every measure alike, and its
-        # warehouse gives the rows the floor writes
-        log(f"  {name} : exécution préalable (non comptée) …")
-        for attempt in range(2):  # a second try if the first fails (recorded either way)
-            url = warehouses.new(f"{name}-warm")
-            warm = run_process(*argv_for("command", url, work), cwd=work, timeout=timeout)
-            result.setdefault("warm_up", []).append(warm)
-            if "error" not in warm:
-                break
-        if "error" in warm:
-            log(f"  ! échec de l'exécution préalable : {warm['error']}")
-            return result
-        shutil.rmtree(work / "rows", ignore_errors=True)
-        result["warehouse_rows"] = dump_tables(url, work / "rows")
-        warehouses.drop(url)
-        if "server" in measures and server:  # the server's first flow run of this flow, not counted either
-            url = warehouses.new(f"{name}-warm-server")
-            result["warm_up_server"] = run_process(*argv_for("server", url, work), cwd=work, timeout=timeout)
-            warehouses.drop(url)
+        loaded = None
+        if warm_up:
+            # a first run, not counted: the page cache holds the files for every measure alike, and
+            # its warehouse gives the rows the floor writes
+            log(f"  {name} : exécution préalable (non comptée) …")
+            for attempt in range(2):  # a second try if the first fails (recorded either way)
+                url = warehouses.new(f"{name}-warm")
+                warm = run_process(*argv_for("command", url, work), cwd=work, timeout=timeout)
+                result.setdefault("warm_up", []).append(warm)
+                if "error" not in warm:
+                    break
+            if "error" in warm:
+                log(f"  ! échec de l'exécution préalable : {warm['error']}")
+                return result
+            shutil.rmtree(work / "rows", ignore_errors=True)
+            result["warehouse_rows"] = dump_tables(url, work / "rows")
+            loaded = url  # kept: each rerun starts from a copy of it
+            if "server" in measures and server:  # the server's first flow run of this flow, not counted either
+                url = warehouses.new(f"{name}-warm-server")
+                result["warm_up_server"] = run_process(*argv_for("server", url, work), cwd=work, timeout=timeout)
+                warehouses.drop(url)
+        else:  # the first measured run of the command gives the floor's rows (it runs first in round 1)
+            result["warm_up"] = "aucune"
+            measures = ("command", *(m for m in measures if m not in ("command", "rerun")))
         runs: dict[str, list[dict]] = {m: [] for m in measures}
         for r in range(rounds):
             order = list(measures[r % len(measures):] + measures[:r % len(measures)])
@@ -396,12 +424,15 @@ def measure_configuration(name: str, campaign: dict, kind: str, work: Path, roun
                     continue
                 round_dir = work / f"round-{r}"
                 round_dir.mkdir(exist_ok=True)
-                url = warehouses.new(f"{name}-{measure}-{r}")
+                url = warehouses.copy(loaded, f"{name}-{measure}-{r}") if measure == "rerun" else \
+                    warehouses.new(f"{name}-{measure}-{r}")
                 argv, env = argv_for(measure, url, round_dir)
                 also = {"prefect_server": server.process.pid} if measure == "server" and server else None
                 run = run_process(argv, env, cwd=round_dir, timeout=timeout, also=also)
                 run["round"] = r
                 runs[measure].append(run)
+                if measure == "command" and "warehouse_rows" not in result and "error" not in run:
+                    result["warehouse_rows"] = dump_tables(url, work / "rows")
                 warehouses.drop(url)
                 shutil.rmtree(round_dir, ignore_errors=True)
                 shown = "échec : " + run["error"] if "error" in run else \
@@ -439,17 +470,18 @@ def child_stages(spec: dict) -> dict:
         return {"error": f"pas de pipeline hors Prefect dans ce code ({exc})"}
     from flows.parameters import CampaignParameters
 
-    imported = time.perf_counter() - t0
+    imported, imported_cpu = time.perf_counter() - t0, time.process_time()
     spans: dict[str, dict] = {}
 
     def timed(stage, function):
         def run(*args):
-            start = time.perf_counter()
+            start, cpu = time.perf_counter(), time.process_time()
             try:
                 return function(*args)
-            finally:
+            finally:  # the CPU of this process meanwhile (every thread), not of the reader processes
                 spans[stage] = {"start": round(start - t0, 3), "end": round(time.perf_counter() - t0, 3),
-                                "seconds": round(time.perf_counter() - start, 3)}
+                                "seconds": round(time.perf_counter() - start, 3),
+                                "process_cpu_seconds": round(time.process_time() - cpu, 3)}
         return run
 
     class Timing(pipeline.Hooks):
@@ -459,13 +491,17 @@ def child_stages(spec: dict) -> dict:
         def step_in_background(self, stage, function, *args):
             return super().step_in_background(stage, timed(stage, function), *args)
 
-    params = CampaignParameters(year=YEAR, regions=spec["regions"], submissions=spec["submissions"],
-                                finess=spec["extracts"], calendar=spec["calendar"], warehouse_url=spec["url"],
-                                output_dir=spec["output_dir"])
+    params = CampaignParameters(year=spec.get("year", YEAR), regions=spec.get("regions") or [],
+                                submissions=spec["submissions"], finess=spec["extracts"], calendar=spec["calendar"],
+                                warehouse_url=spec["url"], output_dir=spec.get("output_dir"),
+                                read_workers=spec.get("read_workers"))
     started = time.perf_counter()
     pipeline.run_campaign(params, Timing())
-    return {"import_seconds": round(imported, 3), "run_seconds": round(time.perf_counter() - started, 3),
-            "stages": spans}
+    result = {"import_seconds": round(imported, 3), "import_cpu_seconds": round(imported_cpu, 3),
+              "run_seconds": round(time.perf_counter() - started, 3), "stages": spans}
+    if spec.get("dump"):  # the warehouse's tables, for a caller that looks at the rows (bad_files.py)
+        result["warehouse_rows"] = dump_tables(spec["url"], Path(spec["dump"]))
+    return result
 
 
 # ====================================================================== ratios and targets
@@ -530,7 +566,8 @@ def _machine() -> dict:
 
 def run_benchmark(multipliers: list[int], region: str | None, out: Path, results_dir: Path, *, rounds: int = 5,
                   large_rounds: int | None = None, analyst_rounds: int | None = None,
-                  measures: tuple[str, ...] = MEASURES,
+                  measures: tuple[str, ...] = MEASURES, large_measures: tuple[str, ...] | None = None,
+                  large_warm_up: bool = True,
                   warehouses: tuple[str, ...] = ("sqlite",), n_centres: int = 3000, seed: int = 2025,
                   finess_lines: int = 100_000, stages: bool = False, timeout: float = 1800,
                   quiet: bool = False) -> list[Path]:
@@ -544,15 +581,17 @@ def run_benchmark(multipliers: list[int], region: str | None, out: Path, results
     if region:
         configurations.append((f"region-{region}", 1))
     configurations += [(f"national-x{k}", k) for k in multipliers]
+    large_measures = measures if large_measures is None else large_measures
     analyst_site = None
-    if "analyst" in measures:
+    if "analyst" in measures + large_measures:
         analyst_site = analyst_packages(log)
         if analyst_site is None:
             measures = tuple(m for m in measures if m != "analyst")
+            large_measures = tuple(m for m in large_measures if m != "analyst")
     written: list[Path] = []
     commit = _git("rev-parse", "HEAD")
     try:
-        server = PrefectServer(work_root / "prefect-server-home") if "server" in measures else None
+        server = PrefectServer(work_root / "prefect-server-home") if "server" in measures + large_measures else None
         if server:
             log("Serveur Prefect (lancé une fois pour toutes les mesures « server ») …")
             server.__enter__()
@@ -571,21 +610,24 @@ def run_benchmark(multipliers: list[int], region: str | None, out: Path, results
                     dataset = national.summary
                 log(f"{name} : {dataset['files']} fichiers")
                 n_rounds = rounds if multiplier == 1 or large_rounds is None else large_rounds
+                config_measures = measures if multiplier == 1 else large_measures
                 for kind in warehouses:
                     analyst_n = analyst_rounds if analyst_rounds is not None else (n_rounds if multiplier == 1 else 1)
                     started = dt.datetime.now(dt.timezone.utc)
                     machine = _machine()
                     result = measure_configuration(name, campaign, kind, work_root / f"{name}-{kind}", n_rounds,
-                                                   min(analyst_n, n_rounds), measures, server, stages, timeout, log,
-                                                   analyst_site)
+                                                   min(analyst_n, n_rounds), config_measures, server, stages,
+                                                   timeout, log, analyst_site,
+                                                   warm_up=multiplier == 1 or large_warm_up)
                     result.update(dataset=dataset, started_at=started.isoformat(timespec="seconds"),
                                   finished_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
                                   machine={**machine, "load_average_after": os.getloadavg()},
-                                  code={"commit": commit, "changed_files": len(_git("status", "--porcelain").splitlines()),
+                                  code={"commit": commit,
+                                        "changed_files": len(_git("status", "--porcelain").splitlines()),
                                         "pipeline_without_prefect": (REPO / "observatoire" / "pipeline.py").exists()},
                                   prefect_server_start_seconds=server.start_seconds if server else None,
                                   prefect_server_url=server.url if server else None,
-                                  analyst_rounds=min(analyst_n, n_rounds) if "analyst" in measures else 0)
+                                  analyst_rounds=min(analyst_n, n_rounds) if "analyst" in config_measures else 0)
                     result["ratios"] = ratios(result)
                     if name == "national-x1":
                         x1_by_kind[kind] = result
@@ -637,7 +679,8 @@ def table(result: dict) -> str:
              f"{result['rounds']} tours)"]
     for measure, summary in (result.get("measures") or {}).items():
         if "median_seconds" not in summary:
-            lines.append(f"  {LABELS[measure]:<52} échec ({summary['runs'][0].get('error', '?') if summary['runs'] else 'non mesuré'})")
+            why = summary["runs"][0].get("error", "?") if summary["runs"] else "non mesuré"
+            lines.append(f"  {LABELS[measure]:<52} échec ({why})")
             continue
         lines.append(f"  {LABELS[measure]:<52} médiane {summary['median_seconds']:7.2f} s  "
                      f"[{summary['min_seconds']:.2f}–{summary['max_seconds']:.2f}]  "
@@ -654,7 +697,8 @@ def table(result: dict) -> str:
             lines.append(f"  étapes : {stages['error']}")
         else:
             lines.append(f"  étapes (diagnostic, s après le début des imports) : imports {stages['import_seconds']} s, "
-                         + ", ".join(f"{k} {v['start']}→{v['end']}" for k, v in stages["stages"].items()))
+                         + ", ".join(f"{k} {v['start']}→{v['end']} (CPU {v['process_cpu_seconds']})"
+                                     for k, v in stages["stages"].items()))
     return "\n".join(lines)
 
 
@@ -670,7 +714,7 @@ def report(paths: list[Path]) -> str:
     head = ["mesure"] + [f"{r['configuration']}{'' if r['warehouse'] == 'sqlite' else ' ' + r['warehouse']} "
                          f"({_fr(r['dataset'].get('files', 0), 0)} fichiers)" for r in results]
     rows = []
-    for measure in MEASURES:
+    for measure in ("command", "rerun", "server", "analyst", "floor"):
         cells = []
         for r in results:
             summary = (r.get("measures") or {}).get(measure)
@@ -694,7 +738,8 @@ def report(paths: list[Path]) -> str:
     lines += ["| " + " | ".join(row) + " |" for row in rows]
     for r in results:
         for target, met in (r.get("targets") or {}).items():
-            lines.append(f"- {r['configuration']} ({r['warehouse']}) : {target} : {'atteint' if met else '**non atteint**'}")
+            verdict = "atteint" if met else "**non atteint**"
+            lines.append(f"- {r['configuration']} ({r['warehouse']}) : {target} : {verdict}")
     return "\n".join(lines)
 
 
@@ -703,13 +748,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--files-multiplier", type=int, nargs="*", default=[1, 10],
                         help="campagnes nationales, chaque fichier envoyé k fois (défaut : 1 10)")
     parser.add_argument("--region", default="04",
-                        help="petite campagne : une région de la campagne ×1 (défaut : 04) ; « aucune » pour ne pas la mesurer")
+                        help="petite campagne : une région de la campagne ×1 (défaut : 04) ; "
+                             "« aucune » pour ne pas la mesurer")
     parser.add_argument("--rounds", type=int, default=5, help="tours alternés (défaut : 5)")
     parser.add_argument("--large-rounds", type=int, default=None,
                         help="tours des campagnes ×k, k > 1 (défaut : autant que --rounds)")
     parser.add_argument("--analyst-rounds", type=int, default=None,
                         help="tours où le script de l'analyste est mesuré (défaut : tous à ×1, 1 au-delà)")
     parser.add_argument("--measures", nargs="+", default=list(MEASURES), choices=MEASURES)
+    parser.add_argument("--large-measures", nargs="+", default=None, choices=MEASURES,
+                        help="mesures des campagnes ×k, k > 1 (défaut : celles de --measures)")
+    parser.add_argument("--no-large-warm-up", action="store_true",
+                        help="campagnes ×k, k > 1 : sans exécution préalable (le premier run mesuré donne "
+                             "les lignes du plancher)")
     parser.add_argument("--warehouse", choices=("sqlite", "postgresql", "both"), default="sqlite")
     parser.add_argument("--stages", action="store_true", help="durées des étapes en plus (diagnostic)")
     parser.add_argument("--out", default=str(BENCH_DIR / ".cache"), help="jeux générés (cache) et dossiers de travail")
@@ -730,9 +781,11 @@ def main(argv: list[str] | None = None) -> int:
     kinds = ("sqlite", "postgresql") if args.warehouse == "both" else (args.warehouse,)
     run_benchmark(args.files_multiplier, None if args.region in ("aucune", "none", "") else args.region,
                   Path(args.out), Path(args.results_dir), rounds=args.rounds, large_rounds=args.large_rounds,
-                  analyst_rounds=args.analyst_rounds,
-                  measures=tuple(args.measures), warehouses=kinds, n_centres=args.centres, seed=args.seed,
-                  finess_lines=args.finess_lines, stages=args.stages, timeout=args.timeout)
+                  analyst_rounds=args.analyst_rounds, measures=tuple(args.measures),
+                  large_measures=tuple(args.large_measures) if args.large_measures else None,
+                  large_warm_up=not args.no_large_warm_up, warehouses=kinds,
+                  n_centres=args.centres, seed=args.seed, finess_lines=args.finess_lines, stages=args.stages,
+                  timeout=args.timeout)
     return 0
 
 

@@ -51,14 +51,19 @@ class CampaignParameters(BaseModel):
     )
     finess: list[str] = Field(
         default_factory=lambda: ["finess/*.csv"], min_length=1, title="Extraits FINESS",
-        description="Extraits FINESS au format data.gouv, un par ligne ; chaque extrait daté est un "
-                    "instantané du référentiel. Un motif comme finess/*.csv prend tous les extraits du dossier.",
+        description="Extraits FINESS au format data.gouv ou fichiers FINESS+ Structures (.json, .json.gz), "
+                    "un par ligne, reconnus à leur contenu ; chaque fichier daté est un instantané du "
+                    "référentiel. Un motif comme finess/*.csv prend tous les extraits du dossier.",
     )
     calendar: str | None = Field(
         default=None, title="Calendrier (facultatif)",
         description="Fichier CSV annee;finess_et;date_limite : date limite de la campagne et dérogations "
-                    "accordées. Vide : date limite par défaut, dernier jour de février N+1. "
-                    "{annee} est remplacé par l'année d'exercice.",
+                    "accordées. {annee} est remplacé par l'année d'exercice. Le déploiement propose le "
+                    "calendrier du dossier de données (calendrier/calendrier-{annee}.csv) : s'il n'existe pas, "
+                    "la date limite par défaut s'applique et le journal de l'exécution le dit. Pour un autre "
+                    "calendrier, saisir ici son chemin sur le worker : il doit alors exister, sinon l'exécution "
+                    "s'arrête aussitôt. Vide : date limite par défaut, dernier jour de février N+1, sans "
+                    "dérogation.",
     )
     warehouse_url: str | None = Field(
         default=None, title="URL de l'entrepôt (facultatif)",

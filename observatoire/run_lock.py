@@ -127,7 +127,11 @@ def _file_lock(engine: Engine, year: int):
         return (lambda: True), (lambda: None)
     import fcntl
 
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:  # never through a link planted there: take() truncates the file it opens
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+    except OSError as exc:
+        raise CampaignError(f"Fichier de verrou refusé : {path} ({'lien symbolique' if os.path.islink(path) else exc})"
+                            " ; le supprimer puis relancer.") from exc
 
     def take() -> bool:
         try:

@@ -75,7 +75,7 @@ def _results(paths):
 
 def test_every_measure_is_a_whole_process_with_medians_ratios_and_targets(tmp_path):
     harness = _harness()
-    measures = ("command", "analyst", "floor")  # pandas for the analyst: installed apart by the benchmark
+    measures = ("command", "rerun", "analyst", "floor")  # pandas for the analyst: installed apart by the benchmark
     paths = harness.run_benchmark([1], "04", tmp_path / "bench", tmp_path / "results", rounds=2, measures=measures,
                                   n_centres=120, finess_lines=2000, stages=True, quiet=True, timeout=600)
     results = _results(paths)

@@ -32,7 +32,7 @@ def _history():
         "finess_et": pl.String, "finess_ej": pl.String, "raison_sociale": pl.String, "region_code": pl.String,
         "departement": pl.String, "is_centre_de_sante": pl.Boolean, "dateouv": pl.Date, "last_seen": pl.Date,
         "categetab": pl.String,
-    }, orient="row").with_columns(pl.lit("0478000000").alias("telephone"))
+    }, orient="row").with_columns(pl.lit("0478000000").alias("telephone"), pl.lit(None, pl.Date).alias("datefermeture"))
 
 
 def _submissions(rows):

@@ -15,12 +15,13 @@ import polars as pl
 import pytest
 
 from observatoire import warehouse
+from observatoire.errors import CampaignError
 from observatoire.cli import main
 from observatoire.outputs import UnsafeOutput, open_output, write_output
 from observatoire.reports.cells import safe_text, set_value
 from observatoire.reports.feedback import write_feedback_workbook
 from observatoire.reports.relance import relance_main
-from test_flow_campaign import _EXPORT_HEADER, _export_row, write_small_campaign
+from tests.support.small_campaign import EXPORT_HEADER as _EXPORT_HEADER, export_row as _export_row, write_small_campaign
 
 from tests.support import warehouse_builder as build
 
@@ -224,3 +225,17 @@ def test_sql_exports_store_no_formula_and_follow_no_link(tmp_path):
     _no_formula_anywhere(out / "r.xlsx")
     row = [c.value for c in openpyxl.load_workbook(out / "r.xlsx").active[2]]
     assert row == ["'" + HYPERLINK, -1234.5]
+
+
+def test_the_sqlite_run_lock_file_is_not_opened_through_a_link(tmp_path):
+    from observatoire import run_lock
+
+    engine = warehouse.connect(f"sqlite:///{tmp_path / 'w.db'}")
+    victim = tmp_path / "victim.txt"
+    victim.write_text("à garder")
+    run_lock.sqlite_lock_path(engine, 2024).symlink_to(victim)
+    with pytest.raises(CampaignError, match="lien symbolique"):
+        with run_lock.lock_if_free(engine, 2024):
+            pass
+    engine.dispose()
+    assert victim.read_text() == "à garder"

@@ -116,7 +116,8 @@ def _frame(rows):
         "finess_et": pl.String, "region_code": pl.String, "is_centre_de_sante": pl.Boolean, "dateouv": pl.Date,
     }, orient="row")
     return frame.with_columns(
-        pl.lit(None, pl.String).alias(name) for name in ESTABLISHMENT_COLUMNS if name not in frame.columns
+        pl.lit(None, pl.Date if name == "datefermeture" else pl.String).alias(name)
+        for name in ESTABLISHMENT_COLUMNS if name not in frame.columns
     ).select(ESTABLISHMENT_COLUMNS)
 
 
@@ -158,3 +159,20 @@ def test_versions_record_changes_and_reopen_periods():
     history = establishment_history(snapshots)
     row = history.row(0, named=True)
     assert (row["first_seen"], row["last_seen"], row["closed_before"], row["region_code"]) == (d1, d3, d4, "11")
+
+
+def test_open_during_a_year_from_the_closing_date_when_the_source_gives_it():
+    """FINESS+ gives closures by date: closed on 30 June N is expected for N, closed in
+    November N-1 is not, even though both are in a snapshot of N+1 (FINESS+ lists closed ETs)."""
+    from transforms.referential import open_during_reason
+
+    dated = _frame([("690000013", "84", True, dt.date(2000, 1, 1)), ("690000021", "84", True, dt.date(2000, 1, 1)),
+                    ("690000039", "84", True, dt.date(2000, 1, 1))]).with_columns(
+        pl.Series("datefermeture", [dt.date(2024, 6, 30), dt.date(2023, 11, 15), None], pl.Date))
+    history = establishment_history([(dt.date(2025, 1, 12), dated)])
+    assert set(expected_centres(history, 2024, ["84"])["finess_et"]) == {"690000013", "690000039"}
+    assert set(expected_centres(history, 2023, ["84"])["finess_et"]) == {"690000013", "690000021", "690000039"}
+    assert set(expected_centres(history, 2025, ["84"])["finess_et"]) == {"690000039"}
+    reasons = dict(history.select("finess_et", open_during_reason(2024)).rows())
+    assert reasons["690000013"] == "d'après sa date de fermeture FINESS (30/06/2024)"
+    assert reasons["690000039"] == "d'après les instantanés FINESS (dernier le contenant : 12/01/2025)"

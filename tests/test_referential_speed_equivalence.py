@@ -131,7 +131,8 @@ def test_reading_an_extract_gives_what_the_former_parse_gave(tmp_path, layout):
 
 
 # ------------------------------------------------------------------ versions and history
-_SCHEMA = {name: pl.String for name in ESTABLISHMENT_COLUMNS} | {"is_centre_de_sante": pl.Boolean, "dateouv": pl.Date}
+_SCHEMA = {name: pl.String for name in ESTABLISHMENT_COLUMNS} | {"is_centre_de_sante": pl.Boolean, "dateouv": pl.Date,
+                                                                  "datefermeture": pl.Date}
 
 
 def _random_snapshot(rng: random.Random, ets: list[str | None], height: int) -> pl.DataFrame:
@@ -139,7 +140,8 @@ def _random_snapshot(rng: random.Random, ets: list[str | None], height: int) -> 
     for _ in range(height):
         row = {name: rng.choice([None, "", "a", "b"]) for name in ESTABLISHMENT_COLUMNS}
         row.update(finess_et=rng.choice(ets), is_centre_de_sante=rng.random() < 0.5,
-                   dateouv=rng.choice([None, dt.date(2000, 1, 1), dt.date(2010, 6, 1)]))
+                   dateouv=rng.choice([None, dt.date(2000, 1, 1), dt.date(2010, 6, 1)]),
+                   datefermeture=rng.choice([None, None, dt.date(2023, 6, 30)]))
         rows.append(row)
     return pl.DataFrame(rows, schema=_SCHEMA)
 
@@ -202,10 +204,12 @@ def _tricky_versions(height: int = 300) -> pl.DataFrame:
             valid_to=rng.choice([None, dt.date(2025, 1, 12)]), is_centre_de_sante=rng.random() < 0.5,
             dateouv=rng.choice([None, dt.date(1900, 1, 1), dt.date(1969, 12, 31), dt.date(1970, 1, 1),
                                 dt.date(2099, 12, 31)]),
+            datefermeture=rng.choice([None, dt.date(1969, 12, 31), dt.date(2024, 6, 30)]),
         )
         rows.append(row)
     schema = {name: pl.String for name in referential_store.HISTORY_COLUMNS} | {
-        "valid_from": pl.Date, "valid_to": pl.Date, "dateouv": pl.Date, "is_centre_de_sante": pl.Boolean}
+        "valid_from": pl.Date, "valid_to": pl.Date, "dateouv": pl.Date, "datefermeture": pl.Date,
+        "is_centre_de_sante": pl.Boolean}
     return pl.DataFrame(rows, schema=schema)
 
 

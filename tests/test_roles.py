@@ -8,15 +8,19 @@ unique to the test, and the test's database is dropped before its roles."""
 from __future__ import annotations
 
 import hashlib
+import os
+import subprocess
+import sys
 import uuid
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
-from observatoire import warehouse
+from observatoire import run_lock, warehouse
 from observatoire.cli import main
 from observatoire.reports.relance import relance_main
-from test_flow_campaign import write_small_campaign
+from tests.support.small_campaign import write_small_campaign
 from tests.conftest import PG_ADMIN_URL
 
 PASSWORD = "Mdp-essai-7"
@@ -89,7 +93,14 @@ def test_loader_login_migrates_and_loads_and_analyst_login_only_reads(cluster, p
 
     campaign = write_small_campaign(tmp_path / "data")
     assert _run(campaign, loader_url, tmp_path / "out") == 0  # migrations, FINESS snapshot, load, workbooks
-    assert _run(campaign, loader_url, tmp_path / "out") == 0  # a rerun re-creates the views as the loader
+    # a rerun without Prefect (the command's in-process path: its run lock is a session advisory lock)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_API")}
+    done = subprocess.run([str(Path(sys.executable).with_name("observatoire")), "run", "--year", "2024", "--region",
+                           "84", "--submissions", str(campaign.submissions), "--finess", str(campaign.finess),
+                           "--warehouse", loader_url, "--output-dir", str(tmp_path / "out")],
+                          env={**env, "PREFECT_HOME": str(tmp_path / "prefect-home")}, cwd=tmp_path,
+                          capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL)
+    assert done.returncode == 0, done.stderr[-2000:]
     assert warehouse.migrate(admin) == []  # an administrator's migrate keeps the same owner
 
     with admin.connect() as connection:
@@ -128,6 +139,9 @@ def test_loader_login_migrates_and_loads_and_analyst_login_only_reads(cluster, p
                          "pg_advisory_lock_shared", "pg_try_advisory_xact_lock_shared"):
             _denied(analyst, f"SELECT {function}(:k)", {"k": key})
         _denied(analyst, "SELECT pg_advisory_lock(1, 2)")
+    # the run lock of a campaign (run_lock: a session lock held for the whole run)
+    _denied(analyst, "SELECT pg_try_advisory_lock(:k)", {"k": run_lock._pg_key(2024)})
+    _denied(analyst, "SELECT pg_advisory_lock(:k)", {"k": run_lock._pg_key(2024)})
 
 
 def test_a_login_outside_the_loader_role_gets_one_french_line(cluster):

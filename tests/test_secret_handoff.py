@@ -18,7 +18,7 @@ import pytest
 import sqlalchemy as sa
 
 from observatoire import warehouse
-from test_flow_campaign import write_small_campaign
+from tests.support.small_campaign import write_small_campaign
 from tests.conftest import PG_ADMIN_URL
 from tests.support.prefect_server import prefect_server
 
@@ -115,3 +115,25 @@ def test_a_masked_url_without_its_password_here_is_refused_in_one_line():
                                  "pas une url u:S3cr@h"])
 def test_redact_hides_every_form_of_password(url):
     assert "S3cr" not in warehouse.redact(url)
+
+
+def test_without_prefect_the_password_still_reaches_only_the_connection(pg_login, tmp_path):
+    """The command without a Prefect server (in-process run): the masked URL of the
+    parameters gets its password back at the connection, and nothing else holds it."""
+    password = pg_login["password"]
+    campaign = write_small_campaign(tmp_path / "data")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_API") and k != "OBSERVATOIRE_WAREHOUSE_URL"}
+    env["PREFECT_HOME"] = str(tmp_path / "prefect-home")
+    done = subprocess.run(
+        [OBSERVATOIRE, "run", "--year", "2024", "--region", "84", "--submissions", str(campaign.submissions),
+         "--finess", str(campaign.finess), "--warehouse", pg_login["url"], "--output-dir", str(tmp_path / "out")],
+        env=env, cwd=tmp_path, capture_output=True, timeout=300, stdin=subprocess.DEVNULL)
+    assert done.returncode == 0, (done.stdout + done.stderr).decode(errors="replace")[-3000:]
+    assert password.encode() not in done.stdout + done.stderr
+    admin = sa.create_engine(pg_login["admin_url"])
+    with admin.connect() as connection:
+        assert connection.execute(sa.text("SELECT count(*) FROM centre_year_status")).scalar() == 4
+        recorded = connection.execute(sa.text("SELECT parameters FROM pipeline_run")).scalar()
+    admin.dispose()
+    assert password not in recorded and "***" in recorded
+    assert _files_holding(tmp_path, password.encode()) == []

@@ -12,7 +12,7 @@ import datetime as dt
 
 import polars as pl
 
-from transforms.referential import open_during
+from transforms.referential import open_during, open_during_reason
 
 STATUSES = ("on_time", "late", "invalid", "missing", "covered", "unexpected")
 UNEXPECTED_REASONS = {
@@ -127,8 +127,8 @@ STATUS_COLUMNS = [
 
 
 def _status_reason(year: int) -> pl.Expr:
-    expected = pl.format("centre de santé (catégorie {}) de la région {}, ouvert en {}",
-                         pl.col("categetab"), pl.col("region_code"), pl.lit(year))
+    expected = pl.format("centre de santé (catégorie {}) de la région {}, ouvert en {} {}",
+                         pl.col("categetab"), pl.col("region_code"), pl.lit(year), open_during_reason(year))
     deadline = pl.col("deadline").dt.strftime("%d/%m/%Y")
     first = pl.col("first_valid_at").dt.strftime("%d/%m/%Y %H:%M")
     return (
@@ -148,7 +148,8 @@ def _unexpected(versions: pl.DataFrame, history: pl.DataFrame, year: int, region
     known = history.select(
         "finess_et", pl.col("finess_ej").alias("referential_ej"), "telephone",
         pl.col("raison_sociale").alias("referential_name"),
-        pl.col("departement").alias("referential_departement"), "is_centre_de_sante", "dateouv", "last_seen",
+        pl.col("departement").alias("referential_departement"), "is_centre_de_sante", "dateouv", "datefermeture",
+        "last_seen",
     )
     open_in_year = open_during(year)
     reason = (

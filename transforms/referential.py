@@ -1,10 +1,11 @@
 """Which establishments of the FINESS referential are centres de santé, in which region,
 and which of them were open during a given exercise year?
 
-Input frames come from `observatoire.readers.finess_extract` (every field as text);
-snapshots are the dated extracts loaded so far, which is the only way to know closures
-(an ET that disappears from the extracts closed between the last snapshot holding it and
-the first one without it).
+Input frames come from `observatoire.readers.finess_extract` or
+`observatoire.readers.finess_plus` (every field as text, the same columns); snapshots are
+the dated files loaded so far. An extract lists open ETs only: an ET that disappears closed
+between the last snapshot holding it and the first one without it. A FINESS+ file also lists
+closed ETs with their closing date (`datefermeture`), which then says exactly when.
 """
 from __future__ import annotations
 
@@ -12,18 +13,42 @@ import datetime as dt
 
 import polars as pl
 
+from transforms.geography import commune_departement
+
 CENTRE_DE_SANTE_CATEGORIES = ("124", "125", "130", "289")
+# their labels (finess.md), which a FINESS+ file does not carry
+CENTRE_DE_SANTE_LABELS = {"124": "Centre de Santé", "125": "Centre de Santé Dentaire",
+                          "130": "Centre de Soins Médicaux", "289": "Centre de Soins Infirmiers"}
 
 # FINESS codes overseas départements with a letter; 9E (Saint-Pierre-et-Miquelon) and
 # 9J (Wallis-et-Futuna) have no ARS region (finess.md).
 FINESS_TO_COG_DEPARTEMENT = {"9A": "971", "9B": "972", "9C": "973", "9D": "974", "9E": "975", "9F": "976"}
+# INSEE overseas départements (first three characters of a commune code) as FINESS codes
+# them: Saint-Barthélemy (977) and Saint-Martin (978) were Guadeloupe communes and FINESS
+# still files them under 9A (the 2026 extract: "97133 ST BARTHELEMY", département 9A).
+INSEE_TO_FINESS_DEPARTEMENT = {"971": "9A", "972": "9B", "973": "9C", "974": "9D", "975": "9E", "976": "9F",
+                               "977": "9A", "978": "9A", "986": "9J"}
 _INSEE_PREFIX_OVERSEAS = {"9A": "97", "9B": "97", "9C": "97", "9D": "97", "9E": "97", "9F": "97", "9J": "98"}
 
 ESTABLISHMENT_COLUMNS = [
     "finess_et", "finess_ej", "raison_sociale", "raison_sociale_longue", "departement",
     "cog_departement", "region_code", "commune_insee", "code_postal", "commune_libelle",
-    "telephone", "categetab", "libcategetab", "is_centre_de_sante", "dateouv",
+    "telephone", "categetab", "libcategetab", "is_centre_de_sante", "dateouv", "datefermeture",
 ]
+
+
+def departement_of_cog_commune(cog_commune: pl.Expr) -> pl.Expr:
+    """The FINESS département of a 5-character INSEE commune code (FINESS+ `cogCommune`):
+    its COG département (`transforms.geography`), written as FINESS writes it overseas
+    (9A…9J, as in the extract); null for anything that is not a commune code."""
+    code = cog_commune.str.strip_chars().str.to_uppercase()
+    cog = commune_departement(code)
+    return (
+        pl.when(~code.str.contains(r"^(?:\d{2}|2[AB])\d{3}$")).then(None)
+        .when(cog.str.len_chars() == 3)
+        .then(cog.replace_strict(INSEE_TO_FINESS_DEPARTEMENT, default=None, return_dtype=pl.String))
+        .otherwise(cog)
+    )
 
 
 def normalise_establishments(raw: pl.DataFrame, departement_regions: pl.DataFrame) -> pl.DataFrame:
@@ -33,6 +58,8 @@ def normalise_establishments(raw: pl.DataFrame, departement_regions: pl.DataFram
     )
     departement = pl.col("departement").str.strip_chars().str.to_uppercase()
     acheminement = pl.col("ligneacheminement").fill_null("").str.strip_chars()
+    if "datefermeture" not in raw.columns:  # an extract: open ETs only, no closing date
+        raw = raw.with_columns(pl.lit(None, pl.String).alias("datefermeture"))
     return (
         raw.with_columns(departement.alias("departement"))
         .with_columns(
@@ -47,6 +74,7 @@ def normalise_establishments(raw: pl.DataFrame, departement_regions: pl.DataFram
             acheminement.str.replace(r"^\d{5}\s*", "").alias("commune_libelle"),
             pl.col("categetab").is_in(CENTRE_DE_SANTE_CATEGORIES).alias("is_centre_de_sante"),
             pl.col("dateouv").str.to_date("%Y-%m-%d", strict=False).alias("dateouv"),
+            pl.col("datefermeture").str.to_date("%Y-%m-%d", strict=False).alias("datefermeture"),
         )
         .join(regions, on="cog_departement", how="left")
         .rename({
@@ -167,10 +195,23 @@ def establishment_history(snapshots: list[tuple[dt.date, pl.DataFrame]]) -> pl.D
 
 def open_during(year: int) -> pl.Expr:
     """An ET open during exercise `year` (campaign-rules.md): opened on or before
-    31 December, present in a snapshot dated on or after 1 January of the year."""
+    31 December, and not closed before 1 January of the year. Closed is known from the
+    closing date when the source gives one (FINESS+), from the snapshots otherwise: present
+    in a snapshot dated on or after 1 January."""
+    not_closed = (
+        pl.when(pl.col("datefermeture").is_not_null()).then(pl.col("datefermeture") >= dt.date(year, 1, 1))
+        .otherwise(pl.col("last_seen") >= dt.date(year, 1, 1))
+    )
+    return (pl.col("dateouv").is_null() | (pl.col("dateouv") <= dt.date(year, 12, 31))) & not_closed
+
+
+def open_during_reason(year: int) -> pl.Expr:
+    """Which rule of `open_during` said the ET was open (or not) during `year`, in French."""
     return (
-        (pl.col("dateouv").is_null() | (pl.col("dateouv") <= dt.date(year, 12, 31)))
-        & (pl.col("last_seen") >= dt.date(year, 1, 1))
+        pl.when(pl.col("datefermeture").is_not_null())
+        .then(pl.format("d'après sa date de fermeture FINESS ({})", pl.col("datefermeture").dt.strftime("%d/%m/%Y")))
+        .otherwise(pl.format("d'après les instantanés FINESS (dernier le contenant : {})",
+                             pl.col("last_seen").dt.strftime("%d/%m/%Y")))
     )
 
 

@@ -158,6 +158,9 @@ class Establishment:
     compldistrib: str = ""
     lieuditbp: str = ""
     snapshots: tuple[str, ...] = ALL_SNAPSHOTS
+    # the day it closed, for an establishment missing from the later snapshots: between the
+    # last snapshot holding it and the end of that year (FINESS+ gives it, extracts do not)
+    datefermeture: dt.date | None = None
     # centres de santé only
     kind: str = ""  # municipal | mutualiste | dentaire | infirmier | associatif | ophtalmologique
     distinctive: str = ""  # the part of the name that tells the centre apart in its département
@@ -445,6 +448,20 @@ class ReferentialBuilder:
                 establishment.dateouv = _random_date(rng, dt.date(year, 2, 1), dt.date(year, 11, 30))
                 establishment.dateautor = establishment.dateouv
                 establishment.datemaj = establishment.dateouv + dt.timedelta(days=10)
+        self.date_closures(random.Random(rng.getrandbits(64)))  # last draw: nothing drawn before moves
+
+    def date_closures(self, rng: random.Random) -> None:
+        """Give each establishment that leaves the snapshots its closing date, so that a
+        FINESS+ file (closures by date) and the extracts (closures by absence) tell the same
+        story: closed after the last snapshot holding it and within that snapshot's year,
+        hence open during that year and no later one, by either rule."""
+        dated = {s.label: s.extract_date for s in SNAPSHOTS}
+        for establishment in self.establishments:
+            last = establishment.snapshots[-1]
+            if last == ALL_SNAPSHOTS[-1]:
+                continue
+            seen = dated[last]
+            establishment.datefermeture = _random_date(rng, seen + dt.timedelta(days=1), dt.date(seen.year, 12, 31))
 
 
 def _centre_names(kind: str, distinctive: str, antenne: bool) -> tuple[str, str]:

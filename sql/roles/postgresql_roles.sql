@@ -90,8 +90,9 @@ ALTER DEFAULT PRIVILEGES FOR ROLE observatoire_proprietaire IN SCHEMA public
 REVOKE EXECUTE ON FUNCTION lo_create(oid), lo_creat(integer), lo_import(text), lo_import(text, oid),
     lo_from_bytea(oid, bytea) FROM PUBLIC;
 
--- Advisory locks serialise loads (warehouse.writer_lock: pg_advisory_xact_lock(bigint)); a
--- session holding one of those keys would stop every load. Nobody takes them but the loader.
+-- Advisory locks serialise runs and loads (run_lock: pg_try_advisory_lock(bigint), held by the
+-- run's session; warehouse.writer_lock: pg_advisory_xact_lock(bigint)); a session holding one
+-- of those keys would stop every run. Nobody takes them but the loader.
 DO $$
 DECLARE
     fn record;
@@ -104,4 +105,4 @@ BEGIN
     END LOOP;
 END
 $$;
-GRANT EXECUTE ON FUNCTION pg_advisory_xact_lock(bigint) TO observatoire_chargeur;
+GRANT EXECUTE ON FUNCTION pg_advisory_xact_lock(bigint), pg_try_advisory_lock(bigint) TO observatoire_chargeur;
