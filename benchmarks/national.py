@@ -724,9 +724,10 @@ def report(paths: list[Path]) -> str:
                 cells.append("échec")
             else:
                 cells.append(f"**{_fr(summary['median_seconds'])} s** [{_fr(summary['min_seconds'])}–"
-                             f"{_fr(summary['max_seconds'])}] ×{len(summary['runs'])}, "
-                             f"{_fr(summary['max_peak_tree_mb'], 0)} Mio")
-        rows.append([LABELS[measure]] + cells)
+                             f"{_fr(summary['max_seconds'])}] ×{len(summary['runs'])} ; CPU "
+                             f"{_fr(summary['median_cpu_seconds'], 1)} s ; {_fr(summary['max_peak_tree_mb'], 0)} Mio")
+        if any(cell != "—" for cell in cells):
+            rows.append([LABELS[measure]] + cells)
     for key, label in (("analyst_over_command", "analyste / run sans serveur"),
                        ("command_over_floor", "run sans serveur / plancher"),
                        ("server_minus_command_s", "run avec serveur − sans serveur (s)"),
