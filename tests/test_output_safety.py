@@ -21,7 +21,7 @@ from observatoire.outputs import UnsafeOutput, open_output, write_output
 from observatoire.reports.cells import safe_text, set_value
 from observatoire.reports.feedback import write_feedback_workbook
 from observatoire.reports.relance import relance_main
-from test_flow_campaign import _EXPORT_HEADER, _export_row, write_small_campaign
+from tests.support.small_campaign import EXPORT_HEADER as _EXPORT_HEADER, export_row as _export_row, write_small_campaign
 
 from tests.support import warehouse_builder as build
 

@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from observatoire import run_lock, warehouse
 from observatoire.cli import main
 from observatoire.reports.relance import relance_main
-from test_flow_campaign import write_small_campaign
+from tests.support.small_campaign import write_small_campaign
 from tests.conftest import PG_ADMIN_URL
 
 PASSWORD = "Mdp-essai-7"

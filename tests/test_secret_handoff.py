@@ -18,7 +18,7 @@ import pytest
 import sqlalchemy as sa
 
 from observatoire import warehouse
-from test_flow_campaign import write_small_campaign
+from tests.support.small_campaign import write_small_campaign
 from tests.conftest import PG_ADMIN_URL
 from tests.support.prefect_server import prefect_server
 
