@@ -11,6 +11,7 @@ from pathlib import Path
 import polars as pl
 
 from observatoire.vocabulary import CHASE_ORDER, SEVERITY_LABELS, STATUS_LABELS, campaign_title
+from transforms.changes import KIND_LABELS, SOURCE_LABELS
 
 TO_CHASE = tuple(CHASE_ORDER)
 CHASE_ROWS_MAX = 2000  # a table artifact is for reading, the warehouse has them all
@@ -63,7 +64,7 @@ def _cell(value) -> str:
 
 def summary_markdown(
     year: int, regions: list[str], statuses: pl.DataFrame, issues: pl.DataFrame, files_read: int,
-    unreadable: list[tuple[str, str]], run_id: str, warehouse: str,
+    unreadable: list[tuple[str, str]], run_id: str, warehouse: str, changes: pl.DataFrame | None = None,
 ) -> str:
     pivot = status_pivot(statuses)
     chase = statuses.filter(pl.col("status").is_in(TO_CHASE)).height
@@ -89,6 +90,8 @@ def summary_markdown(
         lines.append(f"- `{_cell(name)}` : {_cell(reason)}")
     if len(unreadable) > TOP_ISSUES:
         lines.append(f"- … et {len(unreadable) - TOP_ISSUES} autre(s) (table `file_outcome`)")
+    if changes is not None:
+        lines += ["", *changes_markdown(changes)]
     top = top_issues(issues)
     lines += ["", "## Problèmes les plus fréquents", ""]
     if top.is_empty():
@@ -102,6 +105,31 @@ def summary_markdown(
         lines.append("")
         lines.append("Détail complet : table `submission_issue` de l'entrepôt.")
     return "\n".join(lines)
+
+
+CHANGE_ROWS_MAX = 200  # the table is for reading; v_changements and the workbooks have them all
+
+
+def changes_markdown(changes: pl.DataFrame, limit: int = CHANGE_ROWS_MAX) -> list[str]:
+    """The « Changements à signaler » section: how many, and the table of them."""
+    lines = ["## Changements à signaler", ""]
+    if changes.is_empty():
+        return lines + ["Aucun changement ni écart avec FINESS relevé dans les envois de la campagne."]
+    by_source = dict(changes.group_by("source").len().iter_rows())
+    lines += [f"**{changes.height} changement(s) ou écart(s)** pour {changes['finess_et'].n_unique()} centre(s) : "
+              f"{by_source.get('envoi_precedent', 0)} par rapport à l'exercice précédent, "
+              f"{by_source.get('finess', 0)} par rapport à FINESS (vue `v_changements`, feuille « Changements à "
+              "signaler » des classeurs de relance).", "",
+              "| Région | FINESS ET | Nature | Comparé à | Avant / FINESS | Déclaré | Message |",
+              "|---|---|---|---|---|---|---|"]
+    for row in changes.head(limit).iter_rows(named=True):
+        lines.append(f"| {_cell(row['region_code'])} | {_cell(row['finess_et'])} | "
+                     f"{_cell(KIND_LABELS.get(row['kind'], row['kind']))} | "
+                     f"{_cell(SOURCE_LABELS.get(row['source'], row['source']))} | "
+                     f"{_cell(row['previous_value'])} | {_cell(row['new_value'])} | {_cell(row['message'])} |")
+    if changes.height > limit:
+        lines += ["", f"… et {changes.height - limit} autre(s) (vue `v_changements`)."]
+    return lines
 
 
 def chase_rows(statuses: pl.DataFrame, limit: int = CHASE_ROWS_MAX) -> list[dict]:

@@ -19,7 +19,7 @@ from prefect.utilities.annotations import quote
 
 from flows import artifacts
 from flows.parameters import CampaignParameters
-from observatoire import pipeline, warehouse
+from observatoire import pipeline, stages, warehouse
 from observatoire.errors import CampaignError
 
 LOG_LINES = 2000  # lines per log record of per-file results: Prefect drops a record over 1 MB
@@ -44,6 +44,7 @@ TASK_OPTIONS = {
     "validate": {},
     "reconcile": {},
     "statuses": {},
+    "changes": {},
     "load": {"retries": 2, "retry_delay_seconds": 5},
     "publish": {"retries": 1, "retry_delay_seconds": 5},
 }
@@ -115,6 +116,8 @@ class PrefectHooks(pipeline.Hooks):
                         min(result.snapshot_dates).isoformat(), max(result.snapshot_dates).isoformat())
         elif stage == "validate":
             _log_validation(logger, result)
+        elif stage == "changes":
+            logger.info("%s", stages.changes_line(result))
         elif stage == "publish":
             for path in result[0]:
                 logger.info("Classeur écrit : %s", path)
@@ -127,7 +130,7 @@ class PrefectHooks(pipeline.Hooks):
         unreadable = [(o.source_file, o.reason) for o in run.received.outcomes if not o.readable]
         artifacts.publish_summary(artifacts.artifact_key(run.run_name, "synthese"), artifacts.summary_markdown(
             run.year, run.regions, statuses, run.load.issues, len(run.received.outcomes) - len(unreadable),
-            unreadable, run.run_id, run.warehouse))
+            unreadable, run.run_id, run.warehouse, changes=run.load.changes))
         artifacts.publish_chase_table(
             artifacts.artifact_key(run.run_name, "a-relancer"), artifacts.chase_rows(statuses),
             statuses.filter(pl.col("status").is_in(artifacts.TO_CHASE)).height)
@@ -163,11 +166,42 @@ def consolidate_campaign(params: CampaignParameters = CampaignParameters()) -> s
     """Consolide une campagne : lit les envois, les valide, rapproche les FINESS, calcule
     le statut de chaque centre attendu, charge l'entrepôt et publie la synthèse, la liste
     des centres à relancer et le classeur de retour. Renvoie le résumé texte."""
+    params = checked_parameters(params, params.exercise_year())  # a wrong path fails here, at once
     url = resolve_warehouse_url(params)
     get_run_logger().info("Campagne %d, régions %s, envois %s, entrepôt %s", params.exercise_year(),
                           ", ".join(params.regions) or "toutes", params.submissions_dir(params.exercise_year()),
                           warehouse.redact(url))
     return pipeline.run_campaign(params, PrefectHooks(params.run_name("campagne")), warehouse_url=url).summary
+
+
+# ------------------------------------------------------------------ arguments, secrets, concurrency
+def checked_parameters(params: CampaignParameters, year: int) -> CampaignParameters:
+    """The run's paths checked at once (observatoire/preflight.py), one French line for a
+    mistake. The calendar the deployment sets (the data layout's, deploy/prefect.yaml) may
+    be absent: the run then applies the default deadline and says so; any other calendar,
+    typed in the run form or given to `observatoire run`, must exist."""
+    from observatoire import preflight
+
+    optional = params.calendar is not None and params.calendar == deployment_calendar()
+    checked = preflight.check_run(year, params.submissions, params.finess, params.calendar, params.warehouse_url,
+                                  calendar_optional=optional, names=preflight.FORM)
+    for note in checked.notes:
+        get_run_logger().warning(note)
+    return params.model_copy(update={"calendar": checked.calendar, "warehouse_url": checked.warehouse_url})
+
+
+def deployment_calendar() -> str | None:
+    """The `calendar` parameter of the deployment this run belongs to (None outside a
+    deployment); subflows see their parent's deployment."""
+    from prefect.client.orchestration import get_client
+    from prefect.runtime import deployment
+
+    deployment_id = deployment.id
+    if not deployment_id:
+        return None
+    with get_client(sync_client=True) as client:
+        defaults = client.read_deployment(deployment_id).parameters.get("params") or {}
+    return (defaults.get("calendar") or "").strip() or None
 
 
 def resolve_warehouse_url(params: CampaignParameters) -> str:

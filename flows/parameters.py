@@ -58,8 +58,12 @@ class CampaignParameters(BaseModel):
     calendar: str | None = Field(
         default=None, title="Calendrier (facultatif)",
         description="Fichier CSV annee;finess_et;date_limite : date limite de la campagne et dérogations "
-                    "accordées. Vide : date limite par défaut, dernier jour de février N+1. "
-                    "{annee} est remplacé par l'année d'exercice.",
+                    "accordées. {annee} est remplacé par l'année d'exercice. Le déploiement propose le "
+                    "calendrier du dossier de données (calendrier/calendrier-{annee}.csv) : s'il n'existe pas, "
+                    "la date limite par défaut s'applique et le journal de l'exécution le dit. Pour un autre "
+                    "calendrier, saisir ici son chemin sur le worker : il doit alors exister, sinon l'exécution "
+                    "s'arrête aussitôt. Vide : date limite par défaut, dernier jour de février N+1, sans "
+                    "dérogation.",
     )
     warehouse_url: str | None = Field(
         default=None, title="URL de l'entrepôt (facultatif)",

@@ -9,11 +9,18 @@ import os
 import sys
 from pathlib import Path
 
+from observatoire import preflight
+
 # No internet here and no telemetry wanted: set before Prefect is imported.
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 # The command prints its own summary and one line per failure; Prefect's logs stay in
 # the Prefect UI (set PREFECT_LOGGING_LEVEL=INFO to see them here too).
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "CRITICAL")
+
+
+WAREHOUSE_HELP = ("URL SQLAlchemy de l'entrepôt (défaut : OBSERVATOIRE_WAREHOUSE_URL, sinon sqlite:///warehouse.db) ; "
+                  "un simple chemin comme entrepot.db est pris comme fichier SQLite. PostgreSQL : délai de "
+                  "connexion 10 s, OBSERVATOIRE_DB_TIMEOUT ou ?connect_timeout=N dans l'URL pour le changer")
 
 
 RUN_DESCRIPTION = (
@@ -29,13 +36,14 @@ def _run_parser(sub) -> None:
     run = sub.add_parser("run", help="consolider une campagne", description=RUN_DESCRIPTION)
     run.add_argument("--year", type=int, required=True, help="année d'exercice N (campagne en N+1)")
     run.add_argument("--region", action="append", dest="regions", help="code région COG (répétable)")
-    run.add_argument("--submissions", required=True, help="dossier des envois de l'année")
+    run.add_argument("--submissions", required=True,
+                     help="dossier des envois de l'année (doit exister ; {annee} = l'année d'exercice)")
     run.add_argument("--finess", required=True, action="append",
                      help="extrait FINESS data.gouv ou fichier FINESS+ Structures .json/.json.gz, reconnu à "
-                          "son contenu (répétable : chaque fichier daté est un instantané)")
-    run.add_argument("--calendar", help="calendrier CSV annee;finess_et;date_limite")
-    run.add_argument("--warehouse", help="URL SQLAlchemy de l'entrepôt (défaut : variable "
-                                         "OBSERVATOIRE_WAREHOUSE_URL, sinon sqlite:///warehouse.db)")
+                          "son contenu ; fichier ou motif comme finess/*.csv (répétable : chaque fichier daté est "
+                          "un instantané)")
+    run.add_argument("--calendar", help="calendrier CSV annee;finess_et;date_limite (doit exister s'il est donné)")
+    run.add_argument("--warehouse", help=WAREHOUSE_HELP)
     run.add_argument("--output-dir", default="rapports/{annee}",
                      help="dossier des classeurs de retour et de relance (défaut : rapports/{annee})")
     # the guard names, listed without importing polars here (`observatoire --help` stays quick)
@@ -129,6 +137,8 @@ def _run_command(argv: list[str]) -> int:
 
 def _run(year, regions, submissions, finess, calendar, warehouse_url, output_dir=None, serverless=False,
          force=()) -> int:
+    # the paths and the warehouse URL, checked before Prefect, the readers or the warehouse start
+    calendar, warehouse_url = preflight.for_command_line(year, submissions, finess, calendar, warehouse_url)
     from pydantic import ValidationError
 
     from flows.parameters import CampaignParameters

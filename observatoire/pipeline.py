@@ -3,8 +3,9 @@ in the command's own process; the Prefect flow (flows/campaign.py) runs the same
 and only says how each stage is run and shown (tasks, retries, artifacts, logs).
 
 files ─read─▶ cells ─validate─▶ typed + issues ─┐
-FINESS extracts ─▶ referential history ─────────▶ reconcile ─▶ statuses ─▶ load ─▶ publish
-calendar ─────────────────────────────────────────────────────────┘
+FINESS extracts ─▶ referential history ─────────▶ reconcile ─▶ statuses ─▶ changes ─▶ load ─▶ publish
+calendar ─────────────────────────────────────────────────────────┘          ▲
+previous exercise's reports (warehouse) ──────────────────────────────────────┘
 
 Around the stages, the life of a run: the reader processes (or Dask client) it starts go
 with it, it holds its campaign year alone (run_lock), it closes the `running` rows of the
@@ -33,12 +34,14 @@ from observatoire.readers.batches import read_batches, read_in_batches, reader_p
 from observatoire.readers.calendar import read_calendar
 from observatoire.review_store import read_decisions
 from observatoire.run_guards import check_arguments
+from transforms.changes import DECLARATION_FIELDS
 from transforms.referential import referential_regions
 
-STAGES = ("referential", "read", "validate", "reconcile", "statuses", "load", "publish")
+STAGES = ("referential", "read", "validate", "reconcile", "statuses", "changes", "load", "publish")
 STAGE_LABELS = {
     "referential": "référentiel FINESS", "read": "lecture des fichiers", "validate": "validation",
-    "reconcile": "rapprochement FINESS", "statuses": "statuts", "load": "chargement de l'entrepôt",
+    "reconcile": "rapprochement FINESS", "statuses": "statuts", "changes": "changements à signaler",
+    "load": "chargement de l'entrepôt",
     "publish": "classeurs de retour et de relance",
 }
 
@@ -238,8 +241,10 @@ def _consolidate(params, year: int, run_id: str, started_at: dt.datetime, url: s
     status_rows, submission_rows = step("statuses", stages.statuses, validated, resolution, ref, calendar, year,
                                         regions, scoped)
     stages.check_data(engine, year, regions, validated, status_rows, params.force)  # before anything is replaced
+    # each centre's report against its previous exercise's (in the warehouse) and FINESS
+    changes = step("changes", centre_changes, engine, submission_rows, ref, year, regions)
     load = stages.build_load(year, regions, received, validated, status_rows, submission_rows, run_id,
-                             dt.datetime.now(dt.timezone.utc), scoped)
+                             dt.datetime.now(dt.timezone.utc), scoped, changes=changes)
     step("load", warehouse.load_campaign, engine, load)
     input_outcomes = received.outcomes
     if scoped:  # the feedback workbook, the summary and the artifacts show the run's regions only
@@ -251,8 +256,16 @@ def _consolidate(params, year: int, run_id: str, started_at: dt.datetime, url: s
     return CampaignRun(run_id=run_id, year=year, regions=regions, run_name=run_name, warehouse=warehouse.redact(url),
                        received=received, validated=validated, referential=ref, load=load, workbooks=workbooks,
                        workbooks_not_written=not_written,
-                       summary=stages.summary_text(year, load.statuses, received, notes),
+                       summary=stages.summary_text(year, load.statuses, received, notes, load.changes),
                        left_alone=submission_rows.filter(~pl.col("in_scope")).height, input_outcomes=input_outcomes)
+
+
+def centre_changes(engine, submission_rows: pl.DataFrame, ref: stages.Referential, year: int,
+                   regions: list[str]) -> pl.DataFrame:
+    """The changes stage: the previous exercise's current reports, read from the warehouse,
+    then `stages.changes`."""
+    previous = warehouse.read_current_declarations(engine, year - 1, list(DECLARATION_FIELDS))
+    return stages.changes(submission_rows, ref, previous, year, regions)
 
 
 def write_workbooks(folder: Path | None, run_name: str, received, validated, engine, year: int,

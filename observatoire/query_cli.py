@@ -27,8 +27,9 @@ def add_parser(sub) -> None:
     query.add_argument("--limite", type=int, default=SCREEN_ROWS, metavar="N",
                        help=f"lignes affichées au format table (défaut : {SCREEN_ROWS} ; 0 : toutes)")
     query.add_argument("--warehouse",
-                       help="URL SQLAlchemy de l'entrepôt (défaut : variable OBSERVATOIRE_WAREHOUSE_URL, "
-                            "sinon sqlite:///warehouse.db)")
+                       help="URL SQLAlchemy de l'entrepôt, qui doit exister (défaut : variable "
+                            "OBSERVATOIRE_WAREHOUSE_URL, sinon sqlite:///warehouse.db ; un simple chemin est un "
+                            "fichier SQLite)")
 
 
 def run(args) -> int:
@@ -80,10 +81,11 @@ def fetch(sql: str, warehouse_url: str | None):
     import polars as pl
     import sqlalchemy as sa
 
-    from observatoire import warehouse
+    from observatoire import preflight, warehouse
     from observatoire.errors import CampaignError
 
-    engine = warehouse.connect(warehouse_url)
+    preflight.say_plain_path(warehouse_url)
+    engine = warehouse.connect(warehouse_url, existing=True)  # reads: a mistyped path is not a new warehouse
     try:
         with engine.connect() as connection:
             try:

@@ -117,7 +117,9 @@ def snapshot_centres(engine: Engine) -> dict[dt.date, int]:
         rows = connection.execute(sa.text(
             "SELECT s.extract_date, COUNT(h.finess_et) FROM finess_snapshot s "
             "LEFT JOIN finess_et_history h ON h.is_centre_de_sante AND h.valid_from <= s.extract_date "
-            "AND (h.valid_to IS NULL OR h.valid_to > s.extract_date) GROUP BY s.extract_date"
+            "AND (h.valid_to IS NULL OR h.valid_to > s.extract_date) "
+            # a FINESS+ snapshot also holds closed centres, with their closing date
+            "AND (h.datefermeture IS NULL OR h.datefermeture > s.extract_date) GROUP BY s.extract_date"
         )).all()
     return {(d if isinstance(d, dt.date) else dt.date.fromisoformat(str(d)[:10])): int(n) for d, n in rows}
 

@@ -24,9 +24,8 @@ from observatoire.readers.submission_files import (
     FileOutcome, list_submission_files, read_reception_manifest,
 )
 from schemas.registry import personnel_labels, template_for_year
-from transforms import compliance, guards, referential, submissions as subs, validation
+from transforms import changes as change_rules, compliance, guards, referential, submissions as subs, validation
 from transforms.geography import commune_departement
-from transforms.finess_key import repair_finess
 from transforms.reconcile import reconcile_finess
 from transforms.values import parse_datetime
 
@@ -85,7 +84,7 @@ def check_extracts(parsed: list[dict], stored_centres: dict[dt.date, int], force
     and the run's other extracts."""
     centres = dict(stored_centres)
     for extract in parsed:
-        centres.setdefault(extract["extract_date"], int(extract["frame"].get_column("is_centre_de_sante").sum()))
+        centres.setdefault(extract["extract_date"], _open_centres(extract["frame"], extract["extract_date"]))
     for extract in parsed:
         file, date, frame = extract["file"], extract["extract_date"], extract["frame"]
         problem = (guards.referential_without_numbers(frame) or guards.referential_misencoded(frame)
@@ -95,11 +94,19 @@ def check_extracts(parsed: list[dict], stored_centres: dict[dt.date, int], force
         earlier = [d for d in centres if d < date]
         later = [d for d in centres if d > date]
         neighbour = max(earlier) if earlier else (min(later) if later else None)
-        n_centres = int(frame.get_column("is_centre_de_sante").sum())
+        n_centres = _open_centres(frame, date)
         refusal = guards.first_refusal([guards.referential_shrunk(
             n_centres, date, centres.get(neighbour), neighbour, file)], forced)
         if refusal is not None:
             raise RunRefused(refusal)
+
+
+def _open_centres(frame: pl.DataFrame, date: dt.date) -> int:
+    """Centres de santé open on the snapshot's date: a FINESS+ file also lists closed ones
+    (with their closing date), an extract only open ones."""
+    closed = pl.col("datefermeture").is_not_null() & (pl.col("datefermeture") <= date) \
+        if "datefermeture" in frame.columns else pl.lit(False)
+    return frame.filter(pl.col("is_centre_de_sante") & ~closed).height
 
 
 def _peek_referential(path: Path):
@@ -257,7 +264,7 @@ def statuses(
         .join(et_regions, on="finess_et", how="left")
         .with_columns(
             commune_departement(commune).alias("declared_cog"),
-            _antennes_list(pl.col("antennes")).alias("antennes_list"),
+            subs.declared_antennes(pl.col("antennes")).alias("antennes_list"),
         )
         .join(dep_regions, on="declared_cog", how="left")
         .with_columns(region.alias("attributed_region"), (of_run if scoped else pl.lit(True)).alias("in_scope"),
@@ -278,9 +285,23 @@ def statuses(
     return rows, submissions.drop("is_first_valid")
 
 
-def _antennes_list(expr: pl.Expr) -> pl.Expr:
-    """The declared antennes, each number repaired like a declared FINESS."""
-    return subs.split_antennes(expr).list.eval(repair_finess(pl.element()))
+# ------------------------------------------------------------------ changes
+def changes(submissions: pl.DataFrame, ref: Referential, previous: pl.DataFrame | None, year: int,
+            regions: list[str]) -> pl.DataFrame:
+    """What the campaign's centres changed since their previous exercise (`previous`:
+    `warehouse.read_current_declarations` of `year - 1`) or declare unlike FINESS
+    (`transforms.changes`), for the centres of `regions` with a current submission."""
+    current = submissions.filter(
+        pl.col("is_current") & pl.col("finess_et").is_not_null() & pl.col("region_code").is_in(regions)
+    ).select("finess_et", "region_code", "submission_key",
+             *[c for c in change_rules.DECLARATION_FIELDS if c in submissions.columns])
+    try:
+        before = set(template_for_year(year - 1).labels)
+    except ValueError:  # no template that early: no previous exercise to compare with
+        before, previous = None, None
+    found = change_rules.centre_changes(current, previous, ref.history, year, set(template_for_year(year).labels),
+                                        before)
+    return found.join(current.select("finess_et", "submission_key"), on="finess_et", how="left")
 
 
 def stable_id(*parts) -> str:
@@ -360,6 +381,7 @@ def build_load(
     year: int, regions: list[str], received: ReceivedFiles, validated: ValidatedSubmissions,
     status_rows: pl.DataFrame, submissions: pl.DataFrame, run_id: str, loaded_at: dt.datetime,
     scoped: bool = False,
+    changes: pl.DataFrame | None = None,
 ):
     """Shape the frames into the warehouse tables (interfaces.md) for `load_campaign`: the
     submissions of the run (`in_scope`, see `statuses`), their issues and files, and the
@@ -443,6 +465,7 @@ def build_load(
         year=year, regions=regions, source_files=outcome_table["source_file"].to_list(),
         statuses=status_table, submissions=submission_table.sort("submission_id"), issues=issues,
         outcomes=outcome_table, run={}, reviews=reviews, personnel=personnel, whole_campaign=not scoped,
+        changes=None if changes is None else change_table(year, changes, key_to_id, run_id),
     )
 
 
@@ -461,6 +484,22 @@ def personnel_rows(personnel: pl.DataFrame, key_to_id: pl.DataFrame, year: int, 
         .select("submission_id", "campaign_year", "region_code", "profession", "effectif", "etp",
                 "is_health_profession", "is_medecin", "run_id")
         .sort("submission_id", "profession")
+    )
+
+
+def change_table(year: int, changes: pl.DataFrame, key_to_id: pl.DataFrame, run_id: str) -> pl.DataFrame:
+    """`centre_change` rows from `changes`' frame (with `submission_key`)."""
+    keyed = ("finess_et", "kind", "source", "field", "previous_value", "new_value")
+    return (
+        changes.join(key_to_id.select("submission_key", "submission_id"), on="submission_key", how="left")
+        .with_columns(
+            pl.struct(*keyed).map_elements(lambda r: stable_id(year, *r.values()), return_dtype=pl.String)
+            .alias("change_id"),
+            pl.lit(year, pl.Int64).alias("campaign_year"), pl.lit(run_id).alias("run_id"),
+        )
+        .unique("change_id", keep="first", maintain_order=True)
+        .select("change_id", "campaign_year", "region_code", "finess_et", "kind", "source", "field",
+                "previous_value", "new_value", "message", "submission_id", "run_id")
     )
 
 
@@ -498,7 +537,23 @@ def status_counts(status_table: pl.DataFrame) -> dict[str, int]:
     return {status: int(counts.get(status, 0)) for status in compliance.STATUSES}
 
 
-def summary_text(year: int, status_table: pl.DataFrame, received: ReceivedFiles, notes=()) -> str:
+def changes_line(changes: pl.DataFrame | None) -> str:
+    """One French line: how many changes and discrepancies the campaign noticed, by kind."""
+    if changes is None or changes.is_empty():
+        return "Changements à signaler : aucun (ni par rapport à l'exercice précédent, ni par rapport à FINESS)"
+    by_source = dict(changes.group_by("source").len().iter_rows())
+    by_kind = changes.group_by("kind").len().sort("len", "kind", descending=[True, False])
+    kinds = ", ".join(f"{change_rules.KIND_LABELS.get(kind, kind)} {n}" for kind, n in by_kind.iter_rows())
+    return (f"Changements à signaler : {changes.height} pour {changes['finess_et'].n_unique()} centre(s) "
+            f"({by_source.get('envoi_precedent', 0)} par rapport à l'exercice précédent, "
+            f"{by_source.get('finess', 0)} par rapport à FINESS) : {kinds} (vue v_changements)")
+
+
+CHANGES_SHOWN = 10  # examples in the summary; the warehouse and the workbooks have them all
+
+
+def summary_text(year: int, status_table: pl.DataFrame, received: ReceivedFiles, notes=(),
+                 changes: pl.DataFrame | None = None) -> str:
     """A short French summary a person can read: counts by region and status."""
     pivot = (
         status_table.with_columns(pl.col("region_code").fill_null("?"))
@@ -519,6 +574,12 @@ def summary_text(year: int, status_table: pl.DataFrame, received: ReceivedFiles,
         lines.append("  ".join(str(v).rjust(w) for v, w in zip(row, widths)))
     totals = [sum(pivot[c]) for c in compliance.STATUSES]
     lines.append("  ".join(str(v).rjust(w) for v, w in zip(["total", *totals], widths)))
+    if changes is not None:
+        lines += ["", changes_line(changes)]
+        for row in changes.head(CHANGES_SHOWN).iter_rows(named=True):
+            lines.append(f"  - {row['finess_et']} : {row['message']}")
+        if changes.height > CHANGES_SHOWN:
+            lines.append(f"  … et {changes.height - CHANGES_SHOWN} autre(s) (vue v_changements, classeurs de relance)")
     unreadable = [o for o in received.outcomes if not o.readable]
     lines += ["", f"Fichiers lus : {len(received.outcomes) - len(unreadable)} ; illisibles : {len(unreadable)}"]
     for outcome in unreadable[:10]:

@@ -26,20 +26,25 @@ import polars as pl
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from observatoire import preflight
 from observatoire.errors import CampaignError
 
 DEFAULT_URL_ENV = "OBSERVATOIRE_WAREHOUSE_URL"
 SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
 TABLES_BY_SCOPE = ("centre_year_status", "submission", "submission_personnel", "submission_issue",
-                   "reconciliation_review")
+                   "reconciliation_review", "centre_change")
 SQLITE_BUSY_TIMEOUT_S = 120
+DB_TIMEOUT_ENV = "OBSERVATOIRE_DB_TIMEOUT"
+DB_TIMEOUT_S = 10
 INSERT_BATCH = 5000
 # Execution option asking the SQLite "begin" hook for BEGIN IMMEDIATE (write transactions).
 _WRITE = "observatoire_write"
 
 
 def warehouse_url(url: str | None) -> str:
-    return url or os.environ.get(DEFAULT_URL_ENV) or "sqlite:///warehouse.db"
+    """The URL given, else OBSERVATOIRE_WAREHOUSE_URL, else the SQLite file warehouse.db;
+    a plain path (`entrepot.db`) is that SQLite file."""
+    return preflight.warehouse_url(url)[0]
 
 
 # ------------------------------------------------------------------ secrets
@@ -98,17 +103,48 @@ def _full_url(url: str) -> str:
     return url
 
 
-def connect(url: str | None) -> Engine:
-    resolved = _full_url(warehouse_url(url))
+def connect_timeout() -> int:
+    """Seconds PostgreSQL gets to answer a new connection: OBSERVATOIRE_DB_TIMEOUT, else
+    10 (a host that accepts and never answers hung runs for ever)."""
+    text = os.environ.get(DB_TIMEOUT_ENV, "").strip()
+    if not text:
+        return DB_TIMEOUT_S
     try:
-        engine = sa.create_engine(
-            resolved,
-            connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S} if resolved.startswith("sqlite") else {},
-        )
+        seconds = int(float(text))
+    except ValueError:
+        raise CampaignError(f"{DB_TIMEOUT_ENV}={text} : un nombre de secondes est attendu (défaut {DB_TIMEOUT_S}).") \
+            from None
+    return max(seconds, 1)
+
+
+def connect(url: str | None, *, existing: bool = False) -> Engine:
+    """An engine on the warehouse, its connection tried once. `existing`: for the commands
+    that only read (sql, revue, relance), a warehouse that is not there is one line, never
+    a new empty SQLite file or a schema-less database taken for a warehouse."""
+    resolved = _full_url(warehouse_url(url))
+    parsed = sa.engine.make_url(resolved)
+    connect_args: dict = {}
+    if parsed.get_backend_name() == "sqlite":
+        connect_args["timeout"] = SQLITE_BUSY_TIMEOUT_S
+        database = parsed.database or ""
+        if existing and (database in ("", ":memory:") or not Path(database).is_file()):
+            raise CampaignError(f"Entrepôt introuvable : {database or redact(resolved)} (fichier SQLite absent ; "
+                                "vérifier --warehouse, ou le créer avec observatoire run).")
+    elif parsed.get_backend_name() == "postgresql" and "connect_timeout" not in parsed.query:
+        # libpq's own parameter (psycopg and psycopg2); `?connect_timeout=N` in the URL wins
+        connect_args["connect_timeout"] = connect_timeout()
+    try:
+        engine = sa.create_engine(resolved, connect_args=connect_args)
         if engine.dialect.name == "sqlite":
             _take_over_sqlite_transactions(engine)
         with engine.connect() as connection:
             connection.execute(sa.text("SELECT 1"))
+            if existing and not sa.inspect(connection).has_table("schema_migration"):
+                raise CampaignError(f"Entrepôt vide : {redact(resolved)} ne contient pas les tables de l'observatoire "
+                                    "(table schema_migration absente ; vérifier --warehouse, ou le remplir avec "
+                                    "observatoire run).")
+    except CampaignError:
+        raise
     except Exception as exc:  # driver errors vary; the user needs one clear line
         cause = str(getattr(exc, "orig", None) or exc).strip().splitlines()
         first = cause[0] if cause else ""
@@ -388,6 +424,7 @@ class CampaignLoad:
     run: dict
     reviews: pl.DataFrame | None = None  # reconciliation_review rows of this run
     personnel: pl.DataFrame | None = None  # submission_personnel rows of this run
+    changes: pl.DataFrame | None = None  # centre_change rows of this run
     # False for a run limited to some regions: it leaves the rows of no region alone (the
     # submissions that belong to no region are loaded by the runs over the whole campaign)
     whole_campaign: bool = True
@@ -549,6 +586,23 @@ def load_campaign(engine: Engine, load: CampaignLoad) -> None:
         insert_rows(connection, "centre_year_status", load.statuses)
         if load.reviews is not None:
             insert_rows(connection, "reconciliation_review", load.reviews)
+        if load.changes is not None:
+            _delete_keys(connection, "centre_change", "change_id", load.changes.get_column("change_id").to_list())
+            insert_rows(connection, "centre_change", load.changes)
+
+
+def read_current_declarations(engine: Engine, year: int, columns: list[str]) -> pl.DataFrame:
+    """What each centre declared in its current (latest valid) submission of exercise
+    `year`: `finess_et`, `region_code` and `columns`, as text; empty when the warehouse
+    holds no such exercise. The migrations are applied: every column exists."""
+    names = ["finess_et", "region_code", *columns]
+    with engine.connect() as connection:
+        result = connection.execute(sa.text(
+            f"SELECT {', '.join(names)} FROM submission "
+            "WHERE campaign_year = :year AND is_current AND is_valid AND finess_et IS NOT NULL "
+            "ORDER BY finess_et, submission_id"), {"year": year})
+        rows = [tuple(None if value is None else str(value) for value in row) for row in result]
+    return pl.DataFrame(rows, schema={name: pl.String for name in names}, orient="row")
 
 
 def campaign_statuses(engine: Engine, year: int, regions: list[str]) -> pl.DataFrame:

@@ -38,6 +38,9 @@ FIELDS: dict[str, FieldSpec] = {
         ("date_transmission", "datetime", False),  # required, but the manifest may supply it
         ("contact_courriel", "text", False),
         ("contact_telephone", "text", False),
+        # 2025 template on: what a centre must tell the ARS of between two reports
+        ("responsable_legal", "text", False),
+        ("plateau_technique", "text", False),  # a list, as typed (`;`, `,` or new lines)
     ])
     + _specs(SHEET_ACTIVITE, [
         ("file_active", "int", True),

@@ -1,6 +1,6 @@
 """A whole campaign, files in, warehouse out, through the Prefect flow: every centre's
-status (and days late) and every submission's FINESS resolution equal the answer the
-sample generator wrote from how it built each case; on SQLite and on PostgreSQL; a rerun
+status (and days late), every submission's FINESS resolution and every change a centre did
+not tell equal the answer the sample generator wrote from how it built each case; on SQLite and on PostgreSQL; a rerun
 leaves the same rows and one more pipeline_run."""
 from __future__ import annotations
 
@@ -92,9 +92,21 @@ def _assert_unreadable(sample, year: int, url: str) -> None:
     assert all(i["severity"] == "error" and i["message"].startswith("fichier illisible") for i in issues)
 
 
+def _assert_changes(sample, year: int, url: str) -> None:
+    """Every change the generator built (and only those: unchanged centres get no row)."""
+    columns = ("region_code", "finess_et", "kind", "source", "field", "previous_value", "new_value")
+    expected = sorted(tuple(e[c] or None for c in columns) for e in _expected(sample, year, "changes.csv"))
+    got = sorted(tuple(r[c] for c in columns) for r in _rows(url, f"SELECT * FROM centre_change WHERE campaign_year = {year}"))
+    assert got == expected
+    assert expected and all(r["message"] and r["run_id"] for r in _rows(url, "SELECT message, run_id FROM centre_change"))
+    # the view names each centre and its département
+    view = _rows(url, f"SELECT finess_et, raison_sociale, departement FROM v_changements WHERE campaign_year = {year}")
+    assert len(view) == len(expected) and all(r["raison_sociale"] and r["departement"] for r in view)
+
+
 def _snapshot(url: str, year: int) -> dict[str, list[tuple]]:
     tables = {}
-    for table in ("centre_year_status", "submission", "submission_issue", "file_outcome"):
+    for table in ("centre_year_status", "submission", "submission_issue", "file_outcome", "centre_change"):
         rows = _rows(url, f"SELECT * FROM {table} WHERE campaign_year = {year}")
         tables[table] = sorted(tuple(sorted((k, str(v)) for k, v in r.items() if k not in RUN_COLUMNS)) for r in rows)
     return tables
@@ -106,6 +118,7 @@ def _check_campaign(sample, url: str, rerun: bool) -> None:
         _assert_statuses(sample, year, url)
         _assert_submissions(sample, year, url)
         _assert_unreadable(sample, year, url)
+        _assert_changes(sample, year, url)
     runs = _rows(url, "SELECT count(*) AS n FROM pipeline_run")[0]["n"]
     assert runs == 2
     if rerun:

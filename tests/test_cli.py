@@ -64,7 +64,7 @@ def test_run_fails_with_one_french_line(sample, tmp_path, case):
     assert done.returncode == 2
     err = done.stderr.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("observatoire : "), done.stderr[-2000:]
-    expected = {"finess": "Référentiel FINESS illisible", "warehouse": "Entrepôt injoignable",
+    expected = {"finess": "Extrait FINESS introuvable", "warehouse": "Entrepôt injoignable",
                 "region": "code région COG attendu"}[case]
     assert expected in err[0]
 
@@ -107,7 +107,7 @@ def test_run_with_a_prefect_api_is_a_flow_run_on_that_server(sample, prefect_har
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterName
     from prefect.settings import PREFECT_API_URL
 
-    from test_flow_campaign import run_artifacts
+    from tests.support.small_campaign import run_artifacts
 
     monkeypatch.setenv("PREFECT_API_URL", PREFECT_API_URL.value())  # as a user who configured a server
     assert main(_args(sample, 2023, tmp_path / "w.db", tmp_path)) == 0

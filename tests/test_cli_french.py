@@ -51,6 +51,7 @@ def test_argument_errors_are_french(tmp_path, args):
 
 
 def test_validation_messages_are_french(tmp_path):
+    (tmp_path / "x.csv").write_text("")  # the paths exist: they are checked first
     done = _command("run", "--year", "1990", "--submissions", str(tmp_path), "--finess", str(tmp_path / "x.csv"),
                     cwd=tmp_path)
     assert done.returncode == 2

@@ -100,3 +100,35 @@ def test_a_run_shares_one_warehouse_engine_and_disposes_it(tmp_path):
         assert engine.pool.checkedin() == 1
     assert engine.pool.checkedin() == 0  # disposed with the last run
     assert run_engine(url) is not engine  # outside a run: a new engine
+
+
+CHANGES = pl.DataFrame({
+    "campaign_year": [2024, 2024, 2024], "region_code": ["84", "84", "11"],
+    "finess_et": ["690000013", "690000013", "750000010"], "kind": ["adresse", "adresse", "antenne_retiree"],
+    "source": ["envoi_precedent", "finess", "envoi_precedent"], "field": ["commune_insee", "commune_insee", "antennes"],
+    "previous_value": ["69123", "69123", "750000028"], "new_value": ["69266", "69266", None],
+    "message": ["déménagement | non signalé ?", "adresse à mettre à jour dans FINESS ?", "antenne fermée ?"],
+})
+
+
+def test_summary_counts_and_lists_the_changes_to_report():
+    text = artifacts.summary_markdown(2024, ["84", "11"], STATUSES, ISSUES, 3, [], "run-1", "sqlite:///w.db",
+                                      changes=CHANGES)
+    section = text.split("## Changements à signaler", 1)[1].split("## Problèmes", 1)[0]
+    assert "**3 changement(s) ou écart(s)** pour 2 centre(s) : 2 par rapport à l'exercice précédent, 1 par " \
+           "rapport à FINESS" in section
+    rows = [line for line in section.splitlines() if line.startswith("| 84") or line.startswith("| 11")]
+    assert rows[0] == ("| 84 | 690000013 | adresse | exercice précédent | 69123 | 69266 | "
+                       "déménagement \\| non signalé ? |")
+    assert rows[2].startswith("| 11 | 750000010 | antenne retirée | exercice précédent | 750000028 |  |")
+    empty = artifacts.summary_markdown(2024, ["84"], STATUSES, ISSUES, 3, [], "r", "w", changes=CHANGES.head(0))
+    assert "Aucun changement ni écart avec FINESS" in empty
+
+
+def test_command_summary_has_a_line_of_changes():
+    from observatoire import stages
+
+    line = stages.changes_line(CHANGES)
+    assert line.startswith("Changements à signaler : 3 pour 2 centre(s) (2 par rapport à l'exercice précédent, "
+                           "1 par rapport à FINESS) : adresse 2, antenne retirée 1")
+    assert stages.changes_line(CHANGES.head(0)).startswith("Changements à signaler : aucun")

@@ -1,38 +1,15 @@
 """The campaign flow run in-process against the session's Prefect test harness: reads
-and validates on a Dask LocalCluster, loads the warehouse, publishes the artifacts; and
-the small campaign the deployment e2e test reuses (`write_small_campaign`)."""
+and validates on a Dask LocalCluster, loads the warehouse, publishes the artifacts (the
+small campaign is tests/support/small_campaign.py)."""
 from __future__ import annotations
 
 import sqlite3
-from pathlib import Path
 
 import pytest
 
-from tests.support.small_campaign import (  # noqa: F401  (test_deploy_e2e takes them from here)
-    EXPECTED_CHASE, EXPECTED_STATUSES, SmallCampaign, write_small_campaign,
+from tests.support.small_campaign import (
+    EXPECTED_CHASE, EXPECTED_STATUSES, run_artifacts, warehouse_statuses, write_small_campaign,
 )
-
-
-def warehouse_statuses(db: Path, year: int = 2024) -> dict[str, tuple[str, int | None]]:
-    with sqlite3.connect(db) as connection:
-        rows = connection.execute(
-            "SELECT finess_et, status, days_late FROM centre_year_status WHERE campaign_year = ?", (year,)
-        ).fetchall()
-    return {et: (status, days) for et, status, days in rows}
-
-
-def run_artifacts(flow_run_id) -> dict[str, object]:
-    """Artifacts of a flow run and of its subflows, by key."""
-    from prefect.client.orchestration import get_client
-    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId, FlowRunFilter
-    from prefect.client.schemas.filters import FlowRunFilterParentFlowRunId
-
-    with get_client(sync_client=True) as client:
-        children = client.read_flow_runs(flow_run_filter=FlowRunFilter(
-            parent_flow_run_id=FlowRunFilterParentFlowRunId(any_=[flow_run_id])))
-        ids = [flow_run_id, *(run.id for run in children)]
-        found = client.read_artifacts(artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=ids)))
-    return {artifact.key: artifact for artifact in found}
 
 
 def test_small_campaign_on_a_dask_cluster(prefect_harness, tmp_path):
@@ -91,10 +68,14 @@ def test_secret_block_supplies_the_warehouse_url(prefect_harness, tmp_path):
 
     from flows.campaign import resolve_warehouse_url
     from flows.parameters import CampaignParameters
+    from observatoire import warehouse
 
     url = "postgresql+psycopg://observatoire:s3cret@db.example:5432/observatoire"
     Secret(value=url).save("secret-entrepot-test", overwrite=True)
-    assert resolve_warehouse_url(CampaignParameters(warehouse_secret="secret-entrepot-test")) == url
+    # what the flow passes around is the masked URL; the password stays in this process
+    shown = resolve_warehouse_url(CampaignParameters(warehouse_secret="secret-entrepot-test"))
+    assert shown == "postgresql+psycopg://observatoire:***@db.example:5432/observatoire"
+    assert warehouse._full_url(shown) == url
     # an explicit URL wins over the secret
     assert resolve_warehouse_url(CampaignParameters(warehouse_url="sqlite:///x.db",
                                                     warehouse_secret="secret-entrepot-test")) == "sqlite:///x.db"

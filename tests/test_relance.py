@@ -120,3 +120,26 @@ def test_calls_logged_in_the_workbook_are_kept_when_it_is_rewritten(loaded, tmp_
     assert all(rows[build.G][at[t] - 1] is None for t in ("Appelé le", "Par", "Résultat", "Commentaire"))
     archived = list(again["Appels antérieurs"].iter_rows(min_row=2, values_only=True))
     assert archived == [(build.E, "CENTRE E", dt.datetime(2025, 3, 1), "Mme Roux", "envoi promis", None)]
+
+
+def test_each_region_workbook_lists_its_changes_to_report(loaded, tmp_path):
+    _, engine = loaded
+    paths = write_relance_workbooks(engine, 2024, None, tmp_path / "out", today=dt.date(2025, 3, 10))
+    by_region = {p.name: load_workbook(p)["Changements à signaler"] for p in paths}
+    sheet = by_region["relance_2024_region_84.xlsx"]
+    assert sheet.freeze_panes == "D2"
+    header = [c.value for c in sheet[1]]
+    rows = [dict(zip(header, [c.value for c in row])) for row in sheet.iter_rows(min_row=2)]
+    # the scenario's region 84 changes (E in 01, A in 69), never region 11's
+    assert [(r["Département"].split()[0], r["N° FINESS ET"], r["Nature"], r["Comparé à"], r["Avant / FINESS"],
+             r["Déclaré"]) for r in rows] == [
+        ("01", build.E, "type de centre", "exercice précédent", "médical", "polyvalent"),
+        ("69", build.A, "adresse", "FINESS", "69123", "69266"),
+    ]
+    assert all(r[header[-1]] and r["Raison sociale"] for r in rows)
+    rows_11 = list(by_region["relance_2024_region_11.xlsx"].iter_rows(min_row=2, values_only=True))
+    assert [(r[1], r[3]) for r in rows_11] == [(build.I, "gestionnaire")]
+    # 2023 has no change: the sheet says so
+    paths = write_relance_workbooks(engine, 2023, ["84"], tmp_path / "2023", today=dt.date(2025, 3, 10))
+    only = list(load_workbook(paths[0])["Changements à signaler"].iter_rows(min_row=2, values_only=True))
+    assert len(only) == 1 and only[0][0].startswith("Aucun changement")

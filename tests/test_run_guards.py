@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 
-import pytest
 import sqlalchemy as sa
 
 from observatoire.cli import main

@@ -1,5 +1,5 @@
 """The label registry is data: a new campaign template is a block added to templates.toml,
-chosen by exercise year, with no code change."""
+chosen by exercise year, with no code change; the 2025 template is shipped that way."""
 from __future__ import annotations
 
 from importlib import resources
@@ -13,20 +13,21 @@ from tests.support.submission_files import LABELS, run, save, values, workbook
 from transforms.labels import label_key, label_key_expr_of
 from transforms.submissions import map_fields
 
-BLOCK_2025 = '''
+# a later campaign's template, as an ARS would add it (the shipped registry stops at 2025)
+BLOCK_2027 = '''
 [[template]]
-version = "2025"
-first_exercise_year = 2025
+version = "2027"
+first_exercise_year = 2027
 
 [template.labels]
 '''
 
 
-def _registry_with_2025(tmp_path):
+def _registry_with_2027(tmp_path):
     source = resources.files("schemas").joinpath("templates.toml").read_text("utf-8")
-    labels = {**LABELS[2024], "file_active": "Nombre de patients de la file active",
+    labels = {**LABELS_2025, "file_active": "Nombre de patients de la file active",
               "annee_exercice": "Exercice concerné"}
-    block = BLOCK_2025 + "".join(f'{name} = "{label}"\n' for name, label in labels.items())
+    block = BLOCK_2027 + "".join(f'{name} = "{label}"\n' for name, label in labels.items())
     copy = tmp_path / "templates.toml"
     # the [personnel] table must stay last in TOML terms: insert the block before it
     head, tail = source.split("# Personnel sheet", 1)
@@ -34,48 +35,75 @@ def _registry_with_2025(tmp_path):
     return registry.load_registry(copy), labels
 
 
-def test_a_2025_block_is_chosen_by_exercise_year(tmp_path):
-    reg, labels = _registry_with_2025(tmp_path)
-    assert [t.version for t in reg.templates] == ["2023", "2024", "2025"]
+def test_a_2027_block_is_chosen_by_exercise_year(tmp_path):
+    reg, labels = _registry_with_2027(tmp_path)
+    assert [t.version for t in reg.templates] == ["2023", "2024", "2025", "2027"]
     assert reg.template_for_year(2024).version == "2024"
-    assert reg.template_for_year(2025).version == "2025"
-    assert reg.template_for_year(2030).version == "2025"
+    assert reg.template_for_year(2026).version == "2025"
+    assert reg.template_for_year(2027).version == "2027"
+    assert reg.template_for_year(2030).version == "2027"
     cells = pl.DataFrame({
         "submission_key": ["k", "k"], "source_file": ["f", "f"], "source_row": [None, None],
         "sheet": ["Activité", "Identification"], "location": ["B3", "B3"],
-        "label": ["Nombre de patients de la file active :", "Exercice concerné"], "value": ["12", "2025"],
+        "label": ["Nombre de patients de la file active :", "Exercice concerné"], "value": ["12", "2027"],
         "decimal_mark": [None, None],
     }, schema_overrides={"source_row": pl.Int64, "decimal_mark": pl.String})
-    mapped, issues = map_fields(cells, reg.template_for_year(2025))
+    mapped, issues = map_fields(cells, reg.template_for_year(2027))
     assert mapped["field"].to_list() == ["file_active", "annee_exercice"] and issues.is_empty()
-    _, issues_2024 = map_fields(cells, reg.template_for_year(2024))
-    assert issues_2024.height == 2  # the 2024 template does not know the new labels
+    _, issues_2025 = map_fields(cells, reg.template_for_year(2025))
+    assert issues_2025.height == 2  # the 2025 template does not know the new labels
 
 
-def test_a_2025_campaign_runs_on_the_new_block_without_code_change(tmp_path, monkeypatch):
-    reg, labels = _registry_with_2025(tmp_path)
+def test_a_2027_campaign_runs_on_the_new_block_without_code_change(tmp_path, monkeypatch):
+    reg, labels = _registry_with_2027(tmp_path)
     monkeypatch.setattr(registry, "default_registry", lambda: reg)
-    book, _ = workbook(values(2025, date_transmission="15/02/2026 10:00"), labels=labels)
-    save(book, tmp_path / "envois" / "cds2025.xlsx")
-    received, validated = run(tmp_path / "envois", 2025)
+    book, _ = workbook(values(2027, date_transmission="15/02/2028 10:00"), labels=labels)
+    save(book, tmp_path / "envois" / "cds2027.xlsx")
+    received, validated = run(tmp_path / "envois", 2027)
+    assert validated.template_version == "2027"
+    assert validated.issues.is_empty(), validated.issues.to_dicts()
+    assert validated.typed.select("annee_exercice", "file_active").row(0) == (2027, 3200)
+
+
+# submission-template.md: the 2025 template keeps every 2024 label and adds two optional fields
+LABELS_2025 = {**LABELS[2024], "responsable_legal": "Responsable légal (nom et prénom)",
+               "plateau_technique": "Plateau technique (équipements)"}
+
+
+def _with_2025_fields(year: int, tmp_path):
+    book, _ = workbook(values(year), year=min(year, 2024), labels=LABELS_2025)
+    book["Identification"].append(["Responsable légal (nom et prénom)", "Marie Dupont"])
+    book["Identification"].append(["plateau technique :", "Échographe ; radiologie\nfauteuil dentaire"])
+    save(book, tmp_path / str(year) / "cds.xlsx")
+    return run(tmp_path / str(year), year)
+
+
+def test_the_2025_template_reads_responsable_legal_and_plateau_technique(tmp_path):
+    _, validated = _with_2025_fields(2025, tmp_path)
     assert validated.template_version == "2025"
     assert validated.issues.is_empty(), validated.issues.to_dicts()
-    assert validated.typed.select("annee_exercice", "file_active").row(0) == (2025, 3200)
+    assert validated.typed.select("responsable_legal", "plateau_technique").row(0) == (
+        "Marie Dupont", "Échographe ; radiologie\nfauteuil dentaire")
+    # a 2024 report does not have them: labels not recognised, values not read
+    _, validated_2024 = _with_2025_fields(2024, tmp_path)
+    assert validated_2024.typed.select("responsable_legal", "plateau_technique").row(0) == (None, None)
+    unknown = validated_2024.issues.filter(pl.col("message").str.contains("non reconnu dans le modèle 2024"))
+    assert sorted(unknown["value"].to_list()) == ["Marie Dupont", "Échographe ; radiologie\nfauteuil dentaire"]
 
 
 def test_duplicate_first_year_is_refused(tmp_path):
     source = resources.files("schemas").joinpath("templates.toml").read_text("utf-8")
     head, tail = source.split("# Personnel sheet", 1)
-    (tmp_path / "bad.toml").write_text(head + BLOCK_2025.replace("2025", "2024") + 'file_active = "x"\n'
+    (tmp_path / "bad.toml").write_text(head + BLOCK_2027.replace("2027", "2024") + 'file_active = "x"\n'
                                        + "# Personnel sheet" + tail, encoding="utf-8")
     with pytest.raises(ValueError, match="même année"):
         registry.load_registry(tmp_path / "bad.toml")
 
 
 def test_shipped_registry_matches_the_spec_table():
-    for year in (2023, 2024):
+    for year, labels in ((2023, LABELS[2023]), (2024, LABELS[2024]), (2025, LABELS_2025)):
         template = registry.template_for_year(year)
-        assert template.labels == {n: l for n, l in LABELS[year].items()}, year
+        assert template.version == str(year) and template.labels == labels, year
         assert set(template.labels) <= set(FIELDS)
 
 

@@ -75,7 +75,8 @@ def test_template_chosen_by_exercise_year():
     assert template_for_year(2023).version == "2023"
     assert template_for_year(2019).version == "2023"
     assert template_for_year(2024).version == "2024"
-    assert template_for_year(2031).version == "2024"
+    assert template_for_year(2025).version == "2025"
+    assert template_for_year(2031).version == "2025"
     lookup_2023 = dict(field_lookup(template_for_year(2023)).iter_rows())
     assert lookup_2023[label_key("N° FINESS")] == "finess_et"
     assert lookup_2023[label_key("Forfait accord national (€)")] == "remuneration_forfaitaire"

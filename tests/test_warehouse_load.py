@@ -13,7 +13,7 @@ from observatoire.errors import CampaignError
 from tests.support import warehouse_builder as build
 
 KEYS = {"centre_year_status": "status_id", "submission": "submission_id", "submission_issue": "issue_id",
-        "file_outcome": "source_file"}
+        "file_outcome": "source_file", "centre_change": "change_id"}
 
 
 def _rows(engine, table, where="1 = 1"):
@@ -36,6 +36,7 @@ def test_reload_of_the_same_frames_gives_the_same_rows(engine):
     assert _run_ids(engine, "centre_year_status") == {"second"}
     assert len(first["centre_year_status"]) == 10 and len(first["submission"]) == 7
     assert len(first["submission_issue"]) == 2  # s24-b1 and s24-d carry errors
+    assert len(first["centre_change"]) == 3 and _run_ids(engine, "centre_change") == {"second"}
     statuses = {row["status_id"]: row for row in first["centre_year_status"]}
     assert statuses["2024:690000002"]["status"] == "late" and statuses["2024:690000002"]["days_late"] == 3
 
@@ -58,6 +59,10 @@ def test_a_load_replaces_only_its_year_and_regions(engine):
     subs_84 = _rows(engine, "submission", "campaign_year = 2024 AND region_code = '84'")
     assert [r["submission_id"] for r in subs_84] == ["s24-a"]
     assert _rows(engine, "submission_issue", "campaign_year = 2024 AND region_code = '84'") == []
+    # region 84's changes are the rerun's (none now); region 11's stay
+    assert _rows(engine, "centre_change", "campaign_year = 2024 AND region_code = '84'") == []
+    assert [(r["finess_et"], r["kind"]) for r in _rows(engine, "centre_change", "region_code = '11'")] == [
+        (build.I, "gestionnaire")]
 
 
 def test_a_rerun_replaces_the_file_outcomes_of_its_year_only_however_many_files(engine):

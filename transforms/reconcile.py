@@ -77,6 +77,12 @@ def name_tokens(expr: pl.Expr) -> pl.Expr:
     return text.str.split(" ").list.eval(pl.element().filter(~pl.element().is_in(_STOP_WORDS) & (pl.element() != ""))).list.unique()
 
 
+def distinctive_tokens(tokens: pl.Expr) -> pl.Expr:
+    """The words of a `name_tokens` list that tell a centre apart: without `CDS`, `CENTRE`,
+    `SANTE`, the kind of centre (`MUNICIPAL`, `DENTAIRE`…) or `ANTENNE`/`SITE PRINCIPAL`."""
+    return tokens.list.set_difference(pl.lit(_GENERIC))
+
+
 def declared_key(finess: pl.Expr, name: pl.Expr, commune: pl.Expr, postal_code: pl.Expr | None = None) -> pl.Expr:
     """What an analyst's decision is keyed on: the declared number once repaired, else the
     normalised name and the commune. The same declared value gets the same decision in
@@ -233,8 +239,7 @@ def _name_match(rest: pl.DataFrame, history: pl.DataFrame):
         union = left.list.set_union(right).list.len()
         return pl.when(union > 0).then(inter / union).otherwise(0.0)
 
-    def distinctive(tokens: pl.Expr) -> pl.Expr:
-        return tokens.list.set_difference(pl.lit(_GENERIC))
+    distinctive = distinctive_tokens
 
     def score(other: str) -> pl.Expr:
         # Jaccard of the distinctive words ("centre de santé" and kind words left out), halved

@@ -12,6 +12,7 @@ import polars as pl
 
 from schemas.fields import ENUMS, FIELDS, SHEET_PERSONNEL, ZERO_PADDED
 from schemas.registry import PersonnelLabels, Template
+from transforms.finess_key import repair_finess
 from transforms.labels import field_lookup, label_key, label_key_expr, label_key_expr_of, profession_lookup
 from transforms.values import EXPECTED_FORMAT, PARSERS, blank_to_null, parse_decimal, parse_int
 
@@ -39,13 +40,24 @@ def issue_frame(frame: pl.DataFrame, severity: str, message: pl.Expr) -> pl.Data
     )
 
 
-def split_antennes(expr: pl.Expr) -> pl.Expr:
-    """`N° FINESS des antennes` as a list: separated by `;`, `,` or new lines, trimmed,
-    empty pieces dropped (submission-template.md)."""
+def split_list(expr: pl.Expr) -> pl.Expr:
+    """A list field as typed (`N° FINESS des antennes`, `Plateau technique`): items
+    separated by `;`, `,` or new lines, trimmed, empty pieces dropped
+    (submission-template.md)."""
     return (
         expr.str.replace_all(r"[;,\n\r]+", ";").str.split(";")
         .list.eval(pl.element().str.strip_chars().filter(pl.element().str.strip_chars() != ""))
     )
+
+
+def split_antennes(expr: pl.Expr) -> pl.Expr:
+    """`N° FINESS des antennes` as a list of the numbers as typed."""
+    return split_list(expr)
+
+
+def declared_antennes(expr: pl.Expr) -> pl.Expr:
+    """The declared antennes, each number repaired like a declared FINESS."""
+    return split_antennes(expr).list.eval(repair_finess(pl.element()))
 
 
 def map_fields(cells: pl.DataFrame, template: Template) -> tuple[pl.DataFrame, pl.DataFrame]:

@@ -1,7 +1,8 @@
 """Which centres must an ARS correspondent chase this week, what must each one correct,
-and how does each département compare? One styled workbook per region, from the warehouse
-views `v_relance` and `v_conformite_departement` (sql/DICTIONARY.md) and the blocking
-errors of `submission_issue`.
+how does each département compare, and what did the region's centres change without
+telling? One styled workbook per region, from the warehouse views `v_relance`,
+`v_conformite_departement` and `v_changements` (sql/DICTIONARY.md) and the blocking errors
+of `submission_issue`.
 
 The correspondent logs calls in the workbook (« Appelé le », « Par », « Résultat »,
 « Commentaire »): rewriting it for the same campaign keeps what was typed there.
@@ -47,6 +48,11 @@ ERROR_COLUMNS = [
     ("Département", 18), ("N° FINESS ET", 11), ("Raison sociale", 30), ("Feuille", 13), ("Cellule ou ligne", 10),
     ("Libellé", 30), ("Valeur reçue", 20), ("Anomalie (ce qui est attendu)", 60), ("Fichier", 40),
 ]
+CHANGE_COLUMNS = [
+    ("Département", 18), ("N° FINESS ET", 11), ("Raison sociale", 30), ("Nature", 14), ("Comparé à", 12),
+    ("Avant / FINESS", 24), ("Déclaré", 24), ("Message (à vérifier avec le centre, ou à corriger dans FINESS)", 70),
+]
+CHANGES_SHEET = "Changements à signaler"
 RATE_COLUMNS = [
     ("Département", 22), ("Centres attendus", 10), ("À l'heure", 9), ("En retard", 9), ("Invalides", 9),
     ("Manquants", 10), ("Antennes couvertes", 10), ("Taux de conformité (%)", 12), ("Taux dans les délais (%)", 12),
@@ -91,12 +97,18 @@ def write_relance_workbooks(engine: Engine, year: int, regions: list[str] | None
                 "compliance_rate_pct, on_time_rate_pct, avg_days_late FROM v_conformite_departement "
                 "WHERE campaign_year = :y AND region_code = :r AND n_expected > 0 ORDER BY departement"),
                 {"y": year, "r": region}).all()
+            changes = connection.execute(sa.text(
+                "SELECT departement, finess_et, raison_sociale, kind_label, source_label, previous_value, new_value, "
+                "message FROM v_changements WHERE campaign_year = :y AND region_code = :r "
+                "ORDER BY departement, finess_et, kind, source, field, previous_value, new_value"),
+                {"y": year, "r": region}).all()
             path = out_dir / f"relance_{year}_region_{region}.xlsx"
             calls = previous_call_log(path)
             # every value from FINESS, a submission or the earlier workbook goes through
             # `cells`, the file through `outputs` (inside out_dir, never through a link)
-            paths.append(save_workbook(_workbook(year, region, chase, errors, rates, today, calls), out_dir,
-                                       path.name))
+            book = _workbook(year, region, chase, errors, rates, today, calls)
+            _changes_sheet(book, year, region, changes)
+            paths.append(save_workbook(book, out_dir, path.name))
     return paths
 
 
@@ -250,6 +262,30 @@ def _workbook(year: int, region: str, chase, errors, rates, today: dt.date, call
     return book
 
 
+def _changes_sheet(book: Workbook, year: int, region: str, changes) -> None:
+    """What the region's centres changed without telling, or declare unlike FINESS: one row
+    per change (`v_changements`), for the agent to ask the centre or correct FINESS."""
+    names = _departement_names()
+    region_title = _region_name(region)
+    sheet = book.create_sheet(CHANGES_SHEET, index=2)  # after the chase and its errors
+    _header(sheet, CHANGE_COLUMNS)
+    widths = [width for _, width in CHANGE_COLUMNS]
+    for number, row in enumerate(changes, start=2):
+        values = [f"{row.departement} {names[row.departement]}" if row.departement in names else row.departement,
+                  *row[1:]]
+        for column, value in enumerate(values, start=1):
+            cell = sheet.cell(number, column)
+            set_cell(cell, value)
+            cell.alignment = Alignment(wrap_text=column in (1, 3, 6, 7, 8), vertical="top")
+        sheet.row_dimensions[number].height = wrapped_row_height(values, widths)
+    if not changes:
+        sheet.append([f"Aucun changement ni écart avec FINESS relevé pour la campagne {year} en région "
+                      f"{region_title}."])
+    sheet.freeze_panes = "D2"
+    sheet.auto_filter.ref = f"A1:{get_column_letter(len(CHANGE_COLUMNS))}{max(sheet.max_row, 2)}"
+    print_on_a4_landscape(sheet, f"{campaign_title(year)} — {region_title} — changements à signaler")
+
+
 def _errors_text(errors: list, count: int | None) -> str | None:
     """The first blocking errors of an invalid centre's latest submission, each with its
     label, the value received and what is expected."""
@@ -282,7 +318,7 @@ def relance_main(argv: list[str] | None = None) -> int:
     parser.add_argument("--year", type=int, required=True, help="année d'exercice N de la campagne")
     parser.add_argument("--region", action="append", dest="regions",
                         help="code région COG (répétable ; défaut : toutes les régions de la campagne)")
-    parser.add_argument("--warehouse", help="URL SQLAlchemy de l'entrepôt (défaut : variable "
+    parser.add_argument("--warehouse", help="URL SQLAlchemy de l'entrepôt, qui doit exister (défaut : variable "
                                             "OBSERVATOIRE_WAREHOUSE_URL, sinon sqlite:///warehouse.db)")
     # the same folder as `observatoire run --output-dir`: one place for a campaign's workbooks
     parser.add_argument("--out", default="rapports/{annee}",
@@ -290,10 +326,11 @@ def relance_main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     args.out = args.out.replace("{annee}", str(args.year))
 
-    from observatoire import warehouse
+    from observatoire import preflight, warehouse
 
     try:
-        engine = warehouse.connect(args.warehouse)
+        preflight.say_plain_path(args.warehouse, "observatoire relance")
+        engine = warehouse.connect(args.warehouse, existing=True)  # reads only: never creates one
         paths = write_relance_workbooks(engine, args.year, args.regions, Path(args.out))
     except CampaignError as exc:
         print(f"observatoire relance : {exc}", file=sys.stderr)

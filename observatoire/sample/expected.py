@@ -140,3 +140,10 @@ def submissions_csv(campaign: Campaign) -> bytes:
 def unreadable_csv(campaign: Campaign) -> bytes:
     ordered = sorted(campaign.unreadable, key=lambda u: u.relative_path)
     return _csv(UNREADABLE_COLUMNS, [[u.relative_path, u.reason, u.meant_for] for u in ordered])
+
+
+def changes_csv(changes) -> bytes:
+    """`changes`: `observatoire.sample.changes.ExpectedChange`, already in order."""
+    from observatoire.sample.changes import CHANGE_COLUMNS
+
+    return _csv(CHANGE_COLUMNS, [change.row() for change in changes])

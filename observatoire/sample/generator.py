@@ -4,7 +4,8 @@
 one's date (the same referential, closures by date), the submissions of the 2023 and
 2024 campaigns (workbooks, regional exports, unreadable files, reception manifest), each
 campaign's calendar, and beside them the expected answer built from the cases
-themselves. The same seed gives byte-identical files.
+themselves (statuses, resolutions, unreadable files, and the changes centres did not
+tell, `changes`). The same seed gives byte-identical files.
 """
 from __future__ import annotations
 
@@ -12,10 +13,12 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from observatoire.errors import SampleError  # lives there so that the CLI catches it without importing this
 from observatoire.outputs import write_output
 from observatoire.sample.campaign import Campaign, CampaignPlanner
+from observatoire.sample.changes import CASE_LABELS as CHANGE_CASE_LABELS, ExpectedChange, plan_changes
 from observatoire.sample.expected import (
-    derive_statuses, mark_current_versions, status_csv, submissions_csv, unreadable_csv,
+    changes_csv, derive_statuses, mark_current_versions, status_csv, submissions_csv, unreadable_csv,
 )
 from observatoire.sample.extract_writer import write_extracts
 from observatoire.sample.finess_plus_writer import write_finess_plus
@@ -26,10 +29,6 @@ from observatoire.sample.writers import EXPORT_FORMATS, calendar_bytes, write_ca
 YEARS = (2023, 2024)
 README_MARKER = "Jeu d'essai de l'observatoire des centres de santé"
 _GENERATED = ("finess", *(str(year) for year in YEARS), "README.txt")
-
-
-class SampleError(Exception):
-    """The sample cannot be written there; the message is French."""
 
 
 @dataclass(frozen=True)
@@ -58,18 +57,19 @@ def generate_sample(out_dir: Path, seed: int = 2025) -> SampleManifest:
     extracts = write_extracts(referential, SNAPSHOTS, out_dir / "finess", seed)
     finess_plus = write_finess_plus(referential, SNAPSHOTS[-1], out_dir / "finess", seed)
     campaigns: dict[int, CampaignPaths] = {}
-    planned: dict[int, Campaign] = {}
+    planned = {year: CampaignPlanner(year, referential, seed).plan() for year in YEARS}
+    # what centres changed between their reports, and how reports and FINESS disagree
+    changes = plan_changes(planned, referential, seed)
     for year in YEARS:
-        campaign = CampaignPlanner(year, referential, seed).plan()
-        campaigns[year] = _write_year(campaign, referential, out_dir / str(year), seed)
-        planned[year] = campaign
+        campaigns[year] = _write_year(planned[year], referential, out_dir / str(year), seed, changes[year])
     readme = out_dir / "README.txt"
     write_output(out_dir, readme.name,
                  _readme(out_dir, seed, extracts, campaigns, planned, referential, finess_plus).encode("utf-8"))
     return SampleManifest(out_dir, seed, extracts, campaigns, readme, finess_plus)
 
 
-def _write_year(campaign: Campaign, referential: Referential, folder: Path, seed: int) -> CampaignPaths:
+def _write_year(campaign: Campaign, referential: Referential, folder: Path, seed: int,
+                changes: list[ExpectedChange]) -> CampaignPaths:
     paths = CampaignPaths(campaign.year, folder / "submissions", folder / "calendrier.csv", folder / "expected")
     write_campaign(campaign, paths.submissions_dir, seed)
     write_output(folder, paths.calendar.name, calendar_bytes(campaign))
@@ -78,6 +78,7 @@ def _write_year(campaign: Campaign, referential: Referential, folder: Path, seed
     write_output(folder, "expected/centre_year_status.csv", status_csv(campaign.year, rows))
     write_output(folder, "expected/submissions.csv", submissions_csv(campaign))
     write_output(folder, "expected/unreadable.csv", unreadable_csv(campaign))
+    write_output(folder, "expected/changes.csv", changes_csv(changes))
     return paths
 
 
@@ -151,6 +152,7 @@ _CASE_LABELS = {
     "unexpected_closed": "inattendu : centre fermé l'année précédente",
     "unexpected_not_centre_de_sante": "inattendu : établissement qui n'est pas un centre de santé",
     "missing": "centres attendus sans aucun dépôt",
+    **CHANGE_CASE_LABELS,
 }
 
 
@@ -201,7 +203,7 @@ def _readme(out_dir: Path, seed: int, extracts: list[Path], campaigns: dict[int,
             lines.append(f"    export_r{region}.{fmt.extension} : {detail}, en-têtes en {header}")
         lines.append(f"  calendrier : {paths.calendar.relative_to(out_dir)}")
         lines.append(f"  réponse attendue : {paths.expected_dir.relative_to(out_dir)}/ "
-                     "(centre_year_status.csv, submissions.csv, unreadable.csv)")
+                     "(centre_year_status.csv, submissions.csv, unreadable.csv, changes.csv)")
         lines.append("  cas construits :")
         order = list(_CASE_LABELS)
         for case, count in sorted(campaign.cases.items(), key=lambda item: (order.index(item[0]) if item[0] in order else len(order), item[0])):
@@ -220,6 +222,10 @@ def _readme(out_dir: Path, seed: int, extracts: list[Path], campaigns: dict[int,
         "    qu'écrit, ET attendu, méthode de rapprochement, validité, version courante (dernière version",
         "    valide d'un ET ; jamais pour un dépôt non rapproché), et le cas construit (colonne case).",
         "  unreadable.csv : les fichiers illisibles, la raison et le centre auquel ils étaient destinés.",
+        "  changes.csv : une ligne par changement ou écart à signaler (table centre_change) : nature (kind),",
+        "    comparé à l'envoi de l'exercice précédent (envoi_precedent) ou à FINESS (finess), champ, valeur",
+        "    d'avant ou de FINESS, valeur déclarée, et le cas construit ; un centre qui n'a rien changé n'y",
+        "    figure pas. Le type de centre et de gestionnaire d'un centre sont ceux de son envoi précédent.",
         "",
         "Les commandes se lancent depuis ce dossier. Un centre attendu pour l'année N : catégorie centre de",
         "santé (124, 125, 130, 289), département d'une région, ouvert au plus tard le 31/12/N et présent dans",

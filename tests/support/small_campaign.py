@@ -3,6 +3,7 @@ tests): a FINESS extract of five centres in the data.gouv layout and three submi
 files, in the data layout of deploy/prefect.yaml."""
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -67,3 +68,25 @@ def write_small_campaign(root: Path) -> SmallCampaign:
     (subs / "retard.csv").write_bytes(("\n".join(late) + "\n").encode("cp1252"))
     (subs / "bad.xlsx").write_bytes(b"%PDF-1.4 hello")
     return SmallCampaign(root, subs, finess)
+
+
+def warehouse_statuses(db: Path, year: int = 2024) -> dict[str, tuple[str, int | None]]:
+    with sqlite3.connect(db) as connection:
+        rows = connection.execute(
+            "SELECT finess_et, status, days_late FROM centre_year_status WHERE campaign_year = ?", (year,)
+        ).fetchall()
+    return {et: (status, days) for et, status, days in rows}
+
+
+def run_artifacts(flow_run_id) -> dict[str, object]:
+    """Artifacts of a flow run and of its subflows, by key."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId, FlowRunFilter
+    from prefect.client.schemas.filters import FlowRunFilterParentFlowRunId
+
+    with get_client(sync_client=True) as client:
+        children = client.read_flow_runs(flow_run_filter=FlowRunFilter(
+            parent_flow_run_id=FlowRunFilterParentFlowRunId(any_=[flow_run_id])))
+        ids = [flow_run_id, *(run.id for run in children)]
+        found = client.read_artifacts(artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=ids)))
+    return {artifact.key: artifact for artifact in found}

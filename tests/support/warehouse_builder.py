@@ -69,6 +69,18 @@ OUTCOME_SCHEMA = {
     "run_id": pl.String,
 }
 
+CHANGE_SCHEMA = {
+    "change_id": pl.String, "campaign_year": pl.Int64, "region_code": pl.String, "finess_et": pl.String,
+    "kind": pl.String, "source": pl.String, "field": pl.String, "previous_value": pl.String,
+    "new_value": pl.String, "message": pl.String, "submission_id": pl.String, "run_id": pl.String,
+}
+
+
+def change(year, finess, region, kind, source, field, previous, new, submission_id) -> dict:
+    return {"change_id": f"{year}-{finess}-{kind}-{source}", "campaign_year": year, "region_code": region,
+            "finess_et": finess, "kind": kind, "source": source, "field": field, "previous_value": previous,
+            "new_value": new, "message": f"{field} : {previous} -> {new}", "submission_id": submission_id}
+
 
 def deadline(year: int) -> dt.date:
     return dt.date(year + 1, 3, 1) - dt.timedelta(days=1)
@@ -106,7 +118,7 @@ def submission(year, submission_id, finess, region, *, valid=True, current=True,
 
 
 def campaign(year: int, regions: list[str], statuses: list[dict], submissions: list[dict], run_id: str,
-             issues: list[dict] | None = None) -> CampaignLoad:
+             issues: list[dict] | None = None, changes: list[dict] | None = None) -> CampaignLoad:
     stamp = {"run_id": run_id, "loaded_at": LOADED_AT}
     status_frame = pl.DataFrame([{**row, **stamp} for row in statuses], schema=STATUS_SCHEMA, orient="row") \
         if statuses else pl.DataFrame(schema=STATUS_SCHEMA)
@@ -138,6 +150,7 @@ def campaign(year: int, regions: list[str], statuses: list[dict], submissions: l
         issues=pl.DataFrame(issue_rows, schema=ISSUE_SCHEMA),
         outcomes=pl.DataFrame(outcomes, schema=OUTCOME_SCHEMA), run={},
         personnel=pl.DataFrame(personnel, schema=PERSONNEL_SCHEMA),
+        changes=pl.DataFrame([{**row, "run_id": run_id} for row in changes or []], schema=CHANGE_SCHEMA),
     )
 
 
@@ -182,7 +195,12 @@ def scenario_2024(run_id: str = "run-2024") -> CampaignLoad:
         submission(2024, "s24-i", I, "11", email="i@cds-i.fr", total_charges=1.0, total_produits=1.0,
                    resultat=-1.0),
     ]
-    return campaign(2024, ["11", "84"], statuses, submissions, run_id)
+    changes = [  # A declares another commune than FINESS; E changed its type; I its gestionnaire
+        change(2024, A, "84", "adresse", "finess", "commune_insee", "69123", "69266", "s24-a"),
+        change(2024, E, "84", "type_centre", "envoi_precedent", "type_centre", "médical", "polyvalent", "s24-e"),
+        change(2024, I, "11", "gestionnaire", "finess", "finess_ej", "750000505", "750000513", "s24-i"),
+    ]
+    return campaign(2024, ["11", "84"], statuses, submissions, run_id, changes=changes)
 
 
 def scenario_2023(run_id: str = "run-2023") -> CampaignLoad:
