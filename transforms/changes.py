@@ -193,27 +193,33 @@ def _against_finess(current: pl.DataFrame, history: pl.DataFrame, year: int, fie
 
 
 def _antennes_against_finess(current: pl.DataFrame, history: pl.DataFrame, year: int) -> pl.DataFrame:
-    """Declared antennes FINESS does not know, or no longer listed during the exercise."""
+    """Declared antennes FINESS does not know, or knows as closed before the exercise."""
     declared = current.select("finess_et", "region_code", pl.col("antennes_set").alias("antenne")).explode("antenne") \
         .filter(pl.col("antenne").is_not_null())
+    closing = pl.col("datefermeture") if "datefermeture" in history.columns else pl.lit(None, pl.Date)
     known = history.select(pl.col("finess_et").alias("antenne"), "closed_before", "last_seen", "dateouv",
-                           pl.lit(True).alias("known"))
+                           closing.alias("datefermeture"), pl.lit(True).alias("known"))
     antennes = declared.join(known, on="antenne", how="left")
     unknown = _rows(
         antennes, pl.col("known").is_null(), "antenne_ajoutee", "finess", "antennes", pl.lit(None, pl.String),
         pl.col("antenne"),
         pl.format("Le centre déclare l'antenne {}, que FINESS ne connaît pas : antenne à créer dans FINESS "
                   "(ou numéro erroné) ?", pl.col("antenne")))
-    # closed before the exercise: the extracts stopped listing it before 1 January N
-    closed_condition = pl.col("known").is_not_null() & pl.col("closed_before").is_not_null() & ~open_during(year) \
-        & (pl.col("last_seen") < dt.date(year, 1, 1))
+    # closed before the exercise (`open_during`'s rule): by its closing date when FINESS gives
+    # one, else because the extracts stopped listing it before 1 January N; an antenne
+    # opening after the exercise is not a closed one
+    opened = pl.col("dateouv").is_null() | (pl.col("dateouv") <= dt.date(year, 12, 31))
+    closed_condition = pl.col("known").is_not_null() & opened & ~open_during(year) \
+        & (pl.col("datefermeture").is_not_null() | pl.col("closed_before").is_not_null())
+    closed_text = (
+        pl.when(pl.col("datefermeture").is_not_null())
+        .then(pl.format("fermée le {}", pl.col("datefermeture").dt.strftime("%d/%m/%Y")))
+        .otherwise(pl.format("fermée (absente de FINESS depuis le {})", pl.col("closed_before").dt.strftime("%d/%m/%Y")))
+    )
     closed = _rows(
-        antennes, closed_condition, "antenne_retiree", "finess", "antennes",
-        pl.format("fermée (absente de FINESS depuis le {})", pl.col("closed_before").dt.strftime("%d/%m/%Y")),
-        pl.col("antenne"),
-        pl.format("Le centre déclare l'antenne {}, que FINESS donne fermée (absente des extraits depuis le {}) : "
-                  "antenne fermée à retirer de la déclaration, ou à rouvrir dans FINESS ?",
-                  pl.col("antenne"), pl.col("closed_before").dt.strftime("%d/%m/%Y")))
+        antennes, closed_condition, "antenne_retiree", "finess", "antennes", closed_text, pl.col("antenne"),
+        pl.format("Le centre déclare l'antenne {}, que FINESS donne {} : antenne fermée à retirer de la "
+                  "déclaration, ou à rouvrir dans FINESS ?", pl.col("antenne"), closed_text))
     return pl.concat([unknown, closed])
 
 
