@@ -199,5 +199,5 @@ def test_an_antenne_finess_plus_gives_a_closing_date_for():
         .alias("datefermeture"))
     found = centre_changes(frame(declaration(antennes=ANTENNE)), None, plus, 2024, T2024, None)
     assert found.select("kind", "source", "previous_value", "new_value").rows() == [
-        ("antenne_retiree", "finess", "fermée le 30/06/2023", ANTENNE)]
+        ("antenne_retiree", "finess", "fermée le 30/06/2023 (date de fermeture FINESS)", ANTENNE)]
     assert centre_changes(frame(declaration(antennes=ANTENNE)), None, plus, 2023, T2023, None).is_empty()

@@ -205,21 +205,26 @@ def _antennes_against_finess(current: pl.DataFrame, history: pl.DataFrame, year:
         pl.col("antenne"),
         pl.format("Le centre déclare l'antenne {}, que FINESS ne connaît pas : antenne à créer dans FINESS "
                   "(ou numéro erroné) ?", pl.col("antenne")))
-    # closed before the exercise (`open_during`'s rule): by its closing date when FINESS gives
-    # one, else because the extracts stopped listing it before 1 January N; an antenne
-    # opening after the exercise is not a closed one
-    opened = pl.col("dateouv").is_null() | (pl.col("dateouv") <= dt.date(year, 12, 31))
-    closed_condition = pl.col("known").is_not_null() & opened & ~open_during(year) \
-        & (pl.col("datefermeture").is_not_null() | pl.col("closed_before").is_not_null())
-    closed_text = (
-        pl.when(pl.col("datefermeture").is_not_null())
-        .then(pl.format("fermée le {}", pl.col("datefermeture").dt.strftime("%d/%m/%Y")))
-        .otherwise(pl.format("fermée (absente de FINESS depuis le {})", pl.col("closed_before").dt.strftime("%d/%m/%Y")))
-    )
+    # closed before the exercise: its FINESS+ closing date, else the extracts stopped
+    # listing it before 1 January N
+    closed_condition = pl.col("known").is_not_null() & ~open_during(year) & (
+        pl.col("datefermeture").is_not_null()
+        | (pl.col("closed_before").is_not_null() & (pl.col("last_seen") < dt.date(year, 1, 1))))
+    by_date = pl.col("datefermeture").is_not_null()
+    closed_on = pl.col("datefermeture").dt.strftime("%d/%m/%Y")
+    absent_since = pl.col("closed_before").dt.strftime("%d/%m/%Y")
     closed = _rows(
-        antennes, closed_condition, "antenne_retiree", "finess", "antennes", closed_text, pl.col("antenne"),
-        pl.format("Le centre déclare l'antenne {}, que FINESS donne {} : antenne fermée à retirer de la "
-                  "déclaration, ou à rouvrir dans FINESS ?", pl.col("antenne"), closed_text))
+        antennes, closed_condition, "antenne_retiree", "finess", "antennes",
+        pl.when(by_date).then(pl.format("fermée le {} (date de fermeture FINESS)", closed_on))
+        .otherwise(pl.format("fermée (absente de FINESS depuis le {})", absent_since)),
+        pl.col("antenne"),
+        pl.when(by_date).then(pl.format(
+            "Le centre déclare l'antenne {}, que FINESS donne fermée le {} : antenne fermée à retirer de la "
+            "déclaration, ou à rouvrir dans FINESS ?", pl.col("antenne"), closed_on))
+        .otherwise(pl.format(
+            "Le centre déclare l'antenne {}, que FINESS donne fermée (absente des extraits depuis le {}) : "
+            "antenne fermée à retirer de la déclaration, ou à rouvrir dans FINESS ?", pl.col("antenne"),
+            absent_since)))
     return pl.concat([unknown, closed])
 
 
