@@ -1,5 +1,7 @@
 """What a run writes cannot be turned against the person who opens or runs it: no value
 from a submission or from FINESS becomes a spreadsheet formula (OWASP: a text starting with
+
+pytestmark = pytest.mark.slow  # end to end: `pytest -m "not slow"` leaves it out
 =, +, -, @, tab or carriage return is stored as text with a leading quote), and no file is
 written through a symbolic link planted in the output folder."""
 from __future__ import annotations

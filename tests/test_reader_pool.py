@@ -1,5 +1,7 @@
 """Reading on several processes gives exactly what reading in one gives; the workers start
 from any caller (even a script without `if __name__ == "__main__"`); a batch whose worker
+
+pytestmark = pytest.mark.slow  # end to end: `pytest -m "not slow"` leaves it out
 died is read again; the members inflated here are zipfile's."""
 from __future__ import annotations
 
