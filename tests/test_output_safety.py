@@ -1,7 +1,5 @@
 """What a run writes cannot be turned against the person who opens or runs it: no value
 from a submission or from FINESS becomes a spreadsheet formula (OWASP: a text starting with
-
-pytestmark = pytest.mark.slow  # end to end: `pytest -m "not slow"` leaves it out
 =, +, -, @, tab or carriage return is stored as text with a leading quote), and no file is
 written through a symbolic link planted in the output folder."""
 from __future__ import annotations
@@ -26,6 +24,8 @@ from observatoire.reports.relance import relance_main
 from tests.support.small_campaign import EXPORT_HEADER as _EXPORT_HEADER, export_row as _export_row, write_small_campaign
 
 from tests.support import warehouse_builder as build
+
+pytestmark = pytest.mark.slow  # end to end: `pytest -m "not slow"` leaves it out
 
 HYPERLINK = '=HYPERLINK("http://x","clic")'
 

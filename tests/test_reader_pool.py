@@ -1,7 +1,5 @@
 """Reading on several processes gives exactly what reading in one gives; the workers start
 from any caller (even a script without `if __name__ == "__main__"`); a batch whose worker
-
-pytestmark = pytest.mark.slow  # end to end: `pytest -m "not slow"` leaves it out
 died is read again; the members inflated here are zipfile's."""
 from __future__ import annotations
 
@@ -19,6 +17,8 @@ from observatoire import stages
 from observatoire.readers import submission_files as sf
 from observatoire.readers.pool import ReaderPool, read_batch
 from observatoire.sample.national import cached_national
+
+pytestmark = pytest.mark.slow  # end to end: `pytest -m "not slow"` leaves it out
 
 REPO = Path(__file__).resolve().parents[1]
 
