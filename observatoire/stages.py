@@ -17,7 +17,7 @@ from observatoire.readers.finess_extract import FinessExtract, peek_finess_extra
 from observatoire.readers.finess_plus import (
     FinessPlusFile, FinessPlusHeader, is_finess_plus, peek_finess_plus, read_finess_plus,
 )
-from observatoire.readers.pool import FileBatch, ReaderPool, concat_batches, read_batch
+from observatoire.readers.pool import FileBatch, ReaderPool, concat_batches
 from observatoire.readers.reference_data import departement_regions
 from observatoire.run_guards import refuse_unless_forced
 from observatoire.readers.submission_files import (

@@ -17,6 +17,8 @@ from observatoire.readers.submission_files import read_reception_manifest, read_
 from transforms.finess_key import is_valid_finess, valid_finess_expr
 from transforms.labels import label_key, label_key_expr
 
+pytestmark = pytest.mark.slow  # end to end: `pytest -m "not slow"` leaves it out
+
 
 def test_a_csv_with_a_quote_never_closed_is_unreadable_not_a_crash(tmp_path):
     path = tmp_path / "export.csv"

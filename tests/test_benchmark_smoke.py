@@ -17,6 +17,8 @@ import pytest
 from observatoire.readers.submission_files import read_submission_file
 from observatoire.sample.national import cached_national
 
+pytestmark = pytest.mark.slow  # end to end: `pytest -m "not slow"` leaves it out
+
 REPO = Path(__file__).resolve().parents[1]
 
 

@@ -12,6 +12,8 @@ import sqlalchemy as sa
 from observatoire.data_tests import failed_data_tests
 from observatoire.sample import generate_sample
 
+pytestmark = pytest.mark.slow  # end to end: `pytest -m "not slow"` leaves it out
+
 RUN_COLUMNS = {"run_id", "loaded_at"}
 
 

@@ -190,3 +190,14 @@ def test_one_row_per_difference_and_only_for_the_centres_given():
                    [declaration(), declaration(OTHER, raison_sociale="CDS Les Tilleuls", commune_insee="69266",
                                                code_postal="69100")])
     assert rows == [(CENTRE, "type_centre", "envoi_precedent", "type_centre", "médical", "polyvalent")]
+
+
+def test_an_antenne_finess_plus_gives_a_closing_date_for():
+    # FINESS+ lists closed ETs with their closing date: that date says it, not the snapshots
+    plus = HISTORY.with_columns(pl.lit(None, pl.Date).alias("datefermeture")).with_columns(
+        pl.when(pl.col("finess_et") == ANTENNE).then(pl.lit(dt.date(2023, 6, 30))).otherwise(pl.col("datefermeture"))
+        .alias("datefermeture"))
+    found = centre_changes(frame(declaration(antennes=ANTENNE)), None, plus, 2024, T2024, None)
+    assert found.select("kind", "source", "previous_value", "new_value").rows() == [
+        ("antenne_retiree", "finess", "fermée le 30/06/2023 (date de fermeture FINESS)", ANTENNE)]
+    assert centre_changes(frame(declaration(antennes=ANTENNE)), None, plus, 2023, T2023, None).is_empty()

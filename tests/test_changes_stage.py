@@ -11,6 +11,9 @@ from observatoire import stages, warehouse
 from observatoire.readers.calendar import read_calendar
 from tests.support.submission_files import LABELS, finess, run, save, values, workbook
 from transforms.changes import DECLARATION_FIELDS
+import pytest
+
+pytestmark = pytest.mark.slow  # end to end: `pytest -m "not slow"` leaves it out
 
 CENTRE, EJ = finess("69000001"), finess("69000002")
 NEW_EJ = finess("69000003")

@@ -11,6 +11,8 @@ import pytest
 from observatoire.cli import main
 from observatoire.sample import generate_sample
 
+pytestmark = pytest.mark.slow  # end to end: `pytest -m "not slow"` leaves it out
+
 
 @pytest.fixture(scope="module")
 def sample(tmp_path_factory):

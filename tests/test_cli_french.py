@@ -13,6 +13,8 @@ import pytest
 
 from observatoire import warehouse
 
+pytestmark = pytest.mark.slow  # end to end: `pytest -m "not slow"` leaves it out
+
 ENGLISH = re.compile(r"\b(usage|positional arguments|show this help|error|required|invalid|Input should|"
                      r"greater than|argument)\b:?", re.IGNORECASE)
 

@@ -19,6 +19,8 @@ from flows.parameters import CampaignParameters
 from observatoire import pipeline
 from observatoire.sample.national import cached_national
 
+pytestmark = pytest.mark.slow  # end to end: `pytest -m "not slow"` leaves it out
+
 DASK = Path(sys.executable).with_name("dask")
 RUN_COLUMNS = {"run_id", "loaded_at"}
 

@@ -41,6 +41,8 @@ from tests.support.small_campaign import (
     EXPECTED_CHASE, EXPECTED_STATUSES, run_artifacts, warehouse_statuses, write_small_campaign,
 )
 
+pytestmark = pytest.mark.slow  # end to end: `pytest -m "not slow"` leaves it out
+
 REPO = Path(__file__).resolve().parent.parent
 README = REPO / "deploy" / "README.md"
 POOL = "observatoire"

@@ -19,6 +19,8 @@ import sqlalchemy as sa
 from observatoire.sample import generate_sample
 from tests.conftest import PG_ADMIN_URL
 
+pytestmark = pytest.mark.slow  # end to end: `pytest -m "not slow"` leaves it out
+
 RULE = re.compile(r" d'après (?:sa date de fermeture FINESS \(\d\d/\d\d/\d{4}\)"
                   r"|les instantanés FINESS \(dernier le contenant : \d\d/\d\d/\d{4}\))")
 IGNORED = {"run_id", "loaded_at", "status_reason"}

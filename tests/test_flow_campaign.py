@@ -11,6 +11,8 @@ from tests.support.small_campaign import (
     EXPECTED_CHASE, EXPECTED_STATUSES, run_artifacts, warehouse_statuses, write_small_campaign,
 )
 
+pytestmark = pytest.mark.slow  # end to end: `pytest -m "not slow"` leaves it out
+
 
 def test_small_campaign_on_a_dask_cluster(prefect_harness, tmp_path):
     from distributed import LocalCluster

@@ -54,15 +54,17 @@ def test_a_region_outside_the_cog_is_refused():
 
 
 def test_the_command_refuses_bad_arguments_before_loading_prefect(tmp_path):
-    """As a user runs it: exit 2, one French line, and nothing heavy was even imported."""
+    """As a user runs it: exit 2, one French line, and nothing of a run was even imported
+    (no Prefect, no stage, no reader process)."""
     code = ("import sys; from observatoire.cli import main; rc = main(sys.argv[1:]); "
-            "heavy = sorted(m for m in ('prefect', 'flows.campaign', 'observatoire.stages', 'sqlalchemy') "
+            "heavy = sorted(m for m in ('prefect', 'flows.campaign', 'observatoire.pipeline', 'observatoire.stages') "
             "if m in sys.modules); print(rc, heavy)")
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    extract = _write(tmp_path, "2025-01-12", _extract_text("2025-01-12", 3).encode("cp1252"))  # paths that exist
     for args, fragment in ((["--year", "2030"], "l'exercice 2030 n'est pas terminé"),
                            (["--year", "2024", "--region", "99"], "la région 99 n'est pas une région du COG")):
         done = subprocess.run([sys.executable, "-c", code, "run", *args, "--submissions", str(tmp_path),
-                               "--finess", str(tmp_path / "absent.csv")],
+                               "--finess", str(extract)],
                               capture_output=True, text=True, env=env, timeout=120, cwd=tmp_path)
         assert done.stdout.strip() == "2 []", done.stdout + done.stderr[-2000:]
         err = done.stderr.strip().splitlines()

@@ -25,6 +25,8 @@ from tests.support.small_campaign import EXPORT_HEADER as _EXPORT_HEADER, export
 
 from tests.support import warehouse_builder as build
 
+pytestmark = pytest.mark.slow  # end to end: `pytest -m "not slow"` leaves it out
+
 HYPERLINK = '=HYPERLINK("http://x","clic")'
 
 

@@ -21,6 +21,8 @@ import pytest
 
 from tests.support.small_campaign import write_small_campaign
 
+pytestmark = pytest.mark.slow  # end to end: `pytest -m "not slow"` leaves it out
+
 OBSERVATOIRE = str(Path(sys.executable).with_name("observatoire"))
 
 

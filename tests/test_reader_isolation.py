@@ -17,6 +17,8 @@ from observatoire.readers import submission_files as sf
 from observatoire.readers.pool import ReaderPool
 from observatoire.sample.national import cached_national
 
+pytestmark = pytest.mark.slow  # end to end: `pytest -m "not slow"` leaves it out
+
 BAD = {
     "panique.essai": b"panique", "baseexception.essai": b"baseexception", "segfault.essai": b"segfault",
     "abort.essai": b"abort", "sortie.essai": b"sortie", "dort.essai": b"dort", "boucle.essai": b"boucle",

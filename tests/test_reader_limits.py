@@ -23,6 +23,8 @@ from tests.support.submission_files import (
 from tests.support.workbook_xml import announce_size as _announce, cell as _cell, export_rows as _export_rows, \
     write_xlsx as _xlsx
 
+pytestmark = pytest.mark.slow  # end to end: `pytest -m "not slow"` leaves it out
+
 @pytest.fixture
 def limits(monkeypatch):
     def use(**changes):

@@ -12,6 +12,8 @@ from observatoire.sample.labelled import labelled_reconciliation_set
 from transforms.finess_key import is_valid_finess
 from transforms.reconcile import reconcile_finess
 
+pytestmark = pytest.mark.slow  # end to end: `pytest -m "not slow"` leaves it out
+
 BENCHMARK = Path(__file__).resolve().parent.parent / "benchmarks" / "reconciliation_quality.py"
 
 

@@ -21,6 +21,8 @@ from transforms.referential import (
     ESTABLISHMENT_COLUMNS, establishment_history, history_from_versions, snapshot_versions,
 )
 
+pytestmark = pytest.mark.slow  # end to end: `pytest -m "not slow"` leaves it out
+
 
 # ------------------------------------------------------------------ former formulas
 def _former_parse(path):

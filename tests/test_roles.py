@@ -23,6 +23,8 @@ from observatoire.reports.relance import relance_main
 from tests.support.small_campaign import write_small_campaign
 from tests.conftest import PG_ADMIN_URL
 
+pytestmark = pytest.mark.slow  # end to end: `pytest -m "not slow"` leaves it out
+
 PASSWORD = "Mdp-essai-7"
 
 

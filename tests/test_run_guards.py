@@ -12,6 +12,9 @@ import sqlalchemy as sa
 from observatoire.cli import main
 from tests.support.small_campaign import EXPORT_HEADER, export_row, write_small_campaign
 from transforms.finess_key import finess_check_digit
+import pytest
+
+pytestmark = pytest.mark.slow  # end to end: `pytest -m "not slow"` leaves it out
 
 TABLES = ("centre_year_status", "submission", "submission_issue", "file_outcome", "reconciliation_review",
           "finess_snapshot", "finess_et_history")

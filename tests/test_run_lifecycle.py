@@ -16,6 +16,8 @@ import sqlalchemy as sa
 
 from observatoire.sample.national import cached_national
 
+pytestmark = pytest.mark.slow  # end to end: `pytest -m "not slow"` leaves it out
+
 STATED_WAIT_S = 60  # what the README promises at most, after a run killed at any point
 
 

@@ -17,6 +17,8 @@ from observatoire.sample.extract_writer import render_extract
 from observatoire.sample.referential import SNAPSHOTS, build_referential
 from transforms.finess_key import is_valid_finess
 
+pytestmark = pytest.mark.slow  # end to end: `pytest -m "not slow"` leaves it out
+
 CDS_CATEGORIES = {"124", "125", "130", "289"}
 FINESS_REGIONS = {"9A": "01", "9B": "02", "9C": "03", "9D": "04", "9F": "06"}
 SEED = 2025

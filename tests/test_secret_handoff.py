@@ -22,6 +22,8 @@ from tests.support.small_campaign import write_small_campaign
 from tests.conftest import PG_ADMIN_URL
 from tests.support.prefect_server import prefect_server
 
+pytestmark = pytest.mark.slow  # end to end: `pytest -m "not slow"` leaves it out
+
 REPO = Path(__file__).resolve().parent.parent
 OBSERVATOIRE = str(Path(sys.executable).with_name("observatoire"))
 

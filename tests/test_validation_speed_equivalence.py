@@ -30,6 +30,8 @@ from transforms.labels import field_lookup, label_key_expr, profession_lookup
 from transforms.finess_key import repair_finess
 from transforms.values import EXPECTED_FORMAT, PARSERS, blank_to_null, parse_decimal, parse_int
 
+pytestmark = pytest.mark.slow  # end to end: `pytest -m "not slow"` leaves it out
+
 RUN_AT = dt.datetime(2025, 6, 30, 12, 0, tzinfo=dt.timezone.utc)
 
 

@@ -14,6 +14,9 @@ from observatoire import warehouse
 
 
 from tests.support import warehouse_builder as build
+import pytest
+
+pytestmark = pytest.mark.slow  # end to end: `pytest -m "not slow"` leaves it out
 
 BUILDER = Path(build.__file__)
 CENTRES = 8000  # a load of this size lasts a few tenths of a second on both backends

@@ -193,7 +193,7 @@ def _against_finess(current: pl.DataFrame, history: pl.DataFrame, year: int, fie
 
 
 def _antennes_against_finess(current: pl.DataFrame, history: pl.DataFrame, year: int) -> pl.DataFrame:
-    """Declared antennes FINESS does not know, or no longer listed during the exercise."""
+    """Declared antennes FINESS does not know, or knows as closed before the exercise."""
     declared = current.select("finess_et", "region_code", pl.col("antennes_set").alias("antenne")).explode("antenne") \
         .filter(pl.col("antenne").is_not_null())
     closing = pl.col("datefermeture") if "datefermeture" in history.columns else pl.lit(None, pl.Date)

@@ -3,7 +3,6 @@ wrapped text (LibreOffice keeps a row at its stored height, Excel too once a hei
 set), and the A4 landscape print setup every sheet a person may print gets."""
 from __future__ import annotations
 
-import datetime as dt
 import math
 
 from openpyxl.styles import Font, PatternFill

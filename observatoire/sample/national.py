@@ -41,7 +41,7 @@ from openpyxl import Workbook
 from observatoire.outputs import write_output
 from observatoire.sample.campaign import WORKBOOK, Campaign, CampaignPlanner, Submission, departement_folder
 from observatoire.sample.extract_writer import render_extract
-from observatoire.sample.geography import CDS_COMMUNES, OTHER_COMMUNES, Commune, load_departements
+from observatoire.sample.geography import CDS_COMMUNES, OTHER_COMMUNES, Commune
 from observatoire.sample.referential import SNAPSHOTS, Referential, ReferentialBuilder
 from observatoire.sample.template import ACTIVITE, FINANCES, IDENTIFICATION, PERSONNEL
 from observatoire.sample.writers import (
