@@ -6,7 +6,14 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
-from tests.support.submission_files import LABELS, PERSONNEL, finess, run, save, values, workbook
+from tests.support.submission_files import LABELS, PERSONNEL, finess, save, values, workbook
+from tests.support.submission_files import run as _run_in_reader_processes
+
+
+def run(paths_root, year=2024, run_at=None):
+    # the rules are what is tested here: files read in this process, without a reader
+    # process per test (the isolation is tests/test_reader_isolation.py's)
+    return _run_in_reader_processes(paths_root, year, run_at, in_process=True)
 
 
 def _judge(tmp_path, overrides=None, *, personnel=PERSONNEL, year=2024, template_year=None, **kwargs):

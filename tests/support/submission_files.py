@@ -238,11 +238,16 @@ def ods_workbook_sheets(values_: dict, year: int = 2024) -> dict[str, list[list]
 
 
 # ------------------------------------------------------------------ running the stages
-def run(paths_root: Path, year: int = 2024, run_at: dt.datetime | None = None):
-    """read_files -> gather -> validate on every file below `paths_root` (no Prefect)."""
+def run(paths_root: Path, year: int = 2024, run_at: dt.datetime | None = None, in_process: bool = False):
+    """read_files -> gather -> validate on every file below `paths_root` (no Prefect).
+    `in_process`: read in this process (`read_batch`, the same reader code without the
+    reader process each call starts), for the rule tests whose files never crash a reader."""
     from observatoire import stages
+    from observatoire.readers.pool import read_batch
 
-    contents = stages.read_files(stages.list_files(paths_root), paths_root)
+    files = stages.list_files(paths_root)
+    contents = ([read_batch(files, paths_root)] if files else []) if in_process \
+        else stages.read_files(files, paths_root)
     received = stages.gather(contents, paths_root)
     return received, stages.validate(received, year, run_at or RUN_AT.replace(year=year + 1))
 
