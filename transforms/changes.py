@@ -146,7 +146,9 @@ def _differ(left: str, right: str) -> pl.Expr:
 
 # ------------------------------------------------------------------ against FINESS
 def _against_finess(current: pl.DataFrame, history: pl.DataFrame, year: int, fields: set[str]) -> pl.DataFrame:
-    finess = history.select(
+    # the ETs of the campaign's centres only, before their names are tokenised (the
+    # referential has 100,000 of them, a campaign a few thousand)
+    finess = history.join(current.select("finess_et"), on="finess_et", how="semi").select(
         "finess_et", pl.col("finess_ej").alias("f_ej"), pl.col("commune_insee").str.to_uppercase().alias("f_commune"),
         pl.col("code_postal").alias("f_cp"),
         # a CEDEX code is the mail's, not the address's
