@@ -18,7 +18,7 @@ from openpyxl.styles import Alignment, PatternFill
 from openpyxl.utils import get_column_letter
 
 from observatoire.outputs import save_workbook
-from observatoire.reports.layout import (HEADER_FILL, HEADER_FONT, print_on_a4_landscape, set_cell,
+from observatoire.reports.layout import (HEADER_FILL, HEADER_FONT, CellStyles, print_on_a4_landscape, set_cell,
                                          wrapped_row_height)
 from observatoire.stages import outcomes_frame, unreadable_file_issues
 from observatoire.vocabulary import SEVERITY_LABELS
@@ -81,17 +81,21 @@ def _write_table(sheet, frame: pl.DataFrame, columns, highlight, frozen: str, wr
     wrap = Alignment(wrap_text=True, vertical="top")
     top = Alignment(vertical="top")
     widths = [width for _, _, width in present]
+    wrapped_at = [name in wrapped for name, _, _ in present]
+    styles = CellStyles()
     # rows numbered here: `sheet.max_row` scans every cell, once per row it was asked for
     for row, values in enumerate(frame.select([name for name, _, _ in present]).iter_rows(), start=2):
+        flagged = flag_at is not None and values[flag_at] == highlight[1]
         for index, value in enumerate(values, start=1):
             cell = sheet.cell(row=row, column=index)
             set_cell(cell, value)
-            cell.alignment = wrap if present[index - 1][0] in wrapped else top
+            wraps = wrapped_at[index - 1]
+            if flagged:
+                styles.apply(cell, (wraps, True), alignment=wrap if wraps else top, fill=_ERROR_FILL)
+            else:
+                styles.apply(cell, (wraps, False), alignment=wrap if wraps else top)
         sheet.row_dimensions[row].height = wrapped_row_height(
-            [v if present[i][0] in wrapped else "" for i, v in enumerate(values)], widths)
-        if flag_at is not None and values[flag_at] == highlight[1]:
-            for index in range(1, len(present) + 1):
-                sheet.cell(row=row, column=index).fill = _ERROR_FILL
+            [v if wrapped_at[i] else "" for i, v in enumerate(values)], widths)
     for index, width in enumerate(widths, start=1):
         sheet.column_dimensions[get_column_letter(index)].width = width
     sheet.freeze_panes = frozen

@@ -28,7 +28,7 @@ from observatoire.errors import CampaignError
 from observatoire.outputs import save_workbook
 from observatoire.readers.reference_data import departement_regions
 from observatoire.reports.cells import write_row
-from observatoire.reports.layout import (HEADER_FILL, HEADER_FONT, print_on_a4_landscape, set_cell,
+from observatoire.reports.layout import (HEADER_FILL, HEADER_FONT, CellStyles, print_on_a4_landscape, set_cell,
                                          wrapped_row_height)
 from observatoire.vocabulary import CHASE_ORDER, STATUS_COLOURS, STATUS_LABELS, campaign_title
 
@@ -183,6 +183,8 @@ def _workbook(year: int, region: str, chase, errors, rates, today: dt.date, call
     fills = {status: PatternFill("solid", fgColor=STATUS_COLOURS[status]) for status in CHASE_ORDER}
     widths = [width for _, width in CHASE_COLUMNS]
     wrapped_at = [title in WRAPPED for title, _ in CHASE_COLUMNS]
+    aligned = [Alignment(wrap_text=wraps, vertical="top") for wraps in wrapped_at]
+    styles = CellStyles()
     for number, row in enumerate(rows, start=2):  # `sheet.max_row` would scan every cell per row
         deadline = _as_date(row.deadline)
         logged = calls.pop(row.finess_et, [None] * (len(CALL_LOG) + 1))[1:]
@@ -196,10 +198,12 @@ def _workbook(year: int, region: str, chase, errors, rates, today: dt.date, call
         for column, value in enumerate(values, start=1):
             cell = sheet.cell(number, column)
             set_cell(cell, value)
-            cell.alignment = Alignment(wrap_text=wrapped_at[column - 1], vertical="top")
-        sheet.cell(number, 4).fill = fills[row.status]
-        sheet.cell(number, 9).number_format = "DD/MM/YYYY"
-        sheet.cell(number, 13).number_format = "DD/MM/YYYY"
+            if column == 4:
+                styles.apply(cell, ("status", row.status), alignment=aligned[column - 1], fill=fills[row.status])
+            elif column in (9, 13):
+                styles.apply(cell, ("date", wrapped_at[column - 1]), alignment=aligned[column - 1], number_format="DD/MM/YYYY")
+            else:
+                styles.apply(cell, ("text", wrapped_at[column - 1]), alignment=aligned[column - 1])
         sheet.row_dimensions[number].height = wrapped_row_height(
             [v if wrapped_at[i] else "" for i, v in enumerate(values)], widths)
     if not rows:
@@ -222,7 +226,8 @@ def _workbook(year: int, region: str, chase, errors, rates, today: dt.date, call
         for column, value in enumerate(values, start=1):
             cell = detail.cell(number, column)
             set_cell(cell, value)
-            cell.alignment = Alignment(wrap_text=column in (3, 6, 7, 8), vertical="top")
+            wraps = column in (3, 6, 7, 8)
+            styles.apply(cell, ("text", wraps), alignment=Alignment(wrap_text=wraps, vertical="top"))
         detail.row_dimensions[number].height = wrapped_row_height(
             [v if c in (2, 5, 6, 7) else "" for c, v in enumerate(values)], error_widths)
     if not errors:
@@ -270,13 +275,15 @@ def _changes_sheet(book: Workbook, year: int, region: str, changes) -> None:
     sheet = book.create_sheet(CHANGES_SHEET, index=2)  # after the chase and its errors
     _header(sheet, CHANGE_COLUMNS)
     widths = [width for _, width in CHANGE_COLUMNS]
+    styles = CellStyles()
     for number, row in enumerate(changes, start=2):
         values = [f"{row.departement} {names[row.departement]}" if row.departement in names else row.departement,
                   *row[1:]]
         for column, value in enumerate(values, start=1):
             cell = sheet.cell(number, column)
             set_cell(cell, value)
-            cell.alignment = Alignment(wrap_text=column in (1, 3, 6, 7, 8), vertical="top")
+            wraps = column in (1, 3, 6, 7, 8)
+            styles.apply(cell, ("text", wraps), alignment=Alignment(wrap_text=wraps, vertical="top"))
         sheet.row_dimensions[number].height = wrapped_row_height(values, widths)
     if not changes:
         sheet.append([f"Aucun changement ni écart avec FINESS relevé pour la campagne {year} en région "
