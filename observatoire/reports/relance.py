@@ -201,7 +201,8 @@ def _workbook(year: int, region: str, chase, errors, rates, today: dt.date, call
             if column == 4:
                 styles.apply(cell, ("status", row.status), alignment=aligned[column - 1], fill=fills[row.status])
             elif column in (9, 13):
-                styles.apply(cell, ("date", wrapped_at[column - 1]), alignment=aligned[column - 1], number_format="DD/MM/YYYY")
+                styles.apply(cell, ("date", wrapped_at[column - 1]), alignment=aligned[column - 1],
+                             number_format="DD/MM/YYYY")
             else:
                 styles.apply(cell, ("text", wrapped_at[column - 1]), alignment=aligned[column - 1])
         sheet.row_dimensions[number].height = wrapped_row_height(
