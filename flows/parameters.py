@@ -91,7 +91,8 @@ class CampaignParameters(BaseModel):
     read_workers: int | None = Field(
         default=None, ge=1, le=64, title="Processus de lecture (facultatif)",
         description="Nombre de processus qui lisent les fichiers en parallèle sur le worker Prefect. "
-                    "Vide : un par cœur disponible. 1 : lecture dans le processus du flow.",
+                    "Vide : un par cœur disponible, un par 200 fichiers au plus. "
+                    "1 : lecture dans le processus du flow.",
     )
 
     force: list[Literal[GUARDS]] = Field(
