@@ -464,13 +464,14 @@ def _read(path: Path, rows: bool) -> tuple[FinessPlusHeader, pl.DataFrame | None
     try:
         scalars = _walk(_Parser(stream.chunks()), columns, stop_at_header=not rows)
         header = _header(path, scalars, sha256 or stream.sha256)
+        frame = columns.frame() if columns is not None else None
     except _Refused as exc:
         raise CampaignError(f"Référentiel FINESS+ refusé : {path.name} : {exc}.") from None
     finally:
         stream.close()
         if collecting:
             gc.enable()
-    return header, columns.frame() if columns is not None else None
+    return header, frame
 
 
 def _walk(parser: _Parser, columns: "_Columns | None", stop_at_header: bool) -> dict:
@@ -556,56 +557,47 @@ def _header(path: Path, scalars: dict, sha256: str) -> FinessPlusHeader:
                             moment)
 
 
-def _code(value) -> str | None:
-    return value if value.__class__ is str else (value.code if value is not None else None)
-
-
 class _Columns:
-    """The ET as the extract's columns, filled batch by batch: one list comprehension per
-    column (the decoded structures of a batch are dropped after it), trimming and the rest
-    done by Polars at the end."""
+    """The ET as the extract's columns: one tuple of text per ET, built batch by batch by a
+    single comprehension (the decoded structures of a batch are dropped after it; a category
+    or state written as a coded object gives its `code`), turned into a frame at the end by
+    Polars (rows to columns), where trimming, empty texts and the checks are done on columns."""
 
     NAMES = [*STRUCTUREET_FIELDS, *EXTRA_FIELDS]
-    _TEXT = ("nofinesset", "nofinessej", "rs", "rslongue", "commune_cog", "codepostal", "acheminement",
-             "telephone", "telecopie", "categetab", "siret", "siret_ege", "dateouv", "datefermeture", "etatobjet")
+    _TEXT = ("nofinessej", "nofinesset", "rs", "rslongue", "dateouv", "datefermeture", "siret_ege", "siret",
+             "categetab", "etatobjet", "commune_cog", "codepostal", "acheminement", "telephone", "telecopie")
 
     def __init__(self) -> None:
-        self.values: dict[str, list] = {name: [] for name in self._TEXT}
+        self.rows: list[tuple] = []
 
     def add(self, batch: list[_Pmej]) -> None:
-        pairs = [(info.numFinessPm if info is not None else None, ege)
-                 for pmej in batch if pmej.ege
-                 for info in (pmej.informationsGeneralesPMEJ or pmej.informationsGeneralesPmej,)
-                 for ege in pmej.ege]
-        orphan = next((ege for ej, ege in pairs if not ej), None)
-        if orphan is not None:
-            raise _Refused(f"l'ET {orphan.informationsGeneralesEGE.numFinessEge} appartient à une entité juridique "
-                           "sans numFinessPm (informationsGeneralesPMEJ)")
-        general = [ege.informationsGeneralesEGE for _, ege in pairs]
-        address = [ege.adresse[0] if ege.adresse else _NO_ADDRESS for _, ege in pairs]
-        telecom = [next((c.telecom for c in ege.contact if c.telecom is not None), _NO_TELECOM)
-                   if ege.contact else _NO_TELECOM for _, ege in pairs]
-        extend = self.values
-        extend["nofinessej"] += [ej for ej, _ in pairs]
-        extend["nofinesset"] += [g.numFinessEge for g in general]
-        extend["rs"] += [g.nomEgeCourt for g in general]
-        extend["rslongue"] += [g.nomEgeLong for g in general]
-        extend["dateouv"] += [g.dateOuverture for g in general]
-        extend["datefermeture"] += [g.dateFermeture for g in general]
-        extend["siret_ege"] += [g.siret for g in general]
-        extend["siret"] += [ege.siret for _, ege in pairs]
-        extend["categetab"] += [_code(ege.categorieentiteGeographiqueExercice
-                                      or ege.categorieEntiteGeographiqueExercice) for _, ege in pairs]
-        extend["etatobjet"] += [_code(ege.etatObjet) for _, ege in pairs]
-        extend["commune_cog"] += [a.cogCommune for a in address]
-        extend["codepostal"] += [a.codePostal for a in address]
-        extend["acheminement"] += [a.ligneAcheminement for a in address]
-        extend["telephone"] += [t.telephone for t in telecom]
-        extend["telecopie"] += [t.telecopie for t in telecom]
+        self.rows += [
+            (info.numFinessPm, general.numFinessEge, general.nomEgeCourt, general.nomEgeLong,
+             general.dateOuverture, general.dateFermeture, general.siret, ege.siret,
+             category if category.__class__ is not _Coded else category.code,
+             state if state.__class__ is not _Coded else state.code,
+             address.cogCommune, address.codePostal, address.ligneAcheminement,
+             telecom.telephone, telecom.telecopie)
+            for pmej in batch if pmej.ege
+            for info in (pmej.informationsGeneralesPMEJ or pmej.informationsGeneralesPmej or _NO_INFO,)
+            for ege in pmej.ege
+            for general in (ege.informationsGeneralesEGE,)
+            for category in (ege.categorieentiteGeographiqueExercice or ege.categorieEntiteGeographiqueExercice,)
+            for state in (ege.etatObjet,)
+            for address in (ege.adresse[0] if ege.adresse else _NO_ADDRESS,)
+            for telecom in ((ege.contact[0].telecom or next((c.telecom for c in ege.contact if c.telecom is not None), _NO_TELECOM))
+                            if ege.contact else _NO_TELECOM,)
+        ]
 
     def frame(self) -> pl.DataFrame:
-        text = pl.DataFrame(self.values, schema={name: pl.String for name in self._TEXT}).with_columns(
-            pl.all().str.strip_chars()).with_columns(pl.when(pl.all().str.len_bytes() > 0).then(pl.all()))
+        text = pl.DataFrame(self.rows, schema={name: pl.String for name in self._TEXT}, orient="row")
+        self.rows = []
+        text = text.with_columns(pl.all().str.strip_chars()).with_columns(
+            pl.when(pl.all().str.len_bytes() > 0).then(pl.all()))
+        orphan = text.filter(pl.col("nofinessej").is_null()).select("nofinesset").head(1)
+        if orphan.height:
+            raise _Refused(f"l'ET {orphan.item()} appartient à une entité juridique "
+                           "sans numFinessPm (informationsGeneralesPMEJ)")
         cog = pl.col("commune_cog").str.to_uppercase()
         return (
             text
@@ -632,3 +624,4 @@ class _Columns:
 
 _NO_ADDRESS = _Adresse()
 _NO_TELECOM = _Telecom()
+_NO_INFO = _InfoPmej()
