@@ -163,6 +163,18 @@ def test_schema_spellings_coded_objects_and_overseas_communes(tmp_path):
     assert dict(zip(normalised["finess_et"], normalised["commune_insee"]))["970400039"] == "97701"
 
 
+def test_the_telephone_is_that_of_the_first_contact_that_has_one(tmp_path):
+    without_telecom, second = _et("690000021", "69266", phone="0400000001"), _et("690000039", "69266", phone="0400000002")
+    without_telecom["contact"] = [{"typeContact": {"roleContact": "02"}}, *without_telecom["contact"]]
+    second["contact"] = [*second["contact"], {"telecom": {"telephone": "0499999999"}}]
+    nothing = _et("690000047", "69266")
+    nothing["contact"] = [{"typeContact": {"roleContact": "01"}}]
+    path = _write(tmp_path / "f.json", _document([_ej("690000013", without_telecom, second, nothing)]))
+    frame = read_finess_plus(path).establishments
+    assert dict(zip(frame["nofinesset"], frame["telephone"])) == {
+        "690000021": "0400000001", "690000039": "0400000002", "690000047": None}
+
+
 def _reference(document) -> list[tuple]:
     """What the reader must find, straight from the parsed document."""
     rows = []
@@ -213,6 +225,8 @@ def _damaged(tmp_path):
         "sans pmej": json.dumps({"schemaVersion": "v1.0.0", "generatedAt": "2025-01-12T00:00:00Z"}).encode(),
         "pmej pas un tableau": json.dumps(_document({"a": 1})).encode(),
         "ET sans numéro": json.dumps(_document([_ej("690000013", {"informationsGeneralesEGE": {"nomEgeCourt": "X"}})])).encode(),
+        "EJ sans numéro": json.dumps(_document([_ej("690000013", _et("690000021", "69266")),
+                                                _ej(" ", _et("690000039", "69266"))])).encode(),
         "schemaVersion inconnue": json.dumps(_document([], version="v2.0.0")).encode(),
         "sans schemaVersion": json.dumps({"generatedAt": "2025-01-12T00:00:00Z", "pmej": []}).encode(),
         "generatedAt illisible": json.dumps(_document([], generated="hier")).encode(),
@@ -251,6 +265,7 @@ def test_what_each_damage_says(tmp_path):
         "sans pmej": "pas de tableau pmej",
         "pmej pas un tableau": "pmej : attendu un tableau",
         "ET sans numéro": "pmej[0].ege[0].informationsGeneralesEGE : champ numFinessEge absent",
+        "EJ sans numéro": "l'ET 690000039 appartient à une entité juridique sans numFinessPm",
         "schemaVersion inconnue": "schemaVersion « v2.0.0 » inconnue",
         "sans schemaVersion": "schemaVersion absent",
         "generatedAt illisible": "generatedAt « hier »",
