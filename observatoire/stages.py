@@ -116,7 +116,7 @@ def _peek_referential(path: Path):
 
 def _read_referential(path: Path, header=None) -> FinessExtract | FinessPlusFile:
     if isinstance(header, FinessPlusHeader) or (header is None and is_finess_plus(path)):
-        return read_finess_plus(path)
+        return read_finess_plus(path, header)
     return read_finess_extract(path, header)
 
 

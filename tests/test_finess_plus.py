@@ -3,6 +3,7 @@ the same establishments as the extract for the same ET, streamed in batches that
 a plain `json.load` gives, and damaged files refused with one French line and stored nowhere."""
 import datetime as dt
 import gzip
+import hashlib
 import json
 
 import polars as pl
@@ -296,3 +297,19 @@ def test_same_file_twice_changes_nothing_and_is_a_snapshot_of_its_paris_date(tmp
         rows = connection.execute(sa.text("SELECT finess_et, datefermeture FROM finess_et_history ORDER BY 1")).all()
     assert [(et, str(closed)[:10] if closed else None) for et, closed in rows] == [
         ("690000021", None), ("690000039", "2024-06-30")]
+
+
+@pytest.mark.parametrize("compress", [False, True])
+def test_the_checksum_is_that_of_the_file_as_stored_however_it_is_read(tmp_path, compress):
+    document = _document([_ej("690000013", _et("690000021", "69266"))])
+    path = _write(tmp_path / "finess-structures.json.gz", document, compress=compress)
+    expected = hashlib.sha256(path.read_bytes()).hexdigest()
+    header = peek_finess_plus(path)
+    assert header.sha256 == expected
+    assert read_finess_plus(path).sha256 == expected
+    assert read_finess_plus(path, header).sha256 == expected
+    engine = warehouse.connect(f"sqlite:///{tmp_path / 'w.db'}")
+    warehouse.migrate(engine)
+    load_referential([path], engine)
+    with engine.connect() as connection:
+        assert connection.execute(sa.text("SELECT source_sha256 FROM finess_snapshot")).scalar() == expected

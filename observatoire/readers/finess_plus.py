@@ -44,7 +44,7 @@ GZIP_MAGIC = b"\x1f\x8b"
 KNOWN_SCHEMA_MAJOR = "1"  # "v1.0.0" in the ANS's example and schema
 EXTRA_FIELDS = ["datefermeture", "etatobjet"]
 _PARIS = ZoneInfo("Europe/Paris")
-_RAW_CHUNK = 1 << 20  # bytes read from the file at a time
+_RAW_CHUNK = 1 << 16  # compressed bytes read at a time: about 700 KB inflated, mostly in one call
 _CHUNK = 1 << 20  # inflated bytes handed over at a time (at most 16 wait in the queue)
 _BATCH = 1 << 20  # inflated bytes decoded at a time (a few MB of Python objects at most)
 _WS = re.compile(rb"[ \t\r\n]*")
@@ -151,11 +151,13 @@ class _Refused(Exception):
 
 class _Inflated:
     """The file's bytes, inflated when gzip, in chunks, with the SHA-256 of the file as
-    stored; read by a thread so that inflating overlaps decoding. At most a few chunks wait."""
+    stored (unless it is known already); read by a thread so that inflating overlaps
+    decoding. At most a few chunks wait."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, sha256: str | None = None) -> None:
         self.path = Path(path)
-        self.sha256 = ""
+        self.sha256 = sha256 or ""
+        self._hashing = sha256 is None
         self._queue: queue.Queue = queue.Queue(maxsize=16)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._produce, name="finess-plus-reader", daemon=True)
@@ -171,21 +173,24 @@ class _Inflated:
         return False
 
     def _produce(self) -> None:
-        digest = hashlib.sha256()
+        digest = hashlib.sha256() if self._hashing else None
         try:
             with open(self.path, "rb") as handle:
                 first = handle.read(_RAW_CHUNK)
-                digest.update(first)
+                if digest:
+                    digest.update(first)
                 if not first.startswith(GZIP_MAGIC):
                     chunk = first
                     while chunk:
                         if not self._put(chunk):
                             return
-                        chunk = handle.read(_RAW_CHUNK)
-                        digest.update(chunk)
+                        chunk = handle.read(_CHUNK)
+                        if digest:
+                            digest.update(chunk)
                 else:
                     self._inflate(handle, first, digest)
-            self.sha256 = digest.hexdigest()
+            if digest:
+                self.sha256 = digest.hexdigest()
             self._put(None)
         except _Refused as exc:
             self._put(exc)
@@ -197,7 +202,7 @@ class _Inflated:
         inflater = zlib.decompressobj(31)
         while True:
             while data:
-                out = inflater.decompress(data, _CHUNK)  # bounded: a 1 MB read inflates to about 11 MB
+                out = inflater.decompress(data, _CHUNK)  # bounded, whatever the compression ratio
                 data = inflater.unconsumed_tail
                 if out and not self._put(out):
                     return
@@ -212,7 +217,8 @@ class _Inflated:
             data = handle.read(_RAW_CHUNK)
             if not data:
                 break
-            digest.update(data)
+            if digest:
+                digest.update(data)
         if not inflater.eof:
             raise _Refused("fichier gzip coupé avant la fin (attendu la fin du flux compressé)")
 
@@ -463,20 +469,22 @@ def peek_finess_plus(path: Path) -> FinessPlusHeader:
     return _read(Path(path), rows=False)[0]
 
 
-def read_finess_plus(path: Path) -> FinessPlusFile:
+def read_finess_plus(path: Path, header: FinessPlusHeader | None = None) -> FinessPlusFile:
     """Decode a FINESS+ Structures file; raise CampaignError (one French line) for a file
-    cut short, not JSON, JSON of another shape or of an unknown schemaVersion."""
-    header, frame = _read(Path(path), rows=True)
+    cut short, not JSON, JSON of another shape or of an unknown schemaVersion. With the
+    `header` that `peek_finess_plus` gave, its checksum is not computed again."""
+    header, frame = _read(Path(path), rows=True, sha256=header.sha256 if header is not None else None)
     return FinessPlusFile(header.source_file, header.sha256, header.extract_date, frame, header.schema_version)
 
 
-def _read(path: Path, rows: bool) -> tuple[FinessPlusHeader, pl.DataFrame | None]:
+def _read(path: Path, rows: bool, sha256: str | None = None) -> tuple[FinessPlusHeader, pl.DataFrame | None]:
     try:
         with open(path, "rb") as handle:
-            sha256 = None if rows else hashlib.file_digest(handle, "sha256").hexdigest()
+            if sha256 is None and not rows:
+                sha256 = hashlib.file_digest(handle, "sha256").hexdigest()
     except OSError as exc:
         raise CampaignError(f"Référentiel FINESS illisible : {path} ({exc.strerror}).") from exc
-    stream = _Inflated(path)
+    stream = _Inflated(path, sha256)
     columns = _Columns() if rows else None
     collecting = gc.isenabled()
     gc.disable()  # a million short-lived lists and structures, none in a cycle: no collection meanwhile
