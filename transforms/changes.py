@@ -20,7 +20,6 @@ or lost words (a town appended, FINESS's 38-character cut) is the same name.
 """
 from __future__ import annotations
 
-
 import polars as pl
 
 from transforms.finess_key import valid_finess_expr
