@@ -277,7 +277,7 @@ def statuses(
             "submission_key", "source_file", "source_row", "finess_et", "finess_ej", "reconciliation_method",
             "is_valid", "date_transmission", pl.col("antennes_list").alias("antennes"), "region_code",
             pl.col("raison_sociale").alias("declared_name"),
-            pl.col("commune_insee").str.slice(0, 2).alias("declared_departement"),
+            pl.col("declared_cog").alias("declared_departement"),
             "version_rank", "is_first_valid", "is_current",
         ),
         ref.history, calendar, year, regions,
