@@ -1,6 +1,8 @@
 """The statuses stage: where an unexpected submission is placed when no centre was found."""
 from __future__ import annotations
 
+import pytest
+
 from observatoire import stages
 from observatoire.readers.calendar import read_calendar
 from tests.support.submission_files import finess, run, save, values, workbook
@@ -17,16 +19,23 @@ def _extract(path):
     return path
 
 
-def test_an_unknown_centre_of_reunion_is_placed_in_its_overseas_departement(tmp_path):
+@pytest.mark.parametrize("commune, postal, departement, region", [
     # Saint-Denis (La Réunion) is commune 97411: département 974 (three characters
     # overseas, geography.py), region 04, not « 97 »
+    ("97411", "97400", "974", "04"),
+    # Saint-Barthélemy and Saint-Martin: collectivités served by the ARS of Guadeloupe (01)
+    ("97701", "97133", "977", "01"),
+    ("97801", "97150", "978", "01"),
+])
+def test_an_unknown_centre_overseas_is_placed_by_its_declared_commune(tmp_path, commune, postal, departement,
+                                                                      region):
     declared = values(2024, finess_et=UNKNOWN, finess_ej=None, raison_sociale="Centre de santé du Butor",
-                      commune_insee="97411", code_postal="97400", antennes=None)
+                      commune_insee=commune, code_postal=postal, antennes=None)
     book, _ = workbook(declared)
     save(book, tmp_path / "envois" / "rapport.xlsx")
     ref = stages.load_referential([_extract(tmp_path / "finess.csv")])
     _, validated = run(tmp_path / "envois", 2024, in_process=True)
     rows, _ = stages.statuses(validated, stages.reconcile(validated, ref), ref, read_calendar(None), 2024,
-                              ["04", "84"])
+                              ["01", "04", "84"])
     unexpected = rows.filter(rows["status"] == "unexpected")
-    assert unexpected.select("departement", "region_code").rows() == [("974", "04")]
+    assert unexpected.select("departement", "region_code").rows() == [(departement, region)]
