@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from observatoire.errors import CampaignError
+from observatoire.sql_dialects import dialect_of
 from observatoire.warehouse import insert_rows, write_transaction, writer_lock
 from transforms.referential import (
     ATTRIBUTE_COLUMNS, ESTABLISHMENT_COLUMNS, history_from_versions, snapshot_members, snapshot_versions,
@@ -30,7 +31,7 @@ def _read_versions(connection) -> pl.DataFrame:
     decodes it, so no Python object is made per value (twice as fast as fetching rows).
     Dates travel as ISO text (JSON's own form on PostgreSQL, whatever its DateStyle; what is
     stored on SQLite), booleans as 0/1."""
-    aggregate = "json_agg" if connection.dialect.name == "postgresql" else "json_group_array"
+    aggregate = dialect_of(connection).json_array_agg
     columns = [f"CAST({name} AS INTEGER)" if _DTYPES.get(name) == pl.Boolean else name for name in HISTORY_COLUMNS]
     arrays = connection.exec_driver_sql(
         f"SELECT {', '.join(f'CAST({aggregate}({column}) AS TEXT)' for column in columns)} FROM finess_et_history"
@@ -148,7 +149,7 @@ def withdraw_snapshot(engine: Engine, extract_date: dt.date) -> tuple[dict, list
         if members:
             insert_rows(connection, "finess_et_history", snapshot_versions(members).select(HISTORY_COLUMNS))
         connection.execute(sa.text("DELETE FROM finess_snapshot WHERE extract_date = :d"),
-                           {"d": extract_date.isoformat() if connection.dialect.name == "sqlite" else extract_date})
+                           dialect_of(connection).parameters({"d": extract_date}))
         runs = connection.execute(sa.text(
             "SELECT run_id, campaign_year, regions, started_at, outcome, finess_extracts FROM pipeline_run "
             "ORDER BY started_at")).all()

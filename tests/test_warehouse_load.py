@@ -8,7 +8,7 @@ import polars as pl
 import pytest
 import sqlalchemy as sa
 
-from observatoire import warehouse
+from observatoire import sql_dialects, warehouse
 from observatoire.errors import CampaignError
 from tests.support import warehouse_builder as build
 
@@ -71,7 +71,7 @@ def test_a_rerun_replaces_the_file_outcomes_of_its_year_only_however_many_files(
 
 def test_a_sqlite_without_json_functions_is_refused_with_a_clear_message(tmp_path, monkeypatch):
     # such a SQLite answers the probe "no such function", as it does here for a made-up name
-    monkeypatch.setattr(warehouse, "_SQLITE_JSON_PROBE", "SELECT count(*) FROM json_each_absent('[1]')")
+    monkeypatch.setattr(sql_dialects, "_SQLITE_JSON_PROBE", "SELECT count(*) FROM json_each_absent('[1]')")
     with pytest.raises(CampaignError) as refused:
         warehouse.connect(f"sqlite:///{tmp_path / 'w.db'}")
     assert "fonctions JSON" in str(refused.value) and "3.38" in str(refused.value)
