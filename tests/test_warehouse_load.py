@@ -175,9 +175,9 @@ def test_a_profession_added_to_the_registry_needs_no_code_or_ddl(tmp_path, monke
     counted by the indicators view: no column, no code."""
     from importlib import resources
 
-    from observatoire import stages
     from schemas import registry
     from tests.support.submission_files import run, save, values, workbook
+    from transforms import warehouse_rows
 
     text = resources.files("schemas").joinpath("templates.toml").read_text("utf-8")
     text = text.replace('autre = "Autre"\n', 'autre = "Autre"\nergotherapeute = "Ergothérapeute"\n', 1)
@@ -189,7 +189,7 @@ def test_a_profession_added_to_the_registry_needs_no_code_or_ddl(tmp_path, monke
     assert validated.issues.is_empty(), validated.issues.to_dicts()
     key = validated.typed["submission_key"][0]
     key_to_id = pl.DataFrame({"submission_key": [key], "submission_id": ["s1"], "region_code": ["84"]})
-    rows = stages.personnel_rows(validated.personnel, key_to_id, 2024, "r").sort("profession")
+    rows = warehouse_rows.personnel_rows(validated.personnel, key_to_id, 2024, "r", registry.personnel_labels())
     assert rows.select("profession", "effectif", "etp", "is_health_profession").rows() == [
         ("ergotherapeute", 2, 1.5, True), ("secretaire_medical", 1, 1.0, False)]
     engine = warehouse.connect(f"sqlite:///{tmp_path / 'w.db'}")
