@@ -52,8 +52,7 @@ def _holder(engine: Engine, year: int) -> str:
         process = json.loads(row.parameters).get("process") or "?"
     except (TypeError, ValueError, AttributeError):
         process = "?"
-    started = row.started_at if isinstance(row.started_at, dt.datetime) else dt.datetime.fromisoformat(
-        str(row.started_at))
+    started = dialect_of(engine).read_instant(row.started_at)
     return f"l'exécution {row.run_id} (processus {process}, démarrée le {_clock(started)})"
 
 

@@ -9,6 +9,7 @@ production one; the same SQL files serve both.
 """
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import io
 import json
@@ -84,6 +85,14 @@ class SqlDialect:
     def parameters(self, values: dict) -> dict:
         """One statement's parameters, bound like a row of `insert_rows`."""
         return self.bind_values(pl.DataFrame([values])).to_dicts()[0]
+
+    def read_date(self, value) -> dt.date | None:
+        """A DATE column's value as the driver hands it back, as a date."""
+        return value
+
+    def read_instant(self, value) -> dt.datetime | None:
+        """A TIMESTAMPTZ column's value as the driver hands it back, as an instant in UTC."""
+        return None if value is None else value.astimezone(dt.timezone.utc)
 
     # ------------------------------------------------------------------ writing
     def insert_rows(self, connection: Connection, table: str, frame: pl.DataFrame) -> None:
@@ -185,6 +194,16 @@ class SqliteDialect(SqlDialect):
             pl.col(pl.Datetime).dt.to_string("%Y-%m-%dT%H:%M:%S%:z"),
             pl.col(pl.Date).dt.to_string("%Y-%m-%d"),
         )
+
+    def read_date(self, value):
+        return None if value is None else dt.date.fromisoformat(str(value)[:10])
+
+    def read_instant(self, value):
+        if value is None:
+            return None
+        instant = dt.datetime.fromisoformat(str(value))
+        return (instant.replace(tzinfo=dt.timezone.utc) if instant.tzinfo is None
+                else instant.astimezone(dt.timezone.utc))
 
     def delete_keys(self, connection, table, key, values, where="", params=None):
         """The keys travel as one JSON array parameter."""

@@ -56,3 +56,15 @@ def test_sqlite_is_given_instants_with_their_offset_and_dates_as_iso_text():
     assert sql_dialects.PsycopgDialect().parameters(values) == values
     frame = pl.DataFrame({"day": [dt.date(2024, 12, 31)]})
     assert sql_dialects.SqliteDialect().bind_values(frame)["day"].to_list() == ["2024-12-31"]
+
+
+def test_dates_and_instants_read_back_the_same_from_either_engine():
+    sqlite, postgres = sql_dialects.PysqliteDialect(), sql_dialects.PsycopgDialect()
+    paris = dt.timezone(dt.timedelta(hours=1))
+    # SQLite hands back the ISO text it was given; PostgreSQL a date and an aware datetime
+    assert sqlite.read_date("2025-03-01") == postgres.read_date(dt.date(2025, 3, 1)) == dt.date(2025, 3, 1)
+    in_utc = dt.datetime(2025, 2, 28, 23, 0, tzinfo=dt.timezone.utc)
+    for read in (sqlite.read_instant("2025-03-01T00:00:00+01:00"), sqlite.read_instant("2025-02-28T23:00:00"),
+                 postgres.read_instant(dt.datetime(2025, 3, 1, 0, 0, tzinfo=paris))):
+        assert read == in_utc and read.tzinfo == dt.timezone.utc
+    assert sqlite.read_date(None) is None and postgres.read_instant(None) is None
