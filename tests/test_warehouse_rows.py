@@ -82,7 +82,7 @@ def _submissions(scoped: bool) -> pl.DataFrame:
          "attributed_region": region, "in_scope": region in regions,
          "region_code": region if region in regions else None,
          "declared_key": f"FINESS:{et}" if et else "NOM:CDS|69123", "raison_sociale": f"CDS {key}",
-         "commune_insee": "69123", "telephone": "0478000000"}
+         "commune_insee": "69123", "contact_telephone": "0478000000"}
         for key, file, row, et, method, region in rows
     ], schema_overrides={"version_rank": pl.UInt32, "reconciliation_score": pl.Float64, "declared_finess_et": pl.String,
                          "finess_et": pl.String, "candidates": pl.String})
@@ -141,7 +141,7 @@ def _changes() -> pl.DataFrame:
 def _rows(scoped: bool, changes: pl.DataFrame | None = None):
     return campaign_rows(YEAR, RUN, LOADED_AT, files=_files(), submissions=_submissions(scoped), issues=_issues(),
                          statuses=_statuses(scoped), personnel=_personnel(), changes=changes,
-                         template_version="2024", field_columns=["raison_sociale", "telephone"], labels=LABELS,
+                         template_version="2024", field_columns=["raison_sociale", "contact_telephone"], labels=LABELS,
                          scoped=scoped)
 
 
@@ -243,7 +243,7 @@ def test_columns_in_the_order_of_the_tables():
         "submission_id", "campaign_year", "region_code", "source_file", "source_row", "source_sha256", "container",
         "template_version", "declared_finess_et", "finess_et", "reconciliation_method", "reconciliation_score",
         "reconciliation_candidates", "date_transmission", "transmission_source", "is_valid", "is_current",
-        "version_rank", "n_errors", "n_warnings", "raison_sociale", "telephone", "run_id", "loaded_at"]
+        "version_rank", "n_errors", "n_warnings", "raison_sociale", "contact_telephone", "run_id", "loaded_at"]
     assert rows.files.columns == [
         "campaign_year", "source_file", "region_code", "source_sha256", "size_bytes", "readable", "container",
         "format", "encoding", "separator", "sheets", "template_version", "submissions", "rows_in", "rows_set_aside",
@@ -264,3 +264,12 @@ def test_columns_in_the_order_of_the_tables():
                                     "source_file", "run_id"]
     assert rows.submissions["version_rank"].dtype == pl.Int64
     assert rows.statuses["submissions_received"].dtype == pl.Int64
+
+
+def test_submission_keeps_the_declared_fields_but_the_resolved_finess_and_the_reception_date():
+    from transforms.warehouse_rows import stored_fields
+
+    # finess_et and date_transmission are submission columns of their own (resolved, received);
+    # submission_key and is_valid are no declared field
+    assert stored_fields(["submission_key", "contact_telephone", "finess_et", "raison_sociale",
+                          "date_transmission", "is_valid"]) == ["contact_telephone", "raison_sociale"]
