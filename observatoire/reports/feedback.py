@@ -20,7 +20,8 @@ from openpyxl.utils import get_column_letter
 from observatoire.outputs import save_workbook
 from observatoire.reports.layout import (HEADER_FILL, HEADER_FONT, print_on_a4_landscape, set_cell,
                                          wrapped_row_height)
-from observatoire.stages import outcomes_frame, unreadable_file_issues
+from observatoire.stages import outcomes_frame
+from transforms.submissions import unreadable_file_issues
 from observatoire.vocabulary import SEVERITY_LABELS
 
 # (column of the frame, French header, width); columns absent from a frame are left out.
