@@ -222,6 +222,8 @@ def _demo(out: Path, warehouse_url: str | None, output_dir: str | None) -> int:
              serverless=True)
     print("\nInterrogez l'entrepôt : observatoire sql \"SELECT * FROM v_conformite_region\" "
           "(ou sqlite3 warehouse.db ; voir README, « Interroger l'entrepôt »)")
+    print(f"Rapprochements FINESS à arbitrer : observatoire revue --year {max(manifest.campaigns)} "
+          "(puis observatoire decision ; voir README, « Rapprochement des FINESS et file d'arbitrage »)")
     return 0
 
 
