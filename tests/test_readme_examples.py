@@ -29,8 +29,9 @@ def readme_commands() -> list[str]:
     joined, comments removed."""
     commands, in_block, current = [], False, ""
     for line in README.read_text("utf-8").splitlines():
+        line = line.strip()  # a block may be indented under a list item
         if line.startswith("```"):
-            in_block = line.strip() == "```sh"
+            in_block = line == "```sh"
             continue
         if not in_block:
             continue
@@ -54,6 +55,7 @@ def test_the_readme_has_runnable_examples():
     commands = readme_commands()
     assert any(c.startswith(".venv/bin/observatoire sql") for c in commands)
     assert any(c.startswith(".venv/bin/observatoire revue") for c in commands)
+    assert any(c.startswith(".venv/bin/observatoire retours") for c in commands)
     assert any("finess-structures" in c for c in commands)
 
 
