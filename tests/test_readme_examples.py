@@ -93,6 +93,10 @@ def test_every_runnable_readme_command_works_on_the_demo(tmp_path):
     revue = _run(".venv/bin/observatoire revue --year 2024", tmp_path)
     assert revue.returncode == 0, revue.stderr
     keys = _review_keys(revue.stdout)
+    # the README quotes it as printed
+    quoted = [line for line in README.read_text("utf-8").splitlines()
+              if re.match(r"^(\d{4}  région |    (déclaré|clé|candidats) : |      [0-9][0-9AB]\d{7}  )", line)]
+    assert len(quoted) >= 3 * 4 and not set(quoted) - set(revue.stdout.splitlines())
     assert set(keys) == {(c["source_file"], c["source_row"]) for c in cases}
     for case in cases:
         assert all(et in revue.stdout for et in case["candidates"].split()), case
