@@ -146,3 +146,23 @@ def test_a_missing_warehouse_is_one_line(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1].startswith("observatoire retours : Entrepôt introuvable")
     assert not (tmp_path / "absent.db").exists()
+
+
+def test_a_new_pass_removes_the_workbooks_of_centres_with_nothing_left_to_correct(url, tmp_path, capsys):
+    folder = tmp_path / CENTRE_FOLDER
+    folder.mkdir()
+    stale = folder / "690000047-cds-corrige-depuis.xlsx"  # written by an earlier pass
+    stale.write_bytes(b"old")
+    mine = folder / "notes de l'ARS.xlsx"  # not a name `retours` writes: left alone
+    mine.write_bytes(b"mine")
+    target = tmp_path / "ailleurs.xlsx"
+    target.write_bytes(b"keep")
+    (folder / "690000054-lien.xlsx").symlink_to(target)
+    assert main(["retours", "--year", "2024", "--region", "84", "--warehouse", url, "--out", str(tmp_path)]) == 0
+    assert stale.exists()  # a pass limited to a region leaves the others' workbooks alone
+    assert main(["retours", "--year", "2024", "--warehouse", url, "--out", str(tmp_path)]) == 0
+    assert sorted(p.name for p in folder.iterdir()) == [
+        f"{A}-centre-de-sante-l-arbre-de-vie-sud.xlsx", f"{D}-centre-de-sante-{D}.xlsx",
+        f"{I}-centre-de-sante-{I}.xlsx", "notes de l'ARS.xlsx"]
+    assert target.read_bytes() == b"keep" and mine.read_bytes() == b"mine"
+    assert "2 classeur(s) d'un passage précédent retiré(s)" in capsys.readouterr().out

@@ -10,6 +10,7 @@ the file is written inside its folder only (`observatoire.outputs`).
 """
 from __future__ import annotations
 
+import os
 import re
 import unicodedata
 from pathlib import Path
@@ -168,6 +169,28 @@ def write_centre_feedback_workbooks(issues: pl.DataFrame, folder: Path, year: in
     return sorted(paths)
 
 
+_CENTRE_FILE = re.compile(r"^[0-9A-Z]{9}(-[a-z0-9-]+)?\.xlsx$")
+
+
+def remove_stale_centre_workbooks(folder: Path, kept: list[Path]) -> list[str]:
+    """The workbooks of an earlier pass in `folder`/retours-par-centre that this pass did not
+    rewrite (centres with nothing left to correct), removed so that none is sent by
+    mistake; the names removed. Only names this module writes; the folder is opened without
+    following a link."""
+    try:
+        descriptor = os.open(Path(folder) / CENTRE_FOLDER, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    except FileNotFoundError:
+        return []
+    try:
+        keep = {path.name for path in kept}
+        stale = sorted(name for name in os.listdir(descriptor) if _CENTRE_FILE.match(name) and name not in keep)
+        for name in stale:
+            os.unlink(name, dir_fd=descriptor)  # a link is removed itself, never what it points to
+    finally:
+        os.close(descriptor)
+    return stale
+
+
 def read_centre_issues(engine, year: int, regions: list[str] | None) -> tuple[pl.DataFrame, int]:
     """The campaign's anomalies with their submission's centre (see `centre_issues`) and the
     count of all its anomalies (unreadable files and unmatched submissions included)."""
@@ -223,6 +246,9 @@ def retours_main(argv: list[str] | None = None) -> int:
         engine = warehouse.connect(args.warehouse, existing=True)  # reads only: never creates one
         issues, total = read_centre_issues(engine, args.year, args.regions)
         paths = write_centre_feedback_workbooks(issues, out, args.year)
+        # a whole campaign: a centre absent now has nothing left to correct (a region limited
+        # run leaves the other regions' workbooks as they are)
+        removed = [] if args.regions else remove_stale_centre_workbooks(out, paths)
     except CampaignError as exc:
         print(f"observatoire retours : {exc}", file=sys.stderr)
         return 2
@@ -232,6 +258,9 @@ def retours_main(argv: list[str] | None = None) -> int:
     sent = centre_issues(issues).height
     print(f"{len(paths)} classeur(s) de retour par centre écrit(s) dans {out / CENTRE_FOLDER} "
           f"({sent} anomalie(s) sur {total} pour la campagne {args.year}).")
+    if removed:
+        print(f"{len(removed)} classeur(s) d'un passage précédent retiré(s) (centres sans anomalie désormais) : "
+              f"{', '.join(removed[:5])}{' …' if len(removed) > 5 else ''}")
     if total > sent:
         print(f"Les {total - sent} autre(s) (fichiers illisibles, envois rapprochés d'aucun centre attendu, "
               "versions corrigées depuis) restent dans le classeur de retour de la campagne.")
