@@ -26,10 +26,11 @@ def _issue(submission_id, region, label, value, severity, message, location="B7"
 
 
 @pytest.fixture
-def url(tmp_path):
+def url(engine_url):
     """A: on time after an invalid first version (its error corrected since) and a warning on
     the current one; B: on time, nothing to correct; D: invalid, two invalid versions; I:
-    region 11, invalid; an unmatched submission and an unreadable file with errors."""
+    region 11, invalid; an unmatched submission and an unreadable file with errors. On SQLite
+    and PostgreSQL (a boolean there, 0/1 here)."""
     statuses = [
         build.status(2024, A, "84", "69", "on_time", submission_id="a2", received=2, name=NAME_A),
         build.status(2024, B, "84", "69", "on_time", submission_id="b", received=1),
@@ -57,12 +58,11 @@ def url(tmp_path):
         {**_issue(None, "84", None, None, "error", "fichier illisible : fichier vide (0 octet)"),
          "issue_id": "vide", "source_file": "69/vide.xlsx"},
     ]
-    path = tmp_path / "w.db"
-    engine = warehouse.connect(f"sqlite:///{path}")
+    engine = warehouse.connect(engine_url)
     warehouse.migrate(engine)
     warehouse.load_campaign(engine, build.campaign(2024, ["84", "11"], statuses, submissions, "r", issues=issues))
     engine.dispose()
-    return f"sqlite:///{path}"
+    return engine_url
 
 
 def _rows(path):

@@ -7,6 +7,9 @@ A4 landscape; « Fichiers », for the data team, holds one outcome per received 
 (encoding, checksum…). Values come from the centres' own files, so text that a
 spreadsheet would take for a formula is written as neutralised text (`reports.cells`), and
 the file is written inside its folder only (`observatoire.outputs`).
+
+`observatoire retours` writes, from the warehouse, one workbook per centre with that
+centre's rows of the same sheet: what an ARS sends back to each centre.
 """
 from __future__ import annotations
 
