@@ -28,3 +28,14 @@ def campaign_title(year: int) -> str:
     """How a campaign is named everywhere: by its exercise year N, with when it is due
     (the reports of N are due before 1 March N+1)."""
     return f"Campagne {year} (exercice {year}, rapports dus avant le 1er mars {year + 1})"
+
+
+def vocabulary_tables() -> dict[str, list[dict]]:
+    """The warehouse's status_vocabulary and severity_vocabulary rows (sql/migrations/060),
+    so that the views and analysts' queries read the same words."""
+    statuses = [{"status": code, "label": label, "list_order": order, "chase_order": CHASE_ORDER.get(code),
+                 "chase_reason": CHASE_REASONS.get(code), "colour": STATUS_COLOURS[code]}
+                for order, (code, label) in enumerate(STATUS_LABELS.items())]
+    severities = [{"severity": code, "label": label} for code, label in SEVERITY_LABELS.items()]
+    return {"status_vocabulary": statuses, "severity_vocabulary": severities}
+

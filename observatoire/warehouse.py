@@ -244,12 +244,28 @@ def migrate(engine: Engine, until: str | None = None) -> list[str]:
             applied_now.append(path.name)
         if until is not None:  # an earlier version's views would need its columns
             return applied_now
+        _write_vocabulary(connection)
         if rebuild_views:
             for path in view_files:
                 for statement in _statements(path.read_text("utf-8")):
                     connection.execute(sa.text(statement))
                 dialect.mark_view(connection, path.stem, _view_mark(path))
     return applied_now
+
+
+def _write_vocabulary(connection: Connection) -> None:
+    """The vocabulary tables hold observatoire/vocabulary.py's words: rewritten when they
+    differ (a new label, a new version), left alone otherwise."""
+    from observatoire.vocabulary import vocabulary_tables
+
+    for table, rows in vocabulary_tables().items():
+        columns = list(rows[0])
+        stored = connection.execute(sa.text(f"SELECT {', '.join(columns)} FROM {table}")).all()
+        if sorted(map(tuple, stored), key=repr) == sorted((tuple(r.values()) for r in rows), key=repr):
+            continue
+        connection.execute(sa.text(f"DELETE FROM {table}"))
+        connection.execute(sa.text(f"INSERT INTO {table} ({', '.join(columns)}) "
+                                   f"VALUES ({', '.join(':' + c for c in columns)})"), rows)
 
 
 _VIEW_MARK = "observatoire sql/views sha256:"
