@@ -18,6 +18,7 @@ STATUSES = ("on_time", "late", "invalid", "missing", "covered", "unexpected")
 UNEXPECTED_REASONS = {
     "unknown_finess": "FINESS inconnu du référentiel (ni ET, ni EJ, ni raison sociale reconnue)",
     "review": "rapprochement ambigu : à arbitrer par un analyste",
+    "decided_none": "rattaché à aucun centre par décision d'un analyste (observatoire decision --aucun)",
     "closed": "centre fermé avant l'exercice ou ouvert après",
     "not_centre_de_sante": "l'établissement n'est pas un centre de santé",
     "other_region": "centre d'une autre région que celles de la campagne",
@@ -154,6 +155,8 @@ def _unexpected(versions: pl.DataFrame, history: pl.DataFrame, year: int, region
     open_in_year = open_during(year)
     reason = (
         pl.when(pl.col("reconciliation_method") == "review").then(pl.lit("review"))
+        .when((pl.col("reconciliation_method") == "decision") & pl.col("finess_et").is_null())
+        .then(pl.lit("decided_none"))
         .when(pl.col("finess_et").is_null() | pl.col("is_centre_de_sante").is_null()).then(pl.lit("unknown_finess"))
         .when(~pl.col("is_centre_de_sante")).then(pl.lit("not_centre_de_sante"))
         .when(~open_in_year).then(pl.lit("closed"))
