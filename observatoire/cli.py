@@ -54,7 +54,17 @@ def _run_parser(sub) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
+    try:
+        return _main(sys.argv[1:] if argv is None else argv)
+    except BrokenPipeError:
+        # the reader of a pipe went away (`observatoire revue | head`): what was written was
+        # read; stop quietly, as a command killed by SIGPIPE does (exit 128 + 13)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # nothing left to flush at exit either
+        return 141
+
+
+def _main(argv: list[str]) -> int:
     from observatoire import french_cli
 
     french_cli.install()
