@@ -447,6 +447,11 @@ def summary_text(year: int, status_table: pl.DataFrame, received: ReceivedFiles,
         lines.append("  ".join(str(v).rjust(w) for v, w in zip(row, widths)))
     totals = [sum(pivot[c]) for c in compliance.STATUSES]
     lines.append("  ".join(str(v).rjust(w) for v, w in zip(["total", *totals], widths)))
+    in_review = status_table.filter(pl.col("unexpected_reason") == "review").height \
+        if "unexpected_reason" in status_table.columns else 0
+    if in_review:
+        lines += ["", f"Rapprochements à arbitrer : {in_review} envoi(s) en revue, comptés inattendus jusqu'à "
+                      f"la décision (observatoire revue --year {year}, puis observatoire decision)"]
     if changes is not None:
         lines += ["", changes_line(changes)]
         for row in changes.head(CHANGES_SHOWN).iter_rows(named=True):

@@ -1,6 +1,7 @@
 """The statuses stage: where an unexpected submission is placed when no centre was found."""
 from __future__ import annotations
 
+import polars as pl
 import pytest
 
 from observatoire import stages
@@ -39,3 +40,16 @@ def test_an_unknown_centre_overseas_is_placed_by_its_declared_commune(tmp_path, 
                               ["01", "04", "84"])
     unexpected = rows.filter(rows["status"] == "unexpected")
     assert unexpected.select("departement", "region_code").rows() == [(departement, region)]
+
+
+def test_the_summary_says_how_many_submissions_wait_for_a_decision():
+    received = stages.ReceivedFiles([], pl.DataFrame(), pl.DataFrame(), pl.DataFrame(), [], pl.DataFrame())
+    statuses = pl.DataFrame({"region_code": ["84", "84", "84", "11"],
+                             "status": ["on_time", "unexpected", "unexpected", "unexpected"],
+                             "unexpected_reason": [None, "review", "unknown_finess", "review"]})
+    lines = stages.summary_text(2024, statuses, received).splitlines()
+    assert [line for line in lines if line.startswith("Rapprochements")] == [
+        "Rapprochements à arbitrer : 2 envoi(s) en revue, comptés inattendus jusqu'à la décision "
+        "(observatoire revue --year 2024, puis observatoire decision)"]
+    quiet = stages.summary_text(2024, statuses.filter(pl.col("unexpected_reason") != "review"), received)
+    assert "Rapprochements" not in quiet
