@@ -157,6 +157,26 @@ def test_extents_are_read_from_the_records(tmp_path):
     ]
 
 
+@pytest.mark.parametrize("layout", [
+    {},  # 512-byte sectors, the stream in the mini stream (under 4 kB)
+    {"padding_kb": 8},  # 512-byte sectors, the stream in sectors
+    {"padding_kb": 7_300},  # over 7 MB: more than the 109 FAT sectors the header lists, the others in DIFAT sectors
+    {"sector_size": 4096},  # version 4: 4,096-byte sectors
+    {"name": "Book"},  # the stream's name before Excel 97
+], ids=["mini", "sectors", "difat", "v4", "book"])
+def test_the_compound_file_is_read_whatever_its_layout(layout):
+    import fastexcel
+
+    stream_options = {"padding_kb": layout.pop("padding_kb", 0)}
+    raw = compound_file(xls_stream({"S": [(0, 0, "titre"), (1, 0, 1), (4, 2, 5)]}, **stream_options), **layout)
+    difat_sectors = struct.unpack_from("<I", raw, 72)[0]
+    assert (difat_sectors > 0) == (stream_options["padding_kb"] > 7_000)
+    assert xls_extent.sheet_extents(raw) == [
+        xls_extent.SheetExtent("S", last_row=5, last_column=2, declared_rows=5, declared_columns=3)]
+    sheet = fastexcel.read_excel(raw).load_sheet("S", header_row=None)  # what calamine finds there
+    assert (sheet.height, sheet.width) == (5, 3)
+
+
 def test_in_a_reader_process_the_refused_xls_costs_its_file_alone(tmp_path):
     """Through the reader processes, as a campaign reads: the file whose DIMENSIONS lie made
     calamine abort its process; it is now refused, and the good .xls beside it read."""

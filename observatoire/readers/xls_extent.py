@@ -169,33 +169,44 @@ def _extents(stream: bytes) -> list[SheetExtent]:
             strings = struct.unpack_from("<i", stream, at + 4)[0]
             if strings < 0 or strings * 3 > len(stream) - at:  # each string takes three bytes at least
                 raise XlsStructureError(f"table des chaînes annonçant {strings} chaînes")
-    extents = []
-    unpack = struct.unpack_from
-    for position, name in sheets:
-        if position >= len(stream):
-            raise XlsStructureError(f"feuille « {name} » placée hors du flux")
-        last_row, last_column, rows, columns = -1, -1, 0, 0
-        for kind, at, length in _records(stream, position):
-            if kind in _CELLS and length >= 4:
-                row, column = unpack("<HH", stream, at)
-            elif kind == _MULRK and length >= 6:
-                row = unpack("<H", stream, at)[0]
-                column = unpack("<H", stream, at + length - 2)[0]
-            elif kind == _DIMENSIONS:
-                if length >= 14:
-                    first_row, end_row, first_column, end_column = unpack("<IIHH", stream, at)
-                elif length >= 10:
-                    first_row, end_row, first_column, end_column = unpack("<HHHH", stream, at)
-                else:
-                    continue
-                rows = max(rows, end_row - first_row)
-                columns = max(columns, end_column - first_column)
-                continue
+    return [_sheet_extent(stream, position, name) for position, name in sheets]
+
+
+_HEADER = struct.Struct("<HH")
+
+
+def _sheet_extent(stream: bytes, position: int, name: str) -> SheetExtent:
+    """One sheet's substream, record by record up to its EOF (a loop of its own, not
+    `_records`: a sheet may hold hundreds of thousands of records)."""
+    if position >= len(stream):
+        raise XlsStructureError(f"feuille « {name} » placée hors du flux")
+    unpack, header, cells, end = struct.unpack_from, _HEADER.unpack_from, _CELLS, len(stream)
+    last_row, last_column, rows, columns = -1, -1, 0, 0
+    at = position
+    while at + 4 <= end:
+        kind, length = header(stream, at)
+        data, at = at + 4, at + 4 + length
+        if at > end:
+            raise XlsStructureError(f"enregistrement BIFF tronqué à l'octet {data - 4}")
+        if kind in cells and length >= 4:
+            row, column = header(stream, data)
+        elif kind == _MULRK and length >= 6:
+            row, column = unpack("<H", stream, data)[0], unpack("<H", stream, at - 2)[0]
+        elif kind == _DIMENSIONS:
+            if length >= 14:
+                first_row, end_row, first_column, end_column = unpack("<IIHH", stream, data)
+            elif length >= 10:
+                first_row, end_row, first_column, end_column = unpack("<HHHH", stream, data)
             else:
                 continue
-            if row > last_row:
-                last_row = row
-            if column > last_column:
-                last_column = column
-        extents.append(SheetExtent(name, last_row + 1, last_column, rows, columns))
-    return extents
+            rows, columns = max(rows, end_row - first_row), max(columns, end_column - first_column)
+            continue
+        elif kind == _EOF:
+            break
+        else:
+            continue
+        if row > last_row:
+            last_row = row
+        if column > last_column:
+            last_column = column
+    return SheetExtent(name, last_row + 1, last_column, rows, columns)

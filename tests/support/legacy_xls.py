@@ -10,7 +10,6 @@ from __future__ import annotations
 import struct
 
 _FREE, _END, _FAT = 0xFFFFFFFF, 0xFFFFFFFE, 0xFFFFFFFD
-_SECTOR = 512
 _MINI_SECTOR = 64
 _MINI_CUTOFF = 4096
 
@@ -31,10 +30,11 @@ def _unicode(text: str) -> bytes:  # XLUnicodeRichExtendedString, UTF-16 (flag 1
 
 
 def xls_stream(sheets: dict[str, list[tuple[int, int, object]]],
-               dimensions: dict[str, tuple[int, int]] | None = None) -> bytes:
+               dimensions: dict[str, tuple[int, int]] | None = None, padding_kb: int = 0) -> bytes:
     """The Workbook stream of `sheets`: name -> cells (row, column, value), 0-based, a value
     being a number or a text; each sheet's DIMENSIONS says (rows, columns) from its cells
-    unless `dimensions` gives them."""
+    unless `dimensions` gives them. `padding_kb`: that many kB of drawing records (which
+    readers of values skip) in each sheet, to make a big file cheaply."""
     strings = sorted({value for cells in sheets.values() for _, _, value in cells if isinstance(value, str)})
     index = {text: i for i, text in enumerate(strings)}
     sst = _record(0x00FC, struct.pack("<II", len(strings), len(strings)) + b"".join(_unicode(s) for s in strings))
@@ -44,11 +44,12 @@ def xls_stream(sheets: dict[str, list[tuple[int, int, object]]],
         columns = max((c for _, c, _ in cells), default=-1) + 1
         rows, columns = (dimensions or {}).get(name, (rows, columns))
         records = [_bof(0x0010), _record(0x0200, struct.pack("<IIHHH", 0, rows, 0, columns, 0))]
-        for row, column, value in sorted(cells):
+        for row, column, value in sorted(cells, key=lambda cell: cell[:2]):
             if isinstance(value, str):
                 records.append(_record(0x00FD, struct.pack("<HHHI", row, column, 0x0F, index[value])))
             else:
                 records.append(_record(0x0203, struct.pack("<HHHd", row, column, 0x0F, float(value))))
+        records += [_record(0x00EC, b"\0" * 1024)] * padding_kb
         bodies.append(b"".join(records) + _EOF)
 
     def globals_(positions: list[int]) -> bytes:
@@ -72,49 +73,64 @@ def _directory_entry(name: str, kind: int, start: int, size: int, child: int = _
             + struct.pack("<III", start, size, 0))
 
 
-def compound_file(stream: bytes, name: str = "Workbook") -> bytes:
+def compound_file(stream: bytes, name: str = "Workbook", sector_size: int = 512) -> bytes:
     """`stream` as the one stream of an OLE2 compound file (in the mini stream when it is
-    shorter than 4,096 bytes, as the format wants)."""
+    shorter than 4,096 bytes, as the format wants), with sectors of `sector_size` bytes
+    (512: version 3, what Excel writes; 4096: version 4); past 109 sectors of FAT, the
+    others are listed in DIFAT sectors (a file over 7 MB with 512-byte sectors)."""
+    per = sector_size // 4  # sector numbers per sector
     mini = len(stream) < _MINI_CUTOFF
     if mini:  # the stream in 64-byte mini sectors, held by the root entry's own stream
         mini_count = -(-len(stream) // _MINI_SECTOR)
         container = stream.ljust(mini_count * _MINI_SECTOR, b"\0")
         minifat = [i + 1 for i in range(mini_count - 1)] + [_END]
-        minifat_bytes = struct.pack(f"<{len(minifat)}I", *minifat).ljust(_SECTOR, b"\xff")
+        minifat_bytes = struct.pack(f"<{len(minifat)}I", *minifat).ljust(sector_size, b"\xff")
         payloads = [minifat_bytes, container]
     else:
         payloads = [stream]
-    counts = [-(-len(p) // _SECTOR) for p in payloads]
-    fat_count = 1
-    while fat_count * (_SECTOR // 4) < fat_count + 1 + sum(counts):
+    counts = [-(-len(p) // sector_size) for p in payloads]
+    fat_count = difat_count = 1
+    while True:
+        difat_count = -(-max(0, fat_count - 109) // (per - 1))
+        if fat_count * per >= fat_count + difat_count + 1 + sum(counts):
+            break
         fat_count += 1
-    fat = [_FAT] * fat_count + [_END]  # then the directory sector
-    starts, at = [], fat_count + 1
+    directory_at = fat_count + difat_count
+    fat = [_FAT] * fat_count + [0xFFFFFFFC] * difat_count + [_END]  # then the directory sector
+    starts, at = [], directory_at + 1
     for count in counts:
         starts.append(at)
         fat += [at + i + 1 for i in range(count - 1)] + [_END]
         at += count
-    fat += [_FREE] * (fat_count * (_SECTOR // 4) - len(fat))
+    fat += [_FREE] * (fat_count * per - len(fat))
     if mini:
         root = _directory_entry("Root Entry", 5, starts[1], len(payloads[1]), child=1)
         entry = _directory_entry(name, 2, 0, len(stream))
     else:
         root = _directory_entry("Root Entry", 5, _END, 0, child=1)
         entry = _directory_entry(name, 2, starts[0], len(stream))
-    directory = (root + entry).ljust(_SECTOR, b"\0")
-    difat = list(range(fat_count)) + [_FREE] * (109 - fat_count)
+    directory = (root + entry).ljust(sector_size, b"\0")
+    listed = list(range(fat_count))
+    difat = listed[:109] + [_FREE] * (109 - min(fat_count, 109))
+    difat_sectors = b""
+    for k in range(difat_count):
+        chunk = listed[109 + k * (per - 1):109 + (k + 1) * (per - 1)]
+        following = fat_count + k + 1 if k + 1 < difat_count else _END
+        difat_sectors += struct.pack(f"<{per}I", *chunk, *[_FREE] * (per - 1 - len(chunk)), following)
     header = (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 16
-              + struct.pack("<HHHHH", 0x003E, 0x0003, 0xFFFE, 9, 6) + b"\0" * 6
-              + struct.pack("<IIIIIIIII", 0, fat_count, fat_count, 0, _MINI_CUTOFF,
-                            starts[0] if mini else _END, 1 if mini else 0, _END, 0)
-              + struct.pack("<109I", *difat))
-    body = struct.pack(f"<{len(fat)}I", *fat) + directory + b"".join(
-        p.ljust(c * _SECTOR, b"\0") for p, c in zip(payloads, counts))
+              + struct.pack("<HHHHH", 0x003E, 3 if sector_size == 512 else 4, 0xFFFE,
+                            sector_size.bit_length() - 1, 6) + b"\0" * 6
+              + struct.pack("<IIIIIIIII", 0 if sector_size == 512 else 1, fat_count, directory_at, 0, _MINI_CUTOFF,
+                            starts[0] if mini else _END, 1 if mini else 0,
+                            fat_count if difat_count else _END, difat_count)
+              + struct.pack("<109I", *difat)).ljust(sector_size, b"\0")
+    body = struct.pack(f"<{len(fat)}I", *fat) + difat_sectors + directory + b"".join(
+        p.ljust(c * sector_size, b"\0") for p, c in zip(payloads, counts))
     return header + body
 
 
 def xls_bytes(sheets: dict[str, list[list]], dimensions: dict[str, tuple[int, int]] | None = None,
-              extra_cells: dict[str, list[tuple[int, int, object]]] | None = None) -> bytes:
+              extra_cells: dict[str, list[tuple[int, int, object]]] | None = None, **compound) -> bytes:
     """A .xls of `sheets` (name -> rows of values, None for an empty cell), with
     `extra_cells` (name -> (row, column, value), 0-based) placed anywhere."""
     cells = {
@@ -122,4 +138,4 @@ def xls_bytes(sheets: dict[str, list[list]], dimensions: dict[str, tuple[int, in
         + list((extra_cells or {}).get(name, []))
         for name, grid in sheets.items()
     }
-    return compound_file(xls_stream(cells, dimensions))
+    return compound_file(xls_stream(cells, dimensions), **compound)
