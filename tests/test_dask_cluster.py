@@ -148,9 +148,6 @@ def test_on_dask_a_file_that_crashes_its_reader_costs_that_file_alone(campaign, 
     root = Path(__file__).resolve().parents[1]
     worker_env = {"OBSERVATOIRE_EXTRA_READERS": "tests.support.fake_readers",
                   "PYTHONPATH": os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")]))}
-    # the run's limits, set where the run starts: the Dask worker reads under them
-    monkeypatch.setenv("OBSERVATOIRE_READ_SECONDS_PER_FILE", "3")
-    monkeypatch.setenv("OBSERVATOIRE_READ_MEMORY_MB", "300")
     dirty = tmp_path / "avec-mauvais"
     shutil.copytree(campaign.submissions_dir, dirty)
     folders = sorted({p.parent for p in dirty.rglob("*.xlsx")})
@@ -173,6 +170,10 @@ def test_on_dask_a_file_that_crashes_its_reader_costs_that_file_alone(campaign, 
                 sum(child.name == "lecteur" for child in multiprocessing.active_children()))
 
     with _cluster(tmp_path / "grappe", worker_env) as (address, worker_pids):
+        # the run's limits, set where the run starts once the worker runs without them (its
+        # own would be 30 s and 768 MB): the worker's reader processes read under these
+        monkeypatch.setenv("OBSERVATOIRE_READ_SECONDS_PER_FILE", "3")
+        monkeypatch.setenv("OBSERVATOIRE_READ_MEMORY_MB", "300")
         on_dask = pipeline.run_campaign(params(dirty, tmp_path / "dask.db", address))
         from distributed import Client
 
