@@ -11,7 +11,7 @@ from pathlib import Path
 import polars as pl
 
 from observatoire.errors import CampaignError, RunRefused
-from observatoire.vocabulary import STATUS_LABELS, campaign_title
+from observatoire.vocabulary import STATUS_LABELS
 from observatoire.readers.finess_extract import FinessExtract, peek_finess_extract, read_finess_extract
 from observatoire.readers.finess_plus import (
     FinessPlusFile, FinessPlusHeader, is_finess_plus, peek_finess_plus, read_finess_plus,
@@ -25,6 +25,7 @@ from observatoire.readers.submission_files import (
 from schemas.registry import personnel_labels, template_for_year
 from transforms import changes as change_rules, compliance, guards, referential, submissions as subs, validation
 from transforms import warehouse_rows
+from transforms.campaign_calendar import campaign_title
 from transforms.geography import commune_departement
 from transforms.reconcile import reconcile_finess
 from transforms.values import parse_datetime

@@ -24,12 +24,6 @@ STATUS_COLOURS = {"missing": "F8CBAD", "invalid": "FFE699", "late": "DDEBF7", "o
 SEVERITY_LABELS = {"error": "bloquant", "warning": "avertissement"}
 
 
-def campaign_title(year: int) -> str:
-    """How a campaign is named everywhere: by its exercise year N, with when it is due
-    (the reports of N are due before 1 March N+1)."""
-    return f"Campagne {year} (exercice {year}, rapports dus avant le 1er mars {year + 1})"
-
-
 def vocabulary_tables() -> dict[str, list[dict]]:
     """The warehouse's status_vocabulary and severity_vocabulary rows (sql/migrations/060),
     so that the views and analysts' queries read the same words."""

@@ -7,7 +7,8 @@ import polars as pl
 import pytest
 
 from observatoire.readers.calendar import empty_calendar
-from transforms.compliance import centre_statuses, default_deadline, order_versions
+from transforms.campaign_calendar import default_deadline
+from transforms.compliance import centre_statuses, order_versions
 
 PARIS = ZoneInfo("Europe/Paris")
 UTC = dt.timezone.utc

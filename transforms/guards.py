@@ -13,6 +13,8 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from transforms.campaign_calendar import exercise_over
+
 if TYPE_CHECKING:
     import polars as pl
 
@@ -76,7 +78,7 @@ def first_refusal(refusals, forced=()) -> Refusal | None:
 # ------------------------------------------------------------------ the run's arguments
 def exercise_not_over(year: int, today: dt.date) -> Refusal | None:
     """Exercise N is reported on from 1 January N+1 (`today`: the Paris date)."""
-    if year < today.year:
+    if exercise_over(year, today):
         return None
     return Refusal(EXERCISE_NOT_OVER, f"l'exercice {year} n'est pas terminé (nous sommes le {today:%d/%m/%Y}, "
                                       f"heure de Paris ; la campagne {year} a lieu en {year + 1})")
@@ -208,7 +210,7 @@ def _extension_before_deadline(calendar: pl.DataFrame) -> str | None:
     date): one before its campaign's date limite would make an on-time centre late."""
     import polars as pl
 
-    from transforms.compliance import campaign_deadlines
+    from transforms.campaign_calendar import campaign_deadlines
 
     for year in calendar.get_column("annee").unique().sort():
         deadline, _ = campaign_deadlines(calendar, year)
