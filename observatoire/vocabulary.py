@@ -1,6 +1,7 @@
 """The words users read for the pipeline's codes: statuses, severities, how urgent a chase
-is, their colours, and how a campaign is named. One home, so that the command, the Prefect
-artifacts and the workbooks say the same thing (campaign-rules.md: statuses)."""
+is, and their colours. One home, so that the command, the Prefect artifacts, the workbooks
+and the warehouse's views say the same thing (campaign-rules.md: statuses). A campaign's
+name is the campaign calendar's (transforms/campaign_calendar.py)."""
 from __future__ import annotations
 
 # campaign-rules.md, "Statuses": the warehouse codes and their French labels, in the order
