@@ -201,3 +201,17 @@ def test_an_antenne_finess_plus_gives_a_closing_date_for():
     assert found.select("kind", "source", "previous_value", "new_value").rows() == [
         ("antenne_retiree", "finess", "fermée le 30/06/2023 (date de fermeture FINESS)", ANTENNE)]
     assert centre_changes(frame(declaration(antennes=ANTENNE)), None, plus, 2023, T2023, None).is_empty()
+
+
+def test_an_antenne_that_opens_after_the_exercise_is_not_called_closed():
+    # FINESS+: opened in June 2025 and closed in 2026; declared in the 2024 report it is not
+    # open during 2024, but it did not close before 2024 either
+    later = HISTORY.with_columns(
+        pl.when(pl.col("finess_et") == ANTENNE).then(pl.lit(dt.date(2025, 6, 1))).otherwise(pl.col("dateouv"))
+        .alias("dateouv"),
+        pl.when(pl.col("finess_et") == ANTENNE).then(pl.lit(dt.date(2026, 1, 15))).otherwise(pl.lit(None, pl.Date))
+        .alias("datefermeture"))
+    found = centre_changes(frame(declaration(antennes=ANTENNE)), None, later, 2024, T2024, None)
+    assert "fermée" not in " ".join(found["message"].to_list())
+    assert found.filter(pl.col("kind") == "antenne_retiree").is_empty()
+

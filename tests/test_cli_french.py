@@ -116,3 +116,14 @@ def test_sql_xlsx_needs_output_and_stores_text(db, tmp_path):
     sheet = openpyxl.load_workbook(out).active
     assert sheet.max_row == 251 and sheet.freeze_panes == "A2"
     assert sheet["C2"].data_type == "s" and sheet["C2"].value.startswith("'=HYPERLINK")
+
+
+def test_a_reader_that_goes_away_stops_the_command_quietly(db):
+    # `observatoire sql … | head -1`: the pipe's reader is gone before the rows are written
+    child = subprocess.Popen([sys.executable, "-m", "observatoire.cli", "sql", ROWS_SQL, "--warehouse",
+                              f"sqlite:///{db}", "--format", "csv"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             env={**os.environ, "PYTHONUTF8": "1"})
+    child.stdout.close()
+    error = child.stderr.read().decode()
+    assert child.wait(timeout=60) == 141
+    assert error == ""

@@ -7,7 +7,8 @@ import polars as pl
 import pytest
 
 from observatoire.readers.calendar import empty_calendar
-from transforms.compliance import centre_statuses, default_deadline, order_versions
+from transforms.campaign_calendar import default_deadline
+from transforms.compliance import centre_statuses, order_versions
 
 PARIS = ZoneInfo("Europe/Paris")
 UTC = dt.timezone.utc
@@ -120,6 +121,17 @@ def test_unexpected_reasons(finess, reason):
     assert unexpected.height == 1
     assert unexpected.row(0, named=True)["unexpected_reason"] == reason
     assert result.filter(pl.col("status") != "unexpected").height == 3  # every expected centre once
+
+
+def test_a_submission_an_analyst_tied_to_no_centre_says_so():
+    # observatoire decision --aucun: resolved to no ET by the decision method
+    decided = _submissions([("u", None, True, paris(2025, 2, 1), [])]).with_columns(
+        pl.lit("decision").alias("reconciliation_method"))
+    result = centre_statuses(_history().filter(pl.col("finess_et") == CENTRE), order_versions(decided), _history(),
+                             empty_calendar(), 2024, ["84"])
+    unexpected = result.filter(pl.col("status") == "unexpected").row(0, named=True)
+    assert unexpected["unexpected_reason"] == "decided_none"
+    assert "décision d'un analyste" in unexpected["status_reason"]
 
 
 def test_one_row_per_expected_centre_even_with_versions():

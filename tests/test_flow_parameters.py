@@ -7,14 +7,15 @@ import datetime as dt
 import pytest
 from pydantic import ValidationError
 
-from flows.parameters import CampaignParameters, previous_year
+from flows.parameters import CampaignParameters
 from observatoire.errors import CampaignError
+from transforms.campaign_calendar import default_year
 
 
 def test_year_defaults_to_the_previous_year_in_paris():
     # 31 Dec 2025 23:30 UTC is already 1 Jan 2026 in Paris: exercise 2025
-    assert previous_year(dt.datetime(2025, 12, 31, 23, 30, tzinfo=dt.timezone.utc)) == 2025
-    assert previous_year(dt.datetime(2025, 3, 2, 5, 0, tzinfo=dt.timezone.utc)) == 2024
+    assert default_year(dt.datetime(2025, 12, 31, 23, 30, tzinfo=dt.timezone.utc)) == 2025
+    assert default_year(dt.datetime(2025, 3, 2, 5, 0, tzinfo=dt.timezone.utc)) == 2024
     march = dt.datetime(2025, 3, 2, 5, 0, tzinfo=dt.timezone.utc)
     assert CampaignParameters().exercise_year(march) == 2024
     assert CampaignParameters(year=2022).exercise_year(march) == 2022

@@ -268,6 +268,10 @@ def test_the_withdraw_command_says_which_runs_used_the_snapshot(tmp_path, capsys
      "lignes 2 et 4 : deux dates limites différentes de la campagne pour l'exercice 2024"),
     ("annee;finess_et;date_limite\n2024;690000013;15/03/2025\n2024;690000013;31/03/2025\n",
      "lignes 2 et 3 : deux dates limites différentes du centre 690000013"),
+    ("annee;finess_et;date_limite\n2024;;15/03/2025\n2024;690000013;10/03/2025\n",
+     "ligne 3 : dérogation du centre 690000013 au 10/03/2025, avant la date limite de la campagne 2024 (15/03/2025)"),
+    ("annee;finess_et;date_limite\n2024;690000013;20/02/2025\n",
+     "ligne 2 : dérogation du centre 690000013 au 20/02/2025, avant la date limite de la campagne 2024 (28/02/2025)"),
     ("annee;finess_et;date_limite\n2024;;28/02/2025\n2024;690000013\n", "ligne 3 : 2 champ"),
     ("annee;finess_et;date_limite\n2024;;28/02/2025;x\n", "ligne 2 : 4 champ"),
 ])

@@ -235,7 +235,7 @@ def test_the_sqlite_run_lock_file_is_not_opened_through_a_link(tmp_path):
     engine = warehouse.connect(f"sqlite:///{tmp_path / 'w.db'}")
     victim = tmp_path / "victim.txt"
     victim.write_text("à garder")
-    run_lock.sqlite_lock_path(engine, 2024).symlink_to(victim)
+    (tmp_path / f"w.db.{run_lock.lock_name(2024)}.lock").symlink_to(victim)
     with pytest.raises(CampaignError, match="lien symbolique"):
         with run_lock.lock_if_free(engine, 2024):
             pass

@@ -161,15 +161,15 @@ def test_postgresql_that_never_answers_times_out_in_one_line(tmp_path, silent_se
 
 
 def test_default_connect_timeout_is_ten_seconds(monkeypatch):
-    from observatoire import warehouse
+    from observatoire import sql_dialects
 
     monkeypatch.delenv("OBSERVATOIRE_DB_TIMEOUT", raising=False)
-    assert warehouse.connect_timeout() == 10
+    assert sql_dialects.connect_timeout() == 10
     monkeypatch.setenv("OBSERVATOIRE_DB_TIMEOUT", "dix")
     from observatoire.errors import CampaignError
 
     with pytest.raises(CampaignError, match="OBSERVATOIRE_DB_TIMEOUT=dix"):
-        warehouse.connect_timeout()
+        sql_dialects.connect_timeout()
 
 
 def test_the_flow_checks_its_paths_before_anything_else(prefect_harness, campaign, tmp_path):

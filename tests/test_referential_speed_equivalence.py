@@ -11,7 +11,7 @@ import polars as pl
 import pytest
 import sqlalchemy as sa
 
-from observatoire import referential_store, warehouse
+from observatoire import referential_store, sql_dialects, warehouse
 from observatoire.errors import CampaignError
 from observatoire.readers import finess_extract
 from observatoire.readers.finess_extract import STRUCTUREET_FIELDS, read_finess_extract
@@ -257,4 +257,4 @@ def test_versions_read_back_unchanged_whatever_postgresql_datestyle(postgres_url
 
 def test_copy_bytes_are_the_former_text():
     frame = _tricky_versions(50)
-    assert warehouse._csv_bytes(frame) == frame.write_csv(include_header=False).encode("utf-8")
+    assert sql_dialects._csv_bytes(frame) == frame.write_csv(include_header=False).encode("utf-8")

@@ -142,8 +142,10 @@ def test_loader_login_migrates_and_loads_and_analyst_login_only_reads(cluster, p
             _denied(analyst, f"SELECT {function}(:k)", {"k": key})
         _denied(analyst, "SELECT pg_advisory_lock(1, 2)")
     # the run lock of a campaign (run_lock: a session lock held for the whole run)
-    _denied(analyst, "SELECT pg_try_advisory_lock(:k)", {"k": run_lock._pg_key(2024)})
-    _denied(analyst, "SELECT pg_advisory_lock(:k)", {"k": run_lock._pg_key(2024)})
+    run_key = int.from_bytes(hashlib.sha256(f"observatoire:run:{run_lock.lock_name(2024)}".encode()).digest()[:8],
+                             "big", signed=True)
+    _denied(analyst, "SELECT pg_try_advisory_lock(:k)", {"k": run_key})
+    _denied(analyst, "SELECT pg_advisory_lock(:k)", {"k": run_key})
 
 
 def test_a_login_outside_the_loader_role_gets_one_french_line(cluster):

@@ -204,7 +204,7 @@ def test_expected_answer_covers_every_status_method_and_reason(sample):
         assert {"unknown_finess", "not_centre_de_sante"} <= reasons
         submissions = _read_expected(sample, year, "submissions.csv")
         assert {r["reconciliation_method"] for r in submissions} == {
-            "exact", "repaired", "ej_to_et", "name_match", "unmatched"}
+            "exact", "repaired", "ej_to_et", "name_match", "unmatched"} | ({"review"} if year == 2024 else set())
         assert {r["is_valid"] for r in submissions} == {"true", "false"}
     reasons_2024 = {r["unexpected_reason"] for r in _read_expected(sample, 2024, "centre_year_status.csv")}
     assert "closed" in reasons_2024
@@ -307,3 +307,53 @@ def test_readme_tells_how_to_run_each_campaign(sample):
     for year in (2023, 2024):
         assert f"observatoire run --year {year} --submissions {year}/submissions" in text
     assert text.count("--finess finess/etalab-cs1100507-stock-") == 6
+
+
+# ------------------------------------------------------------------ cases to arbitrate
+def _insee(row: list[str]) -> str:
+    from observatoire.sample.geography import FINESS_TO_COG
+
+    departement = row[13]
+    return (FINESS_TO_COG[departement][:2] if departement in FINESS_TO_COG else departement) + row[12]
+
+
+def test_the_last_campaign_has_cases_to_arbitrate_and_their_answer(sample):
+    """Three submissions whose declared identity is ambiguous by construction, each with
+    the centres it hesitates between (read back from the extract) and the decision that
+    settles it; until then, its centre is missing and the submission unexpected."""
+    assert _read_expected(sample, 2023, "review.csv") == []
+    cases = {r["case"]: r for r in _read_expected(sample, 2024, "review.csv")}
+    assert set(cases) == {"review_ej_several_centres", "review_two_centres_named", "review_not_a_centre"}
+    extract = {row[1]: row for row in _structureet(sample.extracts[2]) if row[18] in CDS_CATEGORIES}
+    # an EJ given for the ET: every centre of that EJ in the region is a candidate, the centre itself decided
+    ej = cases["review_ej_several_centres"]
+    region = _region_of(extract[ej["decision"]][13])
+    siblings = sorted(et for et, row in extract.items() if row[2] == ej["declared_finess_et"]
+                      and _region_of(row[13]) == region)
+    assert len(siblings) >= 2 and ej["candidates"].split() == siblings and ej["decision"] in siblings
+    # no FINESS, a name made of two centres' names, both in the declared commune
+    named = cases["review_two_centres_named"]
+    first, second = (extract[et] for et in named["candidates"].split())
+    assert named["declared_finess_et"] == "" and named["decision"] in named["candidates"].split()
+    assert _insee(first) == _insee(second) == named["commune_insee"]
+    for row in (first, second):
+        distinctive = row[4].split(" ", 4)[-1].removesuffix(" - ANTENNE")  # rslongue: CENTRE DE SANTE <KIND> <NAME>
+        assert distinctive.split()[-1].title() in named["raison_sociale"], (distinctive, named["raison_sociale"])
+    # a maison de santé named like a centre of its commune: no centre
+    msp = cases["review_not_a_centre"]
+    (namesake,) = msp["candidates"].split()
+    assert msp["declared_finess_et"] == "" and msp["decision"] == "" and msp["raison_sociale"].startswith("Maison de santé")
+    assert _insee(extract[namesake]) == msp["commune_insee"]
+    # the expected answer: submission in review, resolved to nothing; the centre missing
+    submissions = {(r["source_file"], r["source_row"]): r for r in _read_expected(sample, 2024, "submissions.csv")}
+    statuses = _read_expected(sample, 2024, "centre_year_status.csv")
+    by_et = {r["finess_et"]: r for r in statuses if r["status"] != "unexpected"}
+    unexpected = {(r["source_file"], r["source_row"]): r for r in statuses if r["status"] == "unexpected"}
+    for case in cases.values():
+        key = (case["source_file"], case["source_row"])
+        assert (submissions[key]["reconciliation_method"], submissions[key]["finess_et"],
+                submissions[key]["is_current"], submissions[key]["case"]) == ("review", "", "false", case["case"])
+        assert unexpected[key]["unexpected_reason"] == "review" and unexpected[key]["finess_et"] == ""
+        if case["decision"]:
+            assert by_et[case["decision"]]["status"] == "missing"
+            assert not any(r["finess_et"] == case["decision"] for r in submissions.values())

@@ -85,18 +85,57 @@ def test_every_entry_not_read_gets_an_outcome_saying_why(messy_folder):
     assert outcomes["84/lien.xlsx"].reason.startswith("ce fichier n'est pas un classeur")
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root reads every folder whatever its mode")
-def test_a_folder_this_account_cannot_list_gets_an_outcome(tmp_path):
-    from observatoire import stages
+# The listing, reading and gathering of the product, run in a child process that may not
+# read every folder: root, whom the tests run as (in CI and here), reads any folder whatever
+# its mode through two capabilities, which the child gives up before it starts (from its
+# bounding set, so that the program it runs has them neither); another account has no
+# such right to give up.
+_CAP_DAC_OVERRIDE, _CAP_DAC_READ_SEARCH, _PR_CAPBSET_DROP = 1, 2, 24
+_LIST_AND_READ = """
+import json, sys
+from pathlib import Path
+from observatoire import stages
+root = Path(sys.argv[1])
+outcomes = stages.gather(stages.read_files(stages.list_files(root), root), root).outcomes
+print(json.dumps([[o.source_file, o.readable, o.reason] for o in outcomes]))
+"""
 
+
+def _without_root_reading_rights() -> None:
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    for capability in (_CAP_DAC_OVERRIDE, _CAP_DAC_READ_SEARCH):
+        if libc.prctl(_PR_CAPBSET_DROP, capability, 0, 0, 0) != 0:
+            raise OSError(ctypes.get_errno(), "prctl(PR_CAPBSET_DROP) a échoué")
+
+
+def _listed_by_an_account_with_no_reading_rights(root: Path) -> list[tuple]:
+    import json
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-c", _LIST_AND_READ, str(root)], capture_output=True, text=True, timeout=300,
+        cwd=Path(__file__).resolve().parent.parent,
+        preexec_fn=_without_root_reading_rights if os.geteuid() == 0 else None,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return [tuple(item) for item in json.loads(done.stdout.splitlines()[-1])]
+
+
+def test_a_folder_this_account_cannot_list_gets_an_outcome(tmp_path):
     _touch(tmp_path / "ferme" / "690000001.xlsx")
+    _touch(tmp_path / "ouvert" / "lisible.txt")
     (tmp_path / "ferme").chmod(0)
     try:
-        outcomes = stages.gather(stages.read_files(stages.list_files(tmp_path), tmp_path), tmp_path).outcomes
+        outcomes = _listed_by_an_account_with_no_reading_rights(tmp_path)
     finally:
         (tmp_path / "ferme").chmod(0o755)
-    assert [(o.source_file, o.readable) for o in outcomes] == [("ferme", False)]
-    assert outcomes[0].reason.startswith("dossier dont les fichiers ne sont pas lus : droits insuffisants")
+    # the closed folder is one entry, with its reason; the open folder's file is read (refused for its type)
+    assert [(name, readable) for name, readable, _ in outcomes] == [("ferme", False), ("ouvert/lisible.txt", False)]
+    assert outcomes[0][2].startswith("dossier dont les fichiers ne sont pas lus : droits insuffisants")
+    assert outcomes[1][2].startswith("type de fichier non pris en charge (extension « .txt »)")
 
 
 def test_listing_accepts_a_string_and_an_empty_folder(tmp_path):

@@ -2,6 +2,7 @@
 chosen by exercise year, with no code change; the 2025 template is shipped that way."""
 from __future__ import annotations
 
+import re
 from importlib import resources
 
 import polars as pl
@@ -97,6 +98,16 @@ def test_duplicate_first_year_is_refused(tmp_path):
     (tmp_path / "bad.toml").write_text(head + BLOCK_2027.replace("2027", "2024") + 'file_active = "x"\n'
                                        + "# Personnel sheet" + tail, encoding="utf-8")
     with pytest.raises(ValueError, match="même année"):
+        registry.load_registry(tmp_path / "bad.toml")
+
+
+@pytest.mark.parametrize("group", ["sante", "medecin"])
+def test_a_registry_without_a_group_the_rules_count_is_refused(tmp_path, group):
+    source = resources.files("schemas").joinpath("templates.toml").read_text("utf-8")
+    without = re.sub(rf"^{group} = \[[^\]]*\]\n", "", source, flags=re.MULTILINE)
+    assert without != source
+    (tmp_path / "bad.toml").write_text(without, encoding="utf-8")
+    with pytest.raises(ValueError, match=f"absent.*'{group}'"):
         registry.load_registry(tmp_path / "bad.toml")
 
 

@@ -8,7 +8,7 @@ import polars as pl
 import pytest
 import sqlalchemy as sa
 
-from observatoire import warehouse
+from observatoire import sql_dialects, warehouse
 from observatoire.errors import CampaignError
 from tests.support import warehouse_builder as build
 
@@ -71,7 +71,7 @@ def test_a_rerun_replaces_the_file_outcomes_of_its_year_only_however_many_files(
 
 def test_a_sqlite_without_json_functions_is_refused_with_a_clear_message(tmp_path, monkeypatch):
     # such a SQLite answers the probe "no such function", as it does here for a made-up name
-    monkeypatch.setattr(warehouse, "_SQLITE_JSON_PROBE", "SELECT count(*) FROM json_each_absent('[1]')")
+    monkeypatch.setattr(sql_dialects, "_SQLITE_JSON_PROBE", "SELECT count(*) FROM json_each_absent('[1]')")
     with pytest.raises(CampaignError) as refused:
         warehouse.connect(f"sqlite:///{tmp_path / 'w.db'}")
     assert "fonctions JSON" in str(refused.value) and "3.38" in str(refused.value)
@@ -175,9 +175,9 @@ def test_a_profession_added_to_the_registry_needs_no_code_or_ddl(tmp_path, monke
     counted by the indicators view: no column, no code."""
     from importlib import resources
 
-    from observatoire import stages
     from schemas import registry
     from tests.support.submission_files import run, save, values, workbook
+    from transforms import warehouse_rows
 
     text = resources.files("schemas").joinpath("templates.toml").read_text("utf-8")
     text = text.replace('autre = "Autre"\n', 'autre = "Autre"\nergotherapeute = "Ergothérapeute"\n', 1)
@@ -189,7 +189,7 @@ def test_a_profession_added_to_the_registry_needs_no_code_or_ddl(tmp_path, monke
     assert validated.issues.is_empty(), validated.issues.to_dicts()
     key = validated.typed["submission_key"][0]
     key_to_id = pl.DataFrame({"submission_key": [key], "submission_id": ["s1"], "region_code": ["84"]})
-    rows = stages.personnel_rows(validated.personnel, key_to_id, 2024, "r").sort("profession")
+    rows = warehouse_rows.personnel_rows(validated.personnel, key_to_id, 2024, "r", registry.personnel_labels())
     assert rows.select("profession", "effectif", "etp", "is_health_profession").rows() == [
         ("ergotherapeute", 2, 1.5, True), ("secretaire_medical", 1, 1.0, False)]
     engine = warehouse.connect(f"sqlite:///{tmp_path / 'w.db'}")

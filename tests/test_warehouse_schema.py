@@ -2,6 +2,7 @@
 files, the data dictionary matches what is created, PostgreSQL roles hold."""
 from __future__ import annotations
 
+import datetime as dt
 import re
 
 import pytest
@@ -113,3 +114,32 @@ def test_analyst_role_reads_views_but_cannot_write(postgres_url):
             "VALUES ('x', 2024, '84', '{}', now(), 'running')"))
         connection.rollback()
     engine.dispose()
+
+
+def test_the_views_read_the_vocabulary_of_its_one_home(engine, monkeypatch):
+    """v_relance's chase reasons and the vocabulary tables are observatoire/vocabulary.py's
+    words: a word changed there reaches the warehouse on the next run, no SQL edited."""
+    from observatoire import vocabulary
+
+    warehouse.migrate(engine)
+    with engine.begin() as connection:
+        connection.execute(sa.text(
+            "INSERT INTO centre_year_status (status_id, campaign_year, region_code, finess_et, status, status_reason, "
+            "deadline, submissions_received, run_id, loaded_at) VALUES ('s1', 2024, '84', '690000011', 'missing', "
+            "'aucun envoi', :deadline, 0, 'r1', :loaded)"),
+            {"deadline": dt.date(2025, 2, 28), "loaded": dt.datetime(2025, 3, 2, tzinfo=dt.timezone.utc)})
+
+    def read():
+        with engine.connect() as connection:
+            return (connection.execute(sa.text("SELECT chase_reason FROM v_relance")).scalar_one(),
+                    dict(connection.execute(sa.text("SELECT status, label FROM status_vocabulary")).all()),
+                    dict(connection.execute(sa.text("SELECT severity, label FROM severity_vocabulary")).all()))
+
+    assert read() == ("aucun envoi reçu", {
+        "on_time": "à l'heure", "late": "en retard", "invalid": "invalide", "missing": "manquant",
+        "covered": "couvert", "unexpected": "inattendu"}, {"error": "bloquant", "warning": "avertissement"})
+    monkeypatch.setitem(vocabulary.CHASE_REASONS, "missing", "rien reçu")
+    monkeypatch.setitem(vocabulary.STATUS_LABELS, "missing", "absent")
+    assert warehouse.migrate(engine) == []
+    reason, labels, _ = read()
+    assert reason == "rien reçu" and labels["missing"] == "absent"
