@@ -54,6 +54,9 @@ _TOKEN = re.compile(rb'"(?:[^"\\]|\\.)*"|"|[\[\]{}]')  # a lone `"`: a string th
 
 
 # ------------------------------------------------------------------ what is decoded
+# Only text, None and these structures: the `pmej` batches are decoded in place in the
+# parser's buffer (`_Parser._decode_between_brackets`), so nothing decoded may keep a view
+# of its input (no `msgspec.Raw` here).
 class _Coded(msgspec.Struct, gc=False):
     code: Optional[str] = None
 
