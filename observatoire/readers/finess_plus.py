@@ -615,7 +615,8 @@ class _Columns:
             for category in (ege.categorieentiteGeographiqueExercice or ege.categorieEntiteGeographiqueExercice,)
             for state in (ege.etatObjet,)
             for address in (ege.adresse[0] if ege.adresse else _NO_ADDRESS,)
-            for telecom in ((ege.contact[0].telecom or next((c.telecom for c in ege.contact if c.telecom is not None), _NO_TELECOM))
+            for telecom in ((ege.contact[0].telecom  # the first contact's, else the first that has one
+                             or next((c.telecom for c in ege.contact if c.telecom is not None), _NO_TELECOM))
                             if ege.contact else _NO_TELECOM,)
         ]
 
