@@ -191,9 +191,11 @@ def _reference(document) -> list[tuple]:
 def test_batches_and_chunk_boundaries_give_what_json_load_gives(tmp_path, monkeypatch, indent):
     """Tiny chunks and batches put every cut everywhere: in strings, escapes, numbers, keys;
     names that hold what a cut looks for (`}, {"informationsGeneralesPMEJ":`), quotes and
-    backslashes must not fool it."""
+    backslashes must not fool it. Names that hold line breaks, semicolons or the two control
+    characters the reader separates fields and ET with (U+001F, U+001E) are kept as written."""
     tricky = ['CDS "LE PHARE"', 'CDS }, {"informationsGeneralesPMEJ": {', "CDS \\ BACKSLASH", "CDS ÉTOILE – Œ ’",
-              'CDS "}, {\\"informationsGeneralesPMEJ\\":', "CDS [ { ] }"]
+              'CDS "}, {\\"informationsGeneralesPMEJ\\":', "CDS [ { ] }", "CDS LIGNE\nDEUX;TROIS\r\nQUATRE",
+              "CDS UNITÉ \x1f SÉPARÉE", "CDS FICHE \x1e SÉPARÉE", "CDS \x1f\x1e LES DEUX"]
     pmej = []
     for index in range(60):
         ets = [_et(f"69{index:04d}{k:03d}", f"69{(index * 7 + k) % 1000:03d}", name=tricky[(index + k) % len(tricky)],
