@@ -14,7 +14,7 @@ from transforms.reconcile import reconcile_finess
 
 pytestmark = pytest.mark.slow  # end to end: `pytest -m "not slow"` leaves it out
 
-BENCHMARK = Path(__file__).resolve().parent.parent / "benchmarks" / "reconciliation_quality.py"
+BENCHMARK = Path(__file__).resolve().parents[2] / "benchmarks" / "reconciliation_quality.py"
 
 
 def _benchmark():
