@@ -145,7 +145,7 @@ def test_on_dask_a_file_that_crashes_its_reader_costs_that_file_alone(campaign, 
     its reason under the run's limits, and the worker process is the same at the end."""
     import shutil
 
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     worker_env = {"OBSERVATOIRE_EXTRA_READERS": "tests.support.fake_readers",
                   "PYTHONPATH": os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")]))}
     dirty = tmp_path / "avec-mauvais"
