@@ -14,8 +14,8 @@ import fastexcel
 import openpyxl
 import pytest
 
+from datasets.national import cached_national
 from observatoire.readers.submission_files import read_submission_file
-from observatoire.sample.national import cached_national
 
 pytestmark = pytest.mark.slow  # end to end: `pytest -m "not slow"` leaves it out
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from datasets.labelled import labelled_reconciliation_set
 from observatoire.readers.reference_data import departement_regions
-from observatoire.sample.labelled import labelled_reconciliation_set
 from transforms.finess_key import is_valid_finess
 from transforms.reconcile import reconcile_finess
 
