@@ -22,7 +22,7 @@ if str(REPO) not in sys.path:
     sys.path.append(str(REPO))  # after PYTHONPATH, which may point at another checkout to compare
 
 from national import _floor_read_file  # noqa: E402  (the floor of benchmarks/national.py, file by file)
-from observatoire.sample.national import YEAR, cache_key  # noqa: E402
+from datasets.national import YEAR, cache_key  # noqa: E402
 
 DEFAULT = BENCH_DIR / ".cache" / "datasets" / cache_key(3000, 2025, 1, 100_000) / str(YEAR) / "submissions"
 

@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/reconciliation_quality.py [--seed N] [--n N] [--no-write]
         [--reconciler path/to/variant_of_reconcile.py]
 
-Runs `transforms.reconcile.reconcile_finess` on `observatoire.sample.labelled` and prints,
+Runs `transforms.reconcile.reconcile_finess` on `datasets.labelled` and prints,
 per method, precision (automatic decisions that are right / automatic decisions made) and
 recall (right automatic decisions / cases of that method whose truth is a centre), the
 share of name-only cases matched automatically, in review and unmatched, every wrong
@@ -21,11 +21,13 @@ from pathlib import Path
 
 import polars as pl
 
-from observatoire.readers.reference_data import departement_regions
-from observatoire.sample.labelled import TOLERATES_RIGHT_AUTOMATIC, labelled_reconciliation_set
-from transforms.reconcile import reconcile_finess
-
 HERE = Path(__file__).resolve().parent
+if str(HERE.parent) not in sys.path:
+    sys.path.append(str(HERE.parent))  # datasets/ is not installed with the product
+
+from datasets.labelled import TOLERATES_RIGHT_AUTOMATIC, labelled_reconciliation_set  # noqa: E402
+from observatoire.readers.reference_data import departement_regions  # noqa: E402
+from transforms.reconcile import reconcile_finess  # noqa: E402
 AUTOMATIC_METHODS = ("decision", "exact", "repaired", "ej_to_et", "name_match")
 METHODS = ("exact", "repaired", "ej_to_et", "name_match")
 TARGET_NAME_ONLY_AUTOMATIC = 0.90
@@ -216,7 +218,7 @@ def markdown(result: dict) -> str:
     gaps = "\n".join(_gap_row(m) for m in result["misses"]) or "| – | | | 0 | |"
     return f"""## Qualité du rapprochement FINESS
 
-Mesurée sur un jeu étiqueté produit par le générateur (`observatoire/sample/labelled.py`,
+Mesurée sur un jeu étiqueté produit par le générateur (`datasets/labelled.py`,
 graine {result['seed']}) : {result['submissions']} envois, dont {result['name_only']} sans numéro FINESS, dans six
 régions (Corse et outre-mer compris). Chaque cas est étiqueté d'après la façon dont il a été
 construit, jamais d'après le rapprochement : numéros abîmés comme dans finess.md (zéro initial

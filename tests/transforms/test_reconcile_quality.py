@@ -7,14 +7,14 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from datasets.labelled import labelled_reconciliation_set
 from observatoire.readers.reference_data import departement_regions
-from observatoire.sample.labelled import labelled_reconciliation_set
 from transforms.finess_key import is_valid_finess
 from transforms.reconcile import reconcile_finess
 
 pytestmark = pytest.mark.slow  # end to end: `pytest -m "not slow"` leaves it out
 
-BENCHMARK = Path(__file__).resolve().parent.parent / "benchmarks" / "reconciliation_quality.py"
+BENCHMARK = Path(__file__).resolve().parents[2] / "benchmarks" / "reconciliation_quality.py"
 
 
 def _benchmark():
