@@ -25,53 +25,11 @@ HERE = Path(__file__).resolve().parent
 if str(HERE.parent) not in sys.path:
     sys.path.append(str(HERE.parent))  # datasets/ is not installed with the product
 
-from datasets.labelled import TOLERATES_RIGHT_AUTOMATIC, labelled_reconciliation_set  # noqa: E402
+from datasets.labelled import evaluate, labelled_reconciliation_set  # noqa: E402
 from observatoire.readers.reference_data import departement_regions  # noqa: E402
 from transforms.reconcile import reconcile_finess  # noqa: E402
-AUTOMATIC_METHODS = ("decision", "exact", "repaired", "ej_to_et", "name_match")
 METHODS = ("exact", "repaired", "ej_to_et", "name_match")
 TARGET_NAME_ONLY_AUTOMATIC = 0.90
-
-
-def intended_method(case: str) -> str | None:
-    """The method meant to resolve a case automatically (None: no automatic match meant)."""
-    if case in ("number:exact", "number:lower_case_corsica"):
-        return "exact"
-    if case.startswith("number:"):
-        return "repaired"
-    if case.startswith("ej:single_centre"):
-        return "ej_to_et"
-    if case == "name:typo":
-        return None  # review is the expected outcome, an automatic match a bonus
-    if case.startswith("name:") or case in ("adversarial:twin_named_fully", "adversarial:dental_twin",
-                                            "adversarial:wrong_key_with_name"):
-        return "name_match"
-    return None
-
-
-def evaluate(submissions: pl.DataFrame, truth: pl.DataFrame, resolved: pl.DataFrame) -> pl.DataFrame:
-    """One row per submission: what was declared, what the truth is, what came out."""
-    automatic = pl.col("reconciliation_method").is_in(AUTOMATIC_METHODS)
-    return (
-        submissions.join(truth, on="submission_key")
-        .join(resolved.select("submission_key", pl.col("finess_et").alias("matched_et"), "reconciliation_method",
-                              "reconciliation_score", "candidates"), on="submission_key")
-        .with_columns(
-            pl.col("finess_et").is_null().alias("name_only"),
-            pl.col("true_finess_et").is_not_null().alias("truth_is_centre"),
-            pl.col("case").map_elements(intended_method, return_dtype=pl.String).alias("intended_method"),
-            pl.when(automatic).then(pl.lit("automatic")).otherwise(pl.col("reconciliation_method")).alias("outcome"),
-            (automatic & (pl.col("matched_et") == pl.col("true_finess_et")).fill_null(False)).alias("right"),
-        )
-        .with_columns((pl.col("outcome") == "automatic").and_(~pl.col("right")).alias("wrong"))
-        .with_columns(
-            pl.when(pl.col("expected_outcome") == "automatic").then(pl.col("right"))
-            .when(pl.col("expected_outcome") == "review").then(
-                (pl.col("outcome") == "review") | (pl.col("right") & pl.col("case").is_in(TOLERATES_RIGHT_AUTOMATIC)))
-            .otherwise(pl.col("outcome") != "automatic").alias("as_expected")
-        )
-        .sort("submission_key")
-    )
 
 
 def _ratio(part: int, whole: int) -> float | None:
