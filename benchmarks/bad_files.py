@@ -32,7 +32,7 @@ BENCH_DIR = Path(__file__).resolve().parent
 REPO = BENCH_DIR.parent
 sys.path[:0] = [str(REPO)]
 
-from observatoire.sample.national import cached_national  # noqa: E402
+from datasets.national import cached_national  # noqa: E402
 from tests.support.legacy_xls import xls_bytes  # noqa: E402
 from tests.support.workbook_xml import announce_size as _announce, cell as _cell, export_rows as _export_rows, \
     write_xlsx as _xlsx  # noqa: E402

@@ -63,7 +63,7 @@ def build(seed: int = 2025, lines: int = 100_000) -> tuple[Path, Path, dict]:
     national extract of benchmarks/national.py (the same 100,000 ET, all open)."""
     from observatoire.sample.extract_writer import render_extract
     from observatoire.sample.finess_plus_writer import listed, write_finess_plus
-    from observatoire.sample.national import EXTRACT, build_national_referential
+    from datasets.national import EXTRACT, build_national_referential
 
     folder = CACHE / f"v{VERSION}-f{lines}-s{seed}"
     marker = folder / "summary.json"

@@ -6,6 +6,7 @@ import pytest
 
 from observatoire import stages
 from observatoire.readers.calendar import read_calendar
+from tests.support.small_campaign import extract_line, write_extract
 from tests.support.submission_files import finess, run, save, values, workbook
 
 CENTRE, EJ = finess("69000001"), finess("69000002")
@@ -13,11 +14,9 @@ UNKNOWN = finess("97400009")  # a valid key, in no referential
 
 
 def _extract(path):
-    line = (f"structureet;{CENTRE};{EJ};CDS MUNICIPAL VILLEURBANNE;CENTRE DE SANTE MUNICIPAL VILLEURBANNE;;;1;R;"
-            "DE LA PAIX;;;266;69;RHONE;69100 VILLEURBANNE;0478000000;;124;Centre de Santé;2206;Centres de Santé;;;;;;;"
-            "2000-01-01;2000-01-01;2024-01-01;")
-    path.write_bytes(f"finess;etalab;111;2025-01-10\n{line}\n".encode("cp1252"))
-    return path
+    return write_extract(path, "2025-01-10", [extract_line(
+        CENTRE, EJ, "CDS MUNICIPAL VILLEURBANNE", "266", "69", "RHONE", "69100 VILLEURBANNE",
+        "CENTRE DE SANTE MUNICIPAL VILLEURBANNE")])
 
 
 @pytest.mark.parametrize("commune, postal, departement, region", [

@@ -22,7 +22,7 @@ pytestmark = pytest.mark.slow  # end to end: `pytest -m "not slow"` leaves it ou
 CDS_CATEGORIES = {"124", "125", "130", "289"}
 FINESS_REGIONS = {"9A": "01", "9B": "02", "9C": "03", "9D": "04", "9F": "06"}
 SEED = 2025
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")

@@ -13,14 +13,14 @@ from pathlib import Path
 
 import pytest
 
+from datasets.national import cached_national
 from observatoire import stages
 from observatoire.readers import submission_files as sf
 from observatoire.readers.pool import ReaderPool, read_batch
-from observatoire.sample.national import cached_national
 
 pytestmark = pytest.mark.slow  # end to end: `pytest -m "not slow"` leaves it out
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture(scope="module")

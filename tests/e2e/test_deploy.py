@@ -43,7 +43,7 @@ from tests.support.small_campaign import (
 
 pytestmark = pytest.mark.slow  # end to end: `pytest -m "not slow"` leaves it out
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 README = REPO / "deploy" / "README.md"
 POOL = "observatoire"
 PARIS = ZoneInfo("Europe/Paris")

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from datasets.national import cached_national
 from observatoire import stages
 from observatoire.readers import submission_files as sf
 from observatoire.readers.pool import ReaderPool
-from observatoire.sample.national import cached_national
 
 pytestmark = pytest.mark.slow  # end to end: `pytest -m "not slow"` leaves it out
 
@@ -137,7 +137,7 @@ def test_a_campaign_with_bad_files_beside_exits_0_and_loads_exactly_the_same(tmp
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("PREFECT_LOGGING")},
            "OBSERVATOIRE_EXTRA_READERS": "tests.support.fake_readers", "OBSERVATOIRE_READ_SECONDS_PER_FILE": "3",
            "OBSERVATOIRE_READ_MEMORY_MB": "300", "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "300",
-           "PYTHONPATH": os.pathsep.join([str(Path(__file__).resolve().parents[1]), os.environ.get("PYTHONPATH", "")])}
+           "PYTHONPATH": os.pathsep.join([str(Path(__file__).resolve().parents[3]), os.environ.get("PYTHONPATH", "")])}
     results = {}
     for label, folder in (("propre", clean), ("mauvais", dirty)):
         db = tmp_path / f"{label}.db"

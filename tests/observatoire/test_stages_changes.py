@@ -9,6 +9,7 @@ import polars as pl
 
 from observatoire import stages, warehouse
 from observatoire.readers.calendar import read_calendar
+from tests.support.small_campaign import extract_line, write_extract
 from tests.support.submission_files import LABELS, finess, run, save, values, workbook
 from transforms.changes import DECLARATION_FIELDS
 import pytest
@@ -22,11 +23,9 @@ LABELS_2025 = {**LABELS[2024], "responsable_legal": "Responsable légal (nom et 
 
 
 def _extract(path):
-    line = (f"structureet;{CENTRE};{EJ};CDS MUNICIPAL VILLEURBANNE;CENTRE DE SANTE MUNICIPAL VILLEURBANNE;;;1;R;"
-            "DE LA PAIX;;;266;69;RHONE;69100 VILLEURBANNE;0478000000;;124;Centre de Santé;2206;Centres de Santé;;;;;;;"
-            "2000-01-01;2000-01-01;2024-01-01;")
-    path.write_bytes(f"finess;etalab;111;2027-01-10\n{line}\n".encode("cp1252"))
-    return path
+    return write_extract(path, "2027-01-10", [extract_line(
+        CENTRE, EJ, "CDS MUNICIPAL VILLEURBANNE", "266", "69", "RHONE", "69100 VILLEURBANNE",
+        "CENTRE DE SANTE MUNICIPAL VILLEURBANNE")])
 
 
 def _report(tmp_path, year, **fields):

@@ -12,7 +12,7 @@ from tests.support.submission_files import run as _run_in_reader_processes
 
 def run(paths_root, year=2024, run_at=None):
     # the rules are what is tested here: files read in this process, without a reader
-    # process per test (the isolation is tests/test_reader_isolation.py's)
+    # process per test (the isolation is tests/observatoire/readers/test_pool_isolation.py's)
     return _run_in_reader_processes(paths_root, year, run_at, in_process=True)
 
 

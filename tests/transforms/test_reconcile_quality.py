@@ -1,28 +1,15 @@
 """FINESS reconciliation quality on the labelled set (issue 5): no wrong automatic match,
 at least 90 % of the name-only submissions matched automatically and the rest in review,
 every number damage of finess.md repaired. Figures: benchmarks/reconciliation_quality.py."""
-import importlib.util
-from pathlib import Path
-
 import polars as pl
 import pytest
 
+from datasets.labelled import evaluate, labelled_reconciliation_set
 from observatoire.readers.reference_data import departement_regions
-from observatoire.sample.labelled import labelled_reconciliation_set
 from transforms.finess_key import is_valid_finess
 from transforms.reconcile import reconcile_finess
 
 pytestmark = pytest.mark.slow  # end to end: `pytest -m "not slow"` leaves it out
-
-BENCHMARK = Path(__file__).resolve().parent.parent / "benchmarks" / "reconciliation_quality.py"
-
-
-def _benchmark():
-    spec = importlib.util.spec_from_file_location("reconciliation_quality", BENCHMARK)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
 
 @pytest.fixture(scope="module")
 def labelled():
@@ -33,7 +20,7 @@ def labelled():
 def rows(labelled):
     history, submissions, truth = labelled
     resolved = reconcile_finess(submissions, history, departement_regions())
-    return _benchmark().evaluate(submissions, truth, resolved)
+    return evaluate(submissions, truth, resolved)
 
 
 # ---- the set itself

@@ -14,12 +14,12 @@ import fastexcel
 import openpyxl
 import pytest
 
+from datasets.national import cached_national
 from observatoire.readers.submission_files import read_submission_file
-from observatoire.sample.national import cached_national
 
 pytestmark = pytest.mark.slow  # end to end: `pytest -m "not slow"` leaves it out
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _harness():

@@ -20,7 +20,7 @@ import pytest
 
 pytestmark = pytest.mark.slow
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+README = Path(__file__).resolve().parents[2] / "README.md"
 PLACEHOLDER = re.compile(r"<[^>]+>|\[--|…|/data/|/srv/")
 
 

@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from datasets.national import cached_national
 from flows.parameters import CampaignParameters
 from observatoire import pipeline
-from observatoire.sample.national import cached_national
 
 pytestmark = pytest.mark.slow  # end to end: `pytest -m "not slow"` leaves it out
 
@@ -145,7 +145,7 @@ def test_on_dask_a_file_that_crashes_its_reader_costs_that_file_alone(campaign, 
     its reason under the run's limits, and the worker process is the same at the end."""
     import shutil
 
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     worker_env = {"OBSERVATOIRE_EXTRA_READERS": "tests.support.fake_readers",
                   "PYTHONPATH": os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")]))}
     dirty = tmp_path / "avec-mauvais"

@@ -24,7 +24,7 @@ from tests.support.prefect_server import prefect_server
 
 pytestmark = pytest.mark.slow  # end to end: `pytest -m "not slow"` leaves it out
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 OBSERVATOIRE = str(Path(sys.executable).with_name("observatoire"))
 
 

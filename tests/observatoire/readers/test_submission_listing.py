@@ -117,7 +117,7 @@ def _listed_by_an_account_with_no_reading_rights(root: Path) -> list[tuple]:
 
     done = subprocess.run(
         [sys.executable, "-c", _LIST_AND_READ, str(root)], capture_output=True, text=True, timeout=300,
-        cwd=Path(__file__).resolve().parent.parent,
+        cwd=Path(__file__).resolve().parents[3],
         preexec_fn=_without_root_reading_rights if os.geteuid() == 0 else None,
     )
     assert done.returncode == 0, done.stderr[-3000:]

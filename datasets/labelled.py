@@ -509,3 +509,50 @@ def labelled_reconciliation_set(seed: int = 2025, n: int = 400) -> tuple[pl.Data
         schema={name: pl.String for name in TRUTH_COLUMNS},
     )
     return history, submissions, truth
+
+
+# ------------------------------------------------------------------ scoring
+# What the benchmark and the quality test both count: the methods that resolve a
+# submission without an analyst, and each submission against its label.
+AUTOMATIC_METHODS = ("decision", "exact", "repaired", "ej_to_et", "name_match")
+
+
+def intended_method(case: str) -> str | None:
+    """The method meant to resolve a case automatically (None: no automatic match meant)."""
+    if case in ("number:exact", "number:lower_case_corsica"):
+        return "exact"
+    if case.startswith("number:"):
+        return "repaired"
+    if case.startswith("ej:single_centre"):
+        return "ej_to_et"
+    if case == "name:typo":
+        return None  # review is the expected outcome, an automatic match a bonus
+    if case.startswith("name:") or case in ("adversarial:twin_named_fully", "adversarial:dental_twin",
+                                            "adversarial:wrong_key_with_name"):
+        return "name_match"
+    return None
+
+
+def evaluate(submissions: pl.DataFrame, truth: pl.DataFrame, resolved: pl.DataFrame) -> pl.DataFrame:
+    """One row per submission: what was declared, what the truth is, what came out."""
+    automatic = pl.col("reconciliation_method").is_in(AUTOMATIC_METHODS)
+    return (
+        submissions.join(truth, on="submission_key")
+        .join(resolved.select("submission_key", pl.col("finess_et").alias("matched_et"), "reconciliation_method",
+                              "reconciliation_score", "candidates"), on="submission_key")
+        .with_columns(
+            pl.col("finess_et").is_null().alias("name_only"),
+            pl.col("true_finess_et").is_not_null().alias("truth_is_centre"),
+            pl.col("case").map_elements(intended_method, return_dtype=pl.String).alias("intended_method"),
+            pl.when(automatic).then(pl.lit("automatic")).otherwise(pl.col("reconciliation_method")).alias("outcome"),
+            (automatic & (pl.col("matched_et") == pl.col("true_finess_et")).fill_null(False)).alias("right"),
+        )
+        .with_columns((pl.col("outcome") == "automatic").and_(~pl.col("right")).alias("wrong"))
+        .with_columns(
+            pl.when(pl.col("expected_outcome") == "automatic").then(pl.col("right"))
+            .when(pl.col("expected_outcome") == "review").then(
+                (pl.col("outcome") == "review") | (pl.col("right") & pl.col("case").is_in(TOLERATES_RIGHT_AUTOMATIC)))
+            .otherwise(pl.col("outcome") != "automatic").alias("as_expected")
+        )
+        .sort("submission_key")
+    )

@@ -1,7 +1,7 @@
 """The engine objects of observatoire/sql_dialects.py: which one a URL gets, and the few
 values they decide that other programs or people depend on (lock keys and files, how
 SQLite stores instants). What they do to a warehouse is tested on both engines by the
-warehouse tests (test_warehouse_load, test_warehouse_concurrency, test_roles…)."""
+warehouse tests (test_warehouse_load, test_warehouse_concurrency, tests/sql/test_roles…)."""
 from __future__ import annotations
 
 import datetime as dt
