@@ -3,7 +3,8 @@ as a user runs it (`observatoire run`, SQLite warehouse, reader processes on eve
 once as generated and once with every kind of bad file beside it (a reader that panics, segfaults, aborts,
 hangs, spins or allocates without end — through tests/support/fake_readers.py —, a value at row
 1,000,000, a zip lying about its sizes, a million-row export, an export formatted down to
-row 1,000,000, a value in column XFD, CSVs whose encoding changes inside, a name that is
+row 1,000,000, a value in column XFD, legacy .xls files whose DIMENSIONS record lies or
+with a value at row 65,536 or at column 65,000, CSVs whose encoding changes inside, a name that is
 not UTF-8, a name holding a newline, links broken or looping). Prints the wall time and
 the peak memory of the whole process tree (sampled every 50 ms) of each run, and what
 each bad file got.
@@ -31,7 +32,8 @@ BENCH_DIR = Path(__file__).resolve().parent
 REPO = BENCH_DIR.parent
 sys.path[:0] = [str(REPO)]
 
-from observatoire.sample.national import cached_national  # noqa: E402
+from datasets.national import cached_national  # noqa: E402
+from tests.support.legacy_xls import xls_bytes  # noqa: E402
 from tests.support.workbook_xml import announce_size as _announce, cell as _cell, export_rows as _export_rows, \
     write_xlsx as _xlsx  # noqa: E402
 
@@ -50,6 +52,10 @@ def bad_files(folder: Path, good_workbook: Path) -> None:
     lying = _xlsx(bad / "menteur.xlsx", itertools.chain(_export_rows(2), (f'<row r="{r}" s="1"/>'
                                                                           for r in range(5, 8_000_000))))
     _announce(lying, "xl/worksheets/sheet1.xml", 3_000)
+    grid = [["finess_et", "raison_sociale", "type_centre"], ["690000001", "Centre de santé", "médical"]]
+    (bad / "dimensions.xls").write_bytes(xls_bytes({"Export": grid}, dimensions={"Export": (4_000_000_000, 256)}))
+    (bad / "ligne-65536.xls").write_bytes(xls_bytes({"Export": grid}, extra_cells={"Export": [(65_535, 10, 1)]}))
+    (bad / "colonne-65000.xls").write_bytes(xls_bytes({"Export": grid}, extra_cells={"Export": [(3, 65_000, 1)]}))
     header = "finess_et;raison_sociale;type_centre\r\n"
     (bad / "melange.csv").write_bytes(header.encode() + "690000001;Centre de santé;médical\r\n".encode("utf-8")
                                       + "690000002;Centre de santé;médical\r\n".encode("cp1252"))

@@ -7,7 +7,9 @@ benchmarks/national.py (100,000 ET), closes a third of them during 2024 (closing
 after the 2024 extract), and writes the same reality twice for 12 January 2025: the FINESS+
 file (every ET, the closed ones with their date; gzip, about 400 MB inflated) and the extract
 of that day (the open ET only: an extract lists no closed one), and, for comparison, the
-national extract of benchmarks/national.py (the same 100,000 ET before the closures). Each measure is a whole new
+national extract of benchmarks/national.py (the same 100,000 ET before the closures). The
+comparison is checked fair once: both files, read as a run reads them, give the same ET and
+centres de santé open on that day (same numbers). Each measure is a whole new
 process (interpreter, imports, connect, migrate, `stages.load_referential` into an empty
 warehouse, as a run's first load of that file), the two sources alternated, medians
 reported; peak memory is the process's RSS high-water mark (`ru_maxrss`). URL defaults to a
@@ -18,6 +20,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import gzip
+import hashlib
 import json
 import random
 import shutil
@@ -60,12 +63,15 @@ def build(seed: int = 2025, lines: int = 100_000) -> tuple[Path, Path, dict]:
     national extract of benchmarks/national.py (the same 100,000 ET, all open)."""
     from observatoire.sample.extract_writer import render_extract
     from observatoire.sample.finess_plus_writer import listed, write_finess_plus
-    from observatoire.sample.national import EXTRACT, build_national_referential
+    from datasets.national import EXTRACT, build_national_referential
 
     folder = CACHE / f"v{VERSION}-f{lines}-s{seed}"
     marker = folder / "summary.json"
     if marker.exists():
         summary = json.loads(marker.read_text())
+        if "open_on_the_date" not in summary:  # cached before the check was added
+            summary["open_on_the_date"] = open_on_the_date(folder / summary["finess_plus"], folder / summary["extract"])
+            marker.write_text(json.dumps(summary, indent=2))
         return folder / summary["finess_plus"], folder / summary["extract"], summary
     started = time.perf_counter()
     referential = build_national_referential(seed, 3000, lines)
@@ -91,9 +97,33 @@ def build(seed: int = 2025, lines: int = 100_000) -> tuple[Path, Path, dict]:
         "extract_lines": len(referential.in_snapshot(EXTRACT.label)),
         "finess_plus_bytes": finess_plus.stat().st_size, "finess_plus_inflated_bytes": inflated,
         "extract_bytes": extract.stat().st_size, "generation_seconds": round(time.perf_counter() - started, 1),
+        "open_on_the_date": open_on_the_date(finess_plus, extract),
     }
     marker.write_text(json.dumps(summary, indent=2))
     return finess_plus, extract, summary
+
+
+def open_on_the_date(finess_plus: Path, extract: Path) -> dict:
+    """The comparison is fair when both files describe the same open establishments on the
+    day: ET and centres de santé open on the snapshot's date, read from each file as a run
+    reads them (a FINESS+ file also lists the closed ones, with their closing date)."""
+    import polars as pl
+
+    from observatoire.readers.finess_extract import read_finess_extract
+    from observatoire.readers.finess_plus import read_finess_plus
+    from observatoire.readers.reference_data import departement_regions
+    from transforms.referential import normalise_establishments
+
+    counts = {}
+    for name, read in (("finess_plus", read_finess_plus(finess_plus)), ("extract", read_finess_extract(extract))):
+        frame = normalise_establishments(read.establishments, departement_regions())
+        open_ = frame.filter(pl.col("datefermeture").is_null() | (pl.col("datefermeture") > read.extract_date))
+        counts[name] = {"date": read.extract_date.isoformat(), "et": open_.height,
+                        "centres_de_sante": open_.filter(pl.col("is_centre_de_sante")).height,
+                        "ids": hashlib.sha256("\n".join(sorted(open_["finess_et"])).encode()).hexdigest()[:16]}
+    if counts["finess_plus"] != counts["extract"]:
+        raise SystemExit(f"comparaison inéquitable : les deux fichiers ne décrivent pas les mêmes ET ouverts {counts}")
+    return counts["extract"]
 
 
 def _warehouse(url: str | None) -> tuple[str, callable]:
@@ -150,6 +180,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{name:14} | {m['process']:14.2f} s | {m['cpu']:14.2f} s | {m['load']:13.2f} s | "
               f"{m['peak_mib']:7.0f} Mio")
     ratio = {key: medians["finess_plus"][key] / medians["extract"][key] for key in ("process", "cpu", "load")}
+    same = summary["open_on_the_date"]
+    print(f"Mêmes ET ouverts le {same['date']} dans les deux fichiers : {same['et']} ET dont "
+          f"{same['centres_de_sante']} centres de santé (FINESS+ : {summary['finess_plus_et']} ET listés, "
+          f"{summary['finess_plus_closed']} fermés)")
     print(f"FINESS+ / extrait équivalent (ET ouverts) : processus {ratio['process']:.2f}x, CPU {ratio['cpu']:.2f}x, "
           f"chargement {ratio['load']:.2f}x (objectif ≤ 2x), pic {medians['finess_plus']['peak_mib']:.0f} Mio "
           "(objectif < 500)")

@@ -1,7 +1,7 @@
 """How long does a user wait for a campaign, and how far is it from what the files cost?
 
 Every measure is a whole process started cold, timed from its start to its exit, as a user
-waits for it, on a generated national campaign (observatoire/sample/national.py, cached
+waits for it, on a generated national campaign (datasets/national.py, cached
 under --out/datasets):
 
 - command: `observatoire run` with no Prefect API configured (its own PREFECT_HOME, no
@@ -571,7 +571,7 @@ def run_benchmark(multipliers: list[int], region: str | None, out: Path, results
                   warehouses: tuple[str, ...] = ("sqlite",), n_centres: int = 3000, seed: int = 2025,
                   finess_lines: int = 100_000, stages: bool = False, timeout: float = 1800,
                   quiet: bool = False) -> list[Path]:
-    from observatoire.sample.national import cached_national
+    from datasets.national import cached_national
 
     log = (lambda *a: None) if quiet else (lambda *a: print(*a, flush=True))
     out, results_dir = out.resolve(), results_dir.resolve()

@@ -21,8 +21,8 @@ sys.path.insert(0, str(BENCH_DIR))
 if str(REPO) not in sys.path:
     sys.path.append(str(REPO))  # after PYTHONPATH, which may point at another checkout to compare
 
-from national import _floor_read_file  # noqa: E402  (the floor of benchmarks/national.py, file by file)
-from observatoire.sample.national import YEAR, cache_key  # noqa: E402
+from floor import read_file as floor_read_file  # noqa: E402  (the floor of benchmarks/national.py, file by file)
+from datasets.national import YEAR, cache_key  # noqa: E402
 
 DEFAULT = BENCH_DIR / ".cache" / "datasets" / cache_key(3000, 2025, 1, 100_000) / str(YEAR) / "submissions"
 
@@ -57,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     files = list_submission_files(root)
     reader = _best(lambda path: read_submission_file(path, root), files, args.repeat)
-    floor = _best(_floor_read_file, files, args.repeat)
+    floor = _best(floor_read_file, files, args.repeat)
     print(f"{len(files)} fichiers : lecteur {reader:.0f} µs/fichier, plancher {floor:.0f} µs/fichier, "
           f"rapport {reader / floor:.2f}")
     if args.phases:

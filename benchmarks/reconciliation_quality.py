@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/reconciliation_quality.py [--seed N] [--n N] [--no-write]
         [--reconciler path/to/variant_of_reconcile.py]
 
-Runs `transforms.reconcile.reconcile_finess` on `observatoire.sample.labelled` and prints,
+Runs `transforms.reconcile.reconcile_finess` on `datasets.labelled` and prints,
 per method, precision (automatic decisions that are right / automatic decisions made) and
 recall (right automatic decisions / cases of that method whose truth is a centre), the
 share of name-only cases matched automatically, in review and unmatched, every wrong
@@ -21,55 +21,15 @@ from pathlib import Path
 
 import polars as pl
 
-from observatoire.readers.reference_data import departement_regions
-from observatoire.sample.labelled import TOLERATES_RIGHT_AUTOMATIC, labelled_reconciliation_set
-from transforms.reconcile import reconcile_finess
-
 HERE = Path(__file__).resolve().parent
-AUTOMATIC_METHODS = ("decision", "exact", "repaired", "ej_to_et", "name_match")
+if str(HERE.parent) not in sys.path:
+    sys.path.append(str(HERE.parent))  # datasets/ is not installed with the product
+
+from datasets.labelled import evaluate, labelled_reconciliation_set  # noqa: E402
+from observatoire.readers.reference_data import departement_regions  # noqa: E402
+from transforms.reconcile import reconcile_finess  # noqa: E402
 METHODS = ("exact", "repaired", "ej_to_et", "name_match")
 TARGET_NAME_ONLY_AUTOMATIC = 0.90
-
-
-def intended_method(case: str) -> str | None:
-    """The method meant to resolve a case automatically (None: no automatic match meant)."""
-    if case in ("number:exact", "number:lower_case_corsica"):
-        return "exact"
-    if case.startswith("number:"):
-        return "repaired"
-    if case.startswith("ej:single_centre"):
-        return "ej_to_et"
-    if case == "name:typo":
-        return None  # review is the expected outcome, an automatic match a bonus
-    if case.startswith("name:") or case in ("adversarial:twin_named_fully", "adversarial:dental_twin",
-                                            "adversarial:wrong_key_with_name"):
-        return "name_match"
-    return None
-
-
-def evaluate(submissions: pl.DataFrame, truth: pl.DataFrame, resolved: pl.DataFrame) -> pl.DataFrame:
-    """One row per submission: what was declared, what the truth is, what came out."""
-    automatic = pl.col("reconciliation_method").is_in(AUTOMATIC_METHODS)
-    return (
-        submissions.join(truth, on="submission_key")
-        .join(resolved.select("submission_key", pl.col("finess_et").alias("matched_et"), "reconciliation_method",
-                              "reconciliation_score", "candidates"), on="submission_key")
-        .with_columns(
-            pl.col("finess_et").is_null().alias("name_only"),
-            pl.col("true_finess_et").is_not_null().alias("truth_is_centre"),
-            pl.col("case").map_elements(intended_method, return_dtype=pl.String).alias("intended_method"),
-            pl.when(automatic).then(pl.lit("automatic")).otherwise(pl.col("reconciliation_method")).alias("outcome"),
-            (automatic & (pl.col("matched_et") == pl.col("true_finess_et")).fill_null(False)).alias("right"),
-        )
-        .with_columns((pl.col("outcome") == "automatic").and_(~pl.col("right")).alias("wrong"))
-        .with_columns(
-            pl.when(pl.col("expected_outcome") == "automatic").then(pl.col("right"))
-            .when(pl.col("expected_outcome") == "review").then(
-                (pl.col("outcome") == "review") | (pl.col("right") & pl.col("case").is_in(TOLERATES_RIGHT_AUTOMATIC)))
-            .otherwise(pl.col("outcome") != "automatic").alias("as_expected")
-        )
-        .sort("submission_key")
-    )
 
 
 def _ratio(part: int, whole: int) -> float | None:
@@ -216,7 +176,7 @@ def markdown(result: dict) -> str:
     gaps = "\n".join(_gap_row(m) for m in result["misses"]) or "| – | | | 0 | |"
     return f"""## Qualité du rapprochement FINESS
 
-Mesurée sur un jeu étiqueté produit par le générateur (`observatoire/sample/labelled.py`,
+Mesurée sur un jeu étiqueté produit par le générateur (`datasets/labelled.py`,
 graine {result['seed']}) : {result['submissions']} envois, dont {result['name_only']} sans numéro FINESS, dans six
 régions (Corse et outre-mer compris). Chaque cas est étiqueté d'après la façon dont il a été
 construit, jamais d'après le rapprochement : numéros abîmés comme dans finess.md (zéro initial

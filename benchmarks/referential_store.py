@@ -20,7 +20,7 @@ BENCH_DIR = Path(__file__).resolve().parent
 if str(BENCH_DIR.parent) not in sys.path:
     sys.path.append(str(BENCH_DIR.parent))  # after PYTHONPATH, which may point at another checkout
 
-from observatoire.sample.national import cache_key  # noqa: E402
+from datasets.national import cache_key  # noqa: E402
 
 DEFAULT = BENCH_DIR / ".cache" / "datasets" / cache_key(3000, 2025, 1, 100_000) / "finess"
 

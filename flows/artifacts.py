@@ -10,7 +10,8 @@ from pathlib import Path
 
 import polars as pl
 
-from observatoire.vocabulary import CHASE_ORDER, SEVERITY_LABELS, STATUS_LABELS, campaign_title
+from observatoire.vocabulary import CHASE_ORDER, SEVERITY_LABELS, STATUS_LABELS
+from transforms.campaign_calendar import campaign_title
 from transforms.changes import KIND_LABELS, SOURCE_LABELS
 
 TO_CHASE = tuple(CHASE_ORDER)

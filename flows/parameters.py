@@ -11,21 +11,12 @@ import datetime as dt
 import glob
 from pathlib import Path
 from typing import Literal
-from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from observatoire.errors import CampaignError
+from transforms.campaign_calendar import default_year
 from transforms.guards import GUARDS
-
-PARIS = ZoneInfo("Europe/Paris")
-
-
-def previous_year(now: dt.datetime | None = None) -> int:
-    """The exercise year a run started now consolidates by default: the campaign of
-    year N runs in N+1, so in Paris in 2025 it is 2024."""
-    now = now or dt.datetime.now(dt.timezone.utc)
-    return now.astimezone(PARIS).year - 1
 
 
 class CampaignParameters(BaseModel):
@@ -150,7 +141,7 @@ class CampaignParameters(BaseModel):
 
     # ------------------------------------------------------------ resolved values
     def exercise_year(self, now: dt.datetime | None = None) -> int:
-        return self.year if self.year is not None else previous_year(now)
+        return self.year if self.year is not None else default_year(now or dt.datetime.now(dt.timezone.utc))
 
     def submissions_dir(self, year: int) -> Path:
         return Path(_with_year(self.submissions, year))

@@ -1,7 +1,8 @@
 """The `observatoire` command (interfaces.md): `run` consolidates a campaign (in this
 process, or as a flow run when a Prefect server is configured); `sample` writes the
 generated sample campaign; `demo` does both; `relance` writes the ARS correspondents'
-workbooks; `revue` and `decision` serve the FINESS review queue."""
+workbooks, `retours` one feedback workbook per centre; `revue` and `decision` serve the
+FINESS review queue."""
 from __future__ import annotations
 
 import argparse
@@ -53,7 +54,17 @@ def _run_parser(sub) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
+    try:
+        return _main(sys.argv[1:] if argv is None else argv)
+    except BrokenPipeError:
+        # the reader of a pipe went away (`observatoire revue | head`): what was written was
+        # read; stop quietly, as a command killed by SIGPIPE does (exit 128 + 13)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # nothing left to flush at exit either
+        return 141
+
+
+def _main(argv: list[str]) -> int:
     from observatoire import french_cli
 
     french_cli.install()
@@ -65,6 +76,10 @@ def main(argv: list[str] | None = None) -> int:
         from observatoire.reports.relance import relance_main
 
         return relance_main(argv[1:])
+    if argv[:1] == ["retours"]:
+        from observatoire.reports.feedback import retours_main
+
+        return retours_main(argv[1:])
     if argv[:1] == ["run"]:  # without the other commands' imports: a refused run answers within a second
         return _run_command(argv)
     parser = argparse.ArgumentParser(prog="observatoire", description="Observatoire des centres de santé")
@@ -74,6 +89,8 @@ def main(argv: list[str] | None = None) -> int:
     _run_parser(sub)
     sub.add_parser("sample", help="générer la campagne d'exemple (--out DIR [--seed N])")
     sub.add_parser("relance", help="classeurs de relance par région (--year N [--region R] [--out DIR])")
+    sub.add_parser("retours", help="un classeur de retour par centre, ses seules anomalies (--year N [--region R] "
+                                   "[--out DIR])")
     from observatoire import review_cli
 
     review_cli.add_parsers(sub)
@@ -222,6 +239,8 @@ def _demo(out: Path, warehouse_url: str | None, output_dir: str | None) -> int:
              serverless=True)
     print("\nInterrogez l'entrepôt : observatoire sql \"SELECT * FROM v_conformite_region\" "
           "(ou sqlite3 warehouse.db ; voir README, « Interroger l'entrepôt »)")
+    print(f"Rapprochements FINESS à arbitrer : observatoire revue --year {max(manifest.campaigns)} "
+          "(puis observatoire decision ; voir README, « Rapprochement des FINESS et file d'arbitrage »)")
     return 0
 
 

@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from observatoire.errors import CampaignError
+from observatoire.sql_dialects import dialect_of
 from observatoire.warehouse import insert_rows, write_transaction, writer_lock
 from transforms.referential import (
     ATTRIBUTE_COLUMNS, ESTABLISHMENT_COLUMNS, history_from_versions, snapshot_members, snapshot_versions,
@@ -30,7 +31,7 @@ def _read_versions(connection) -> pl.DataFrame:
     decodes it, so no Python object is made per value (twice as fast as fetching rows).
     Dates travel as ISO text (JSON's own form on PostgreSQL, whatever its DateStyle; what is
     stored on SQLite), booleans as 0/1."""
-    aggregate = "json_agg" if connection.dialect.name == "postgresql" else "json_group_array"
+    aggregate = dialect_of(connection).json_array_agg
     columns = [f"CAST({name} AS INTEGER)" if _DTYPES.get(name) == pl.Boolean else name for name in HISTORY_COLUMNS]
     arrays = connection.exec_driver_sql(
         f"SELECT {', '.join(f'CAST({aggregate}({column}) AS TEXT)' for column in columns)} FROM finess_et_history"
@@ -50,7 +51,8 @@ def _read_versions(connection) -> pl.DataFrame:
 
 def _snapshot_dates(connection) -> dict[dt.date, str]:
     rows = connection.execute(sa.text("SELECT extract_date, source_sha256 FROM finess_snapshot")).all()
-    return {(d if isinstance(d, dt.date) else dt.date.fromisoformat(str(d)[:10])): sha for d, sha in rows}
+    read_date = dialect_of(connection).read_date
+    return {read_date(d): sha for d, sha in rows}
 
 
 def known_snapshots(engine: Engine) -> dict[dt.date, str]:
@@ -121,7 +123,8 @@ def snapshot_centres(engine: Engine) -> dict[dt.date, int]:
             # a FINESS+ snapshot also holds closed centres, with their closing date
             "AND (h.datefermeture IS NULL OR h.datefermeture > s.extract_date) GROUP BY s.extract_date"
         )).all()
-    return {(d if isinstance(d, dt.date) else dt.date.fromisoformat(str(d)[:10])): int(n) for d, n in rows}
+    read_date = dialect_of(engine).read_date
+    return {read_date(d): int(n) for d, n in rows}
 
 
 def withdraw_snapshot(engine: Engine, extract_date: dt.date) -> tuple[dict, list[dict]]:
@@ -130,13 +133,13 @@ def withdraw_snapshot(engine: Engine, extract_date: dt.date) -> tuple[dict, list
     establishments; the runs that used it: run_id, campaign_year, regions, started_at,
     outcome). A run used it when it was given that extract or started after it was stored
     (its history held it). Raise CampaignError when there is no such snapshot."""
+    dialect = dialect_of(engine)
     with write_transaction(engine) as connection:
         writer_lock(connection, "referential")
         snapshots = connection.execute(sa.text(
             "SELECT extract_date, source_file, source_sha256, loaded_at, establishments FROM finess_snapshot"
         )).all()
-        by_date = {(d if isinstance(d, dt.date) else dt.date.fromisoformat(str(d)[:10])): row
-                   for d, *row in snapshots}
+        by_date = {dialect.read_date(d): row for d, *row in snapshots}
         if extract_date not in by_date:
             held = ", ".join(f"{d:%d/%m/%Y}" for d in sorted(by_date)) or "aucun"
             raise CampaignError(f"Aucun instantané FINESS du {extract_date:%d/%m/%Y} dans l'entrepôt "
@@ -148,25 +151,18 @@ def withdraw_snapshot(engine: Engine, extract_date: dt.date) -> tuple[dict, list
         if members:
             insert_rows(connection, "finess_et_history", snapshot_versions(members).select(HISTORY_COLUMNS))
         connection.execute(sa.text("DELETE FROM finess_snapshot WHERE extract_date = :d"),
-                           {"d": extract_date.isoformat() if connection.dialect.name == "sqlite" else extract_date})
+                           dialect.parameters({"d": extract_date}))
         runs = connection.execute(sa.text(
             "SELECT run_id, campaign_year, regions, started_at, outcome, finess_extracts FROM pipeline_run "
             "ORDER BY started_at")).all()
-    stored_at = _instant(loaded_at)
-    used = [
-        {"run_id": run_id, "campaign_year": year, "regions": regions, "started_at": _instant(started),
-         "outcome": outcome}
-        for run_id, year, regions, started, outcome, extracts in runs
-        if f'"{extract_date.isoformat()}"' in (extracts or "")
-        or (stored_at is not None and _instant(started) is not None and _instant(started) >= stored_at)
-    ]
+    stored_at = dialect.read_instant(loaded_at)
+    used = []
+    for run_id, year, regions, started, outcome, extracts in runs:
+        started = dialect.read_instant(started)
+        if f'"{extract_date.isoformat()}"' in (extracts or "") or (
+                stored_at is not None and started is not None and started >= stored_at):
+            used.append({"run_id": run_id, "campaign_year": year, "regions": regions, "started_at": started,
+                         "outcome": outcome})
     return {"extract_date": extract_date, "file": file, "sha256": sha256, "loaded_at": stored_at,
             "establishments": establishments}, used
 
-
-def _instant(value) -> dt.datetime | None:
-    """A timestamp as SQLite (ISO text) or PostgreSQL (aware datetime) hands it back, in UTC."""
-    if value is None:
-        return None
-    instant = value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(str(value))
-    return instant.replace(tzinfo=dt.timezone.utc) if instant.tzinfo is None else instant.astimezone(dt.timezone.utc)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import re
 
 # sqlalchemy and the warehouse are imported by `run`: building the command line of
 # `observatoire` must not cost their import (its argument checks answer within a second)
@@ -41,20 +42,13 @@ def run(args: argparse.Namespace) -> int:
     preflight.say_plain_path(args.warehouse)
     engine = warehouse.connect(args.warehouse, existing=True)
     if args.command == "revue":  # reads only: no migration either
-        where = "WHERE campaign_year = :year" if args.year else ""
         try:
             with engine.connect() as connection:
-                rows = connection.execute(sa.text(
-                    "SELECT campaign_year, region_code, source_file, declared_key, candidates "
-                    f"FROM reconciliation_review {where} ORDER BY campaign_year, region_code, source_file"
-                ), {"year": args.year}).all()
+                cases = _review_cases(connection, args.year)
         except sa.exc.OperationalError as exc:  # a warehouse older than the review queue
             raise CampaignError(f"entrepôt illisible ({str(exc.orig).strip().splitlines()[0]}) ; relancer "
                                 "observatoire run pour le mettre à jour.") from exc
-        if not rows:
-            print("Aucun rapprochement à arbitrer.")
-        for year, region, source, key, candidates in rows:
-            print(f"{year}  région {region or '?'}  {source}\n    clé : {key}\n    candidats : {candidates or '—'}")
+        print("\n".join(review_text(*cases)))
         return 0
     warehouse.migrate(engine)
     decision = decide(engine, args.declare, None if args.aucun else args.finess.strip().upper(),
@@ -66,3 +60,56 @@ def run(args: argparse.Namespace) -> int:
     print(f"Décision enregistrée pour {decision.key} : {'aucun centre' if args.aucun else args.finess}. "
           "Elle s'applique aux prochaines exécutions, toutes années.")
     return 0
+
+
+_REVIEW_SQL = """
+SELECT r.campaign_year, r.region_code, r.source_file, s.source_row, r.declared_finess_et, r.raison_sociale,
+       r.commune_insee, r.declared_key, r.candidates
+FROM reconciliation_review r LEFT JOIN submission s ON s.submission_id = r.submission_id
+{where} ORDER BY r.campaign_year, r.region_code, r.source_file, s.source_row
+"""
+_FINESS = re.compile(r"\b[0-9][0-9AB][0-9]{7}\b")
+
+
+def _review_cases(connection, year: int | None) -> tuple[list[tuple], dict[str, tuple]]:
+    """The review queue (of `year`, else every year) and, for each candidate ET, its latest
+    name and town in the referential."""
+    import sqlalchemy as sa
+
+    rows = [tuple(r) for r in connection.execute(
+        sa.text(_REVIEW_SQL.format(where="WHERE r.campaign_year = :year" if year else "")), {"year": year})]
+    wanted = sorted({et for row in rows for et in _candidate_ets(row[8])})
+    names: dict[str, tuple] = {}
+    if wanted:
+        found = connection.execute(sa.text(
+            "SELECT finess_et, coalesce(raison_sociale_longue, raison_sociale), commune_libelle FROM finess_et_history "
+            "WHERE finess_et IN :ets ORDER BY valid_from").bindparams(sa.bindparam("ets", expanding=True)),
+            {"ets": wanted})
+        names = {et: (name, town) for et, name, town in found}  # the latest period last: it stays
+    return rows, names
+
+
+def _candidate_ets(candidates: str | None) -> list[str]:
+    """The ETs of a candidates text: `ET (score), …`, or `EJ <n> : ET, ET` (the EJ is no candidate)."""
+    return _FINESS.findall(re.sub(r"^EJ \S+ :", "", candidates or ""))
+
+
+def review_text(rows: list[tuple], names: dict[str, tuple]) -> list[str]:
+    """What `revue` prints: each case with where it was read, what was declared, the key a
+    decision is recorded under, and each candidate's name, then how to decide."""
+    if not rows:
+        return ["Aucun rapprochement à arbitrer."]
+    lines = []
+    for year, region, source, row, finess, name, commune, key, candidates in rows:
+        where = f"{source}, ligne {row}" if row is not None else source
+        declared = [f"FINESS « {finess} »" if finess else "sans FINESS"]
+        declared += [f"« {name} »"] if name else []
+        declared += [f"commune {commune}"] if commune else []
+        lines += [f"{year}  région {region or '?'}  {where}", f"    déclaré : {', '.join(declared)}",
+                  f"    clé : {key}", f"    candidats : {candidates or '—'}"]
+        for et in _candidate_ets(candidates):
+            label, town = names.get(et, (None, None))
+            lines.append(f"      {et}  {label or '(inconnu du référentiel)'}{f' ({town})' if town else ''}")
+    lines += ["", f"{len(rows)} cas à arbitrer. Pour trancher : observatoire decision --declare \"<clé>\" "
+                  "--finess <ET retenu> (ou --aucun), puis relancer observatoire run pour l'année."]
+    return lines

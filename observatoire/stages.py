@@ -5,14 +5,13 @@ flow (flows/campaign.py) only wires them: referential -> read -> validate -> rec
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import polars as pl
 
 from observatoire.errors import CampaignError, RunRefused
-from observatoire.vocabulary import STATUS_LABELS, campaign_title
+from observatoire.vocabulary import STATUS_LABELS
 from observatoire.readers.finess_extract import FinessExtract, peek_finess_extract, read_finess_extract
 from observatoire.readers.finess_plus import (
     FinessPlusFile, FinessPlusHeader, is_finess_plus, peek_finess_plus, read_finess_plus,
@@ -25,6 +24,8 @@ from observatoire.readers.submission_files import (
 )
 from schemas.registry import personnel_labels, template_for_year
 from transforms import changes as change_rules, compliance, guards, referential, submissions as subs, validation
+from transforms import warehouse_rows
+from transforms.campaign_calendar import campaign_title
 from transforms.geography import commune_departement
 from transforms.reconcile import reconcile_finess
 from transforms.values import parse_datetime
@@ -116,7 +117,7 @@ def _peek_referential(path: Path):
 
 def _read_referential(path: Path, header=None) -> FinessExtract | FinessPlusFile:
     if isinstance(header, FinessPlusHeader) or (header is None and is_finess_plus(path)):
-        return read_finess_plus(path)
+        return read_finess_plus(path, header)
     return read_finess_extract(path, header)
 
 
@@ -277,7 +278,7 @@ def statuses(
             "submission_key", "source_file", "source_row", "finess_et", "finess_ej", "reconciliation_method",
             "is_valid", "date_transmission", pl.col("antennes_list").alias("antennes"), "region_code",
             pl.col("raison_sociale").alias("declared_name"),
-            pl.col("commune_insee").str.slice(0, 2).alias("declared_departement"),
+            pl.col("declared_cog").alias("declared_departement"),
             "version_rank", "is_first_valid", "is_current",
         ),
         ref.history, calendar, year, regions,
@@ -302,10 +303,6 @@ def changes(submissions: pl.DataFrame, ref: Referential, previous: pl.DataFrame 
     found = change_rules.centre_changes(current, previous, ref.history, year, set(template_for_year(year).labels),
                                         before)
     return found.join(current.select("finess_et", "submission_key"), on="finess_et", how="left")
-
-
-def stable_id(*parts) -> str:
-    return hashlib.sha256("|".join("" if p is None else str(p) for p in parts).encode()).hexdigest()[:20]
 
 
 # ------------------------------------------------------------------ guards
@@ -340,12 +337,6 @@ def run_notes(submissions: pl.DataFrame, calendar: pl.DataFrame, ref: Referentia
 
 
 # ------------------------------------------------------------------ load
-def unreadable_file_issues(outcomes: pl.DataFrame) -> pl.DataFrame:
-    """One blocking issue (ISSUE_SCHEMA) per file that could not be read, from `outcomes_frame`."""
-    return subs.issue_frame(outcomes.filter(~pl.col("readable")), "error",
-                            pl.format("fichier illisible : {}", pl.col("reason")))
-
-
 def outcomes_frame(outcomes, rows_set_aside: pl.DataFrame | None = None,
                    template_version: str | None = None) -> pl.DataFrame:
     """One row per received file from `FileOutcome` records, completed with the rows set
@@ -369,137 +360,29 @@ def outcomes_frame(outcomes, rows_set_aside: pl.DataFrame | None = None,
     )
 
 
-SUBMISSION_COLUMNS = [
-    "submission_id", "campaign_year", "region_code", "source_file", "source_row", "source_sha256", "container",
-    "template_version", "declared_finess_et", "finess_et", "reconciliation_method", "reconciliation_score",
-    "reconciliation_candidates", "date_transmission", "transmission_source", "is_valid", "is_current",
-    "version_rank", "n_errors", "n_warnings",
-]
-
-
 def build_load(
     year: int, regions: list[str], received: ReceivedFiles, validated: ValidatedSubmissions,
     status_rows: pl.DataFrame, submissions: pl.DataFrame, run_id: str, loaded_at: dt.datetime,
     scoped: bool = False,
     changes: pl.DataFrame | None = None,
 ):
-    """Shape the frames into the warehouse tables (interfaces.md) for `load_campaign`: the
-    submissions of the run (`in_scope`, see `statuses`), their issues and files, and the
-    unreadable files (of no region: a file that could not be read tells no region)."""
+    """What `load_campaign` writes: the run's frames shaped into the warehouse tables by
+    `transforms.warehouse_rows` (the submissions `in_scope`, see `statuses`, their issues
+    and files, and the unreadable files)."""
     from observatoire.warehouse import CampaignLoad
 
-    outcomes = outcomes_frame(received.outcomes, validated.rows_set_aside, validated.template_version).rename(
-        {"sha256": "source_sha256"})
-    ids = pl.struct("source_file", "source_row").map_elements(
-        lambda key: stable_id(year, key["source_file"], key["source_row"]), return_dtype=pl.String
-    )
-    loaded = pl.lit(loaded_at)
-    # the region of a file: that of its submissions when they all have the same one (those
-    # of other regions included, so that every run gives the file the same region)
-    file_regions = submissions.group_by("source_file").agg(
-        pl.col("attributed_region").unique().alias("regions"), pl.col("in_scope").any().alias("in_scope"))
-    submissions = submissions.filter(pl.col("in_scope"))
-    subs_rows = (
-        submissions.join(outcomes.select("source_file", "source_sha256", "container"), on="source_file", how="left")
-        .with_columns(
-            ids.alias("submission_id"), pl.lit(year).alias("campaign_year"),
-            pl.lit(validated.template_version).alias("template_version"),
-            pl.col("candidates").alias("reconciliation_candidates"),
-            pl.col("version_rank").cast(pl.Int64),
-        )
-    )
-    field_columns = [c for c in validated.typed.columns if c in _TABLE_FIELDS]
-    submission_table = subs_rows.select(*SUBMISSION_COLUMNS, *field_columns).with_columns(
-        pl.lit(run_id).alias("run_id"), loaded.alias("loaded_at")
-    )
-    key_to_id = subs_rows.select("submission_key", "submission_id", "region_code")
-    outcomes = outcomes.join(file_regions, on="source_file", how="left").filter(
-        ~pl.col("readable") | pl.col("in_scope").fill_null(not scoped))  # the files this run loads
-    unreadable = unreadable_file_issues(outcomes)
-    of_run = pl.col("submission_key").is_in(key_to_id["submission_key"].implode()) | (
-        pl.col("submission_key").is_null() & pl.col("source_file").is_in(outcomes["source_file"].implode()))
-    issues = (
-        pl.concat([validated.issues.filter(of_run), unreadable])
-        .join(key_to_id, on="submission_key", how="left")
-        .with_columns(
-            pl.struct("source_file", "submission_key", "sheet", "location", "field", "message")
-            .map_elements(lambda r: stable_id(year, *r.values()), return_dtype=pl.String).alias("issue_id"),
-            pl.lit(year).alias("campaign_year"), pl.lit(run_id).alias("run_id"),
-        )
-        .unique("issue_id", keep="first", maintain_order=True)
-        .select("issue_id", "campaign_year", "region_code", "submission_id", "source_file", "sheet", "location",
-                "field", "label", "value", "severity", "message", "run_id")
-    )
-    outcome_table = (
-        outcomes.with_columns(
-            pl.when(pl.col("regions").list.len() == 1).then(pl.col("regions").list.first())
-            .alias("region_code"),
-            pl.col("rows_set_aside").fill_null(0).cast(pl.Int64),
-            pl.lit(year).alias("campaign_year"), pl.lit(run_id).alias("run_id"),
-        )
-        .select("campaign_year", "source_file", "region_code", "source_sha256", "size_bytes", "readable",
-                "container", "format", "encoding", "separator", "sheets", "template_version", "submissions",
-                "rows_in", "rows_set_aside", "notes", "reason", "run_id")
-    )
-    status_table = (
-        status_rows.join(key_to_id.select("submission_key", "submission_id"), on="submission_key", how="left")
-        .with_columns(
-            pl.when(pl.col("status") == "unexpected")
-            .then(pl.format("{}:unexpected:{}", pl.lit(year), pl.col("submission_id")))
-            .otherwise(pl.format("{}:{}", pl.lit(year), pl.col("finess_et"))).alias("status_id"),
-            pl.lit(year).alias("campaign_year"), pl.col("submissions_received").cast(pl.Int64),
-            pl.lit(run_id).alias("run_id"), loaded.alias("loaded_at"),
-        )
-        .select("status_id", "campaign_year", "region_code", "departement", "finess_et", "finess_ej",
-                "raison_sociale", "status", "status_reason", "unexpected_reason", "deadline", "first_valid_at",
-                "days_late", "submissions_received", "reconciliation_method", "submission_id", "source_file",
-                "source_row", "telephone", "run_id", "loaded_at")
-        .sort("status_id")
-    )
-    personnel = personnel_rows(validated.personnel, key_to_id, year, run_id)
-    reviews = subs_rows.filter(pl.col("reconciliation_method") == "review").select(
-        "campaign_year", "submission_id", "region_code", "declared_key", "declared_finess_et", "raison_sociale",
-        "commune_insee", pl.col("candidates"), "source_file", pl.lit(run_id).alias("run_id"),
+    rows = warehouse_rows.campaign_rows(
+        year, run_id, loaded_at,
+        files=outcomes_frame(received.outcomes, validated.rows_set_aside, validated.template_version),
+        submissions=submissions, issues=validated.issues, statuses=status_rows, personnel=validated.personnel,
+        changes=changes, template_version=validated.template_version,
+        field_columns=warehouse_rows.stored_fields(validated.typed.columns), labels=personnel_labels(),
+        scoped=scoped,
     )
     return CampaignLoad(
-        year=year, regions=regions, source_files=outcome_table["source_file"].to_list(),
-        statuses=status_table, submissions=submission_table.sort("submission_id"), issues=issues,
-        outcomes=outcome_table, run={}, reviews=reviews, personnel=personnel, whole_campaign=not scoped,
-        changes=None if changes is None else change_table(year, changes, key_to_id, run_id),
-    )
-
-
-def personnel_rows(personnel: pl.DataFrame, key_to_id: pl.DataFrame, year: int, run_id: str) -> pl.DataFrame:
-    """`submission_personnel` rows: one per submission and profession, with the groups of
-    the registry each profession belongs to (so that the views count them by group)."""
-    labels = personnel_labels()
-    return (
-        personnel.join(key_to_id, on="submission_key", how="inner")
-        .with_columns(
-            pl.lit(year).alias("campaign_year"),
-            pl.col("profession").is_in(labels.in_group("sante")).alias("is_health_profession"),
-            pl.col("profession").is_in(labels.in_group("medecin")).alias("is_medecin"),
-            pl.lit(run_id).alias("run_id"),
-        )
-        .select("submission_id", "campaign_year", "region_code", "profession", "effectif", "etp",
-                "is_health_profession", "is_medecin", "run_id")
-        .sort("submission_id", "profession")
-    )
-
-
-def change_table(year: int, changes: pl.DataFrame, key_to_id: pl.DataFrame, run_id: str) -> pl.DataFrame:
-    """`centre_change` rows from `changes`' frame (with `submission_key`)."""
-    keyed = ("finess_et", "kind", "source", "field", "previous_value", "new_value")
-    return (
-        changes.join(key_to_id.select("submission_key", "submission_id"), on="submission_key", how="left")
-        .with_columns(
-            pl.struct(*keyed).map_elements(lambda r: stable_id(year, *r.values()), return_dtype=pl.String)
-            .alias("change_id"),
-            pl.lit(year, pl.Int64).alias("campaign_year"), pl.lit(run_id).alias("run_id"),
-        )
-        .unique("change_id", keep="first", maintain_order=True)
-        .select("change_id", "campaign_year", "region_code", "finess_et", "kind", "source", "field",
-                "previous_value", "new_value", "message", "submission_id", "run_id")
+        year=year, regions=regions, source_files=rows.files["source_file"].to_list(), statuses=rows.statuses,
+        submissions=rows.submissions, issues=rows.issues, outcomes=rows.files, run={}, reviews=rows.reviews,
+        personnel=rows.personnel, whole_campaign=not scoped, changes=rows.changes,
     )
 
 
@@ -521,15 +404,6 @@ def scoped_view(received: ReceivedFiles, validated: ValidatedSubmissions, submis
     outcomes = [o for o in received.outcomes if not o.readable or o.source_file in files]
     return ReceivedFiles(outcomes, received.cells.head(0), received.personnel.head(0), received.manifest,
                          received.manifest_problems, received.reader_issues.head(0)), view
-
-
-def _table_fields() -> set[str]:
-    from schemas.fields import FIELDS
-
-    return set(FIELDS) - {"finess_et", "date_transmission"}
-
-
-_TABLE_FIELDS = _table_fields()
 
 
 def status_counts(status_table: pl.DataFrame) -> dict[str, int]:
@@ -574,6 +448,11 @@ def summary_text(year: int, status_table: pl.DataFrame, received: ReceivedFiles,
         lines.append("  ".join(str(v).rjust(w) for v, w in zip(row, widths)))
     totals = [sum(pivot[c]) for c in compliance.STATUSES]
     lines.append("  ".join(str(v).rjust(w) for v, w in zip(["total", *totals], widths)))
+    in_review = status_table.filter(pl.col("unexpected_reason") == "review").height \
+        if "unexpected_reason" in status_table.columns else 0
+    if in_review:
+        lines += ["", f"Rapprochements à arbitrer : {in_review} envoi(s) en revue, comptés inattendus jusqu'à "
+                      f"la décision (observatoire revue --year {year}, puis observatoire decision)"]
     if changes is not None:
         lines += ["", changes_line(changes)]
         for row in changes.head(CHANGES_SHOWN).iter_rows(named=True):

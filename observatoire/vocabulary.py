@@ -1,6 +1,7 @@
 """The words users read for the pipeline's codes: statuses, severities, how urgent a chase
-is, their colours, and how a campaign is named. One home, so that the command, the Prefect
-artifacts and the workbooks say the same thing (campaign-rules.md: statuses)."""
+is, and their colours. One home, so that the command, the Prefect artifacts, the workbooks
+and the warehouse's views say the same thing (campaign-rules.md: statuses). A campaign's
+name is the campaign calendar's (transforms/campaign_calendar.py)."""
 from __future__ import annotations
 
 # campaign-rules.md, "Statuses": the warehouse codes and their French labels, in the order
@@ -24,7 +25,12 @@ STATUS_COLOURS = {"missing": "F8CBAD", "invalid": "FFE699", "late": "DDEBF7", "o
 SEVERITY_LABELS = {"error": "bloquant", "warning": "avertissement"}
 
 
-def campaign_title(year: int) -> str:
-    """How a campaign is named everywhere: by its exercise year N, with when it is due
-    (the reports of N are due before 1 March N+1)."""
-    return f"Campagne {year} (exercice {year}, rapports dus avant le 1er mars {year + 1})"
+def vocabulary_tables() -> dict[str, list[dict]]:
+    """The warehouse's status_vocabulary and severity_vocabulary rows (sql/migrations/060),
+    so that the views and analysts' queries read the same words."""
+    statuses = [{"status": code, "label": label, "list_order": order, "chase_order": CHASE_ORDER.get(code),
+                 "chase_reason": CHASE_REASONS.get(code), "colour": STATUS_COLOURS[code]}
+                for order, (code, label) in enumerate(STATUS_LABELS.items())]
+    severities = [{"severity": code, "label": label} for code, label in SEVERITY_LABELS.items()]
+    return {"status_vocabulary": statuses, "severity_vocabulary": severities}
+

@@ -1,22 +1,17 @@
 """Where the warehouse is written: schema migrations, analyst views, roles, and one
 transaction per campaign.
 
-Storage is chosen by the URL only (SQLite file by default, PostgreSQL in production);
-the same SQL files and the same code serve both. A load replaces the campaign's rows for
-the regions it covers inside one transaction, serialised against concurrent loads of
-the same campaign (PostgreSQL advisory lock; on SQLite the load's transaction starts with
-`BEGIN IMMEDIATE`, i.e. it takes the database write lock before reading anything). Rows go
-in bulk: COPY on PostgreSQL, batched executemany on SQLite.
+Storage is chosen by the URL only (SQLite file by default, PostgreSQL in production):
+`connect` picks the engine's object of `sql_dialects`, and what the engines do their own
+way (bulk insert, delete by keys, writer locks, view marks) is asked of it; the same SQL
+files and the same code serve both. A load replaces the campaign's rows for the regions it
+covers inside one transaction, serialised against concurrent loads of the same campaign.
 """
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import io
-import json
-import os
 import re
-import sqlite3
 import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -28,17 +23,12 @@ from sqlalchemy.engine import Connection, Engine
 
 from observatoire import preflight
 from observatoire.errors import CampaignError
+from observatoire.sql_dialects import WRITE_OPTION, dialect_of, for_url
 
 DEFAULT_URL_ENV = "OBSERVATOIRE_WAREHOUSE_URL"
 SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
 TABLES_BY_SCOPE = ("centre_year_status", "submission", "submission_personnel", "submission_issue",
                    "reconciliation_review", "centre_change")
-SQLITE_BUSY_TIMEOUT_S = 120
-DB_TIMEOUT_ENV = "OBSERVATOIRE_DB_TIMEOUT"
-DB_TIMEOUT_S = 10
-INSERT_BATCH = 5000
-# Execution option asking the SQLite "begin" hook for BEGIN IMMEDIATE (write transactions).
-_WRITE = "observatoire_write"
 
 
 def warehouse_url(url: str | None) -> str:
@@ -103,40 +93,17 @@ def _full_url(url: str) -> str:
     return url
 
 
-def connect_timeout() -> int:
-    """Seconds PostgreSQL gets to answer a new connection: OBSERVATOIRE_DB_TIMEOUT, else
-    10 (a host that accepts and never answers hung runs for ever)."""
-    text = os.environ.get(DB_TIMEOUT_ENV, "").strip()
-    if not text:
-        return DB_TIMEOUT_S
-    try:
-        seconds = int(float(text))
-    except ValueError:
-        raise CampaignError(f"{DB_TIMEOUT_ENV}={text} : un nombre de secondes est attendu (défaut {DB_TIMEOUT_S}).") \
-            from None
-    return max(seconds, 1)
-
-
 def connect(url: str | None, *, existing: bool = False) -> Engine:
     """An engine on the warehouse, its connection tried once. `existing`: for the commands
     that only read (sql, revue, relance), a warehouse that is not there is one line, never
     a new empty SQLite file or a schema-less database taken for a warehouse."""
     resolved = _full_url(warehouse_url(url))
     parsed = sa.engine.make_url(resolved)
-    connect_args: dict = {}
-    if parsed.get_backend_name() == "sqlite":
-        connect_args["timeout"] = SQLITE_BUSY_TIMEOUT_S
-        database = parsed.database or ""
-        if existing and (database in ("", ":memory:") or not Path(database).is_file()):
-            raise CampaignError(f"Entrepôt introuvable : {database or redact(resolved)} (fichier SQLite absent ; "
-                                "vérifier --warehouse, ou le créer avec observatoire run).")
-    elif parsed.get_backend_name() == "postgresql" and "connect_timeout" not in parsed.query:
-        # libpq's own parameter (psycopg and psycopg2); `?connect_timeout=N` in the URL wins
-        connect_args["connect_timeout"] = connect_timeout()
+    dialect = for_url(parsed)
+    connect_args = dialect.connect_args(parsed, redact(resolved), existing)
     try:
         engine = sa.create_engine(resolved, connect_args=connect_args)
-        if engine.dialect.name == "sqlite":
-            _take_over_sqlite_transactions(engine)
+        dialect.prepare(engine)
         with engine.connect() as connection:
             connection.execute(sa.text("SELECT 1"))
             if existing and not sa.inspect(connection).has_table("schema_migration"):
@@ -155,8 +122,7 @@ def connect(url: str | None, *, existing: bool = False) -> Engine:
         raise CampaignError(
             f"Entrepôt injoignable : {redact(resolved)} ({type(exc).__name__}: {first})"
         ) from exc
-    if engine.dialect.name == "sqlite":
-        _require_sqlite_json(engine, resolved)
+    dialect.check(engine, redact(resolved))
     return engine
 
 
@@ -199,45 +165,9 @@ def _password_of(url: str) -> str | None:
     return parsed.password or parsed.query.get("password") or None
 
 
-# A SQLite built without its JSON functions (an option before 3.38, SQLITE_OMIT_JSON since)
-# answers "no such function" here.
-_SQLITE_JSON_PROBE = "SELECT count(*) FROM json_each('[1]')"
-
-
-def _require_sqlite_json(engine: Engine, url: str) -> None:
-    """The deletes of a load and the FINESS versions read back use SQLite's JSON functions:
-    say so before a run reads its files, rather than fail at the load."""
-    try:
-        with engine.connect() as connection:
-            connection.exec_driver_sql(_SQLITE_JSON_PROBE)
-    except sa.exc.DBAPIError as exc:
-        engine.dispose()
-        raise CampaignError(
-            f"Entrepôt {redact(url)} : le SQLite de ce Python ({sqlite3.sqlite_version}) n'a pas les "
-            "fonctions JSON dont l'entrepôt a besoin (incluses dans SQLite depuis la version 3.38). "
-            "Utiliser un Python dont le SQLite les fournit, ou un entrepôt PostgreSQL."
-        ) from exc
-
-
-def _take_over_sqlite_transactions(engine: Engine) -> None:
-    """pysqlite opens transactions lazily, at the first write; a load must instead hold
-    the write lock from its first statement so that two loads queue up (busy timeout)
-    rather than interleave or fail. SQLAlchemy's documented recipe: turn pysqlite's own
-    BEGIN off and emit ours, IMMEDIATE for the write transactions of this module."""
-
-    @sa.event.listens_for(engine, "connect")
-    def _no_driver_begin(dbapi_connection, _record):
-        dbapi_connection.isolation_level = None
-
-    @sa.event.listens_for(engine, "begin")
-    def _begin(connection):
-        immediate = connection.get_execution_options().get(_WRITE, False)
-        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
-
-
 def write_transaction(engine: Engine):
-    """`engine.begin()` for a writer: same on PostgreSQL, BEGIN IMMEDIATE on SQLite."""
-    return engine.execution_options(**{_WRITE: True}).begin()
+    """`engine.begin()` for a writer (on SQLite, BEGIN IMMEDIATE: see sql_dialects)."""
+    return engine.execution_options(**{WRITE_OPTION: True}).begin()
 
 
 # ------------------------------------------------------------------ schema
@@ -268,28 +198,6 @@ SCHEMA_MIGRATION_DDL = (  # also in sql/roles/postgresql_roles.sql
 )
 
 
-def _schema_owner(connection: Connection) -> str | None:
-    """The role to migrate as, when it is not the current user. On PostgreSQL with the
-    roles of `apply_roles`, the schema belongs to a NOLOGIN owner role (the owner of
-    `schema_migration`): a loader login, a member of it, migrates as it for the
-    transaction, so that every table and view keeps that one owner (and its default
-    privileges: the analyst can read what the loader re-creates)."""
-    if connection.dialect.name != "postgresql":
-        return None
-    owner, me = connection.execute(sa.text(
-        "SELECT (SELECT tableowner FROM pg_tables WHERE schemaname = current_schema() "
-        "AND tablename = 'schema_migration'), current_user")).one()
-    if owner is None or owner == me:
-        return None
-    if not connection.execute(sa.text("SELECT pg_has_role(:owner, 'MEMBER')"), {"owner": owner}).scalar():
-        raise CampaignError(
-            f"L'utilisateur PostgreSQL « {me} » ne peut pas mettre à jour le schéma de l'entrepôt : il n'est pas "
-            f"membre du rôle propriétaire « {owner} » (charger avec un membre du rôle observatoire_chargeur ; "
-            "voir deploy/README.md, « Rôles PostgreSQL »)."
-        )
-    return owner
-
-
 def migrate(engine: Engine, until: str | None = None) -> list[str]:
     """Apply the `sql/migrations/*.sql` files not applied yet, in order, and re-create the
     analyst views of `sql/views/*.sql`; returns the migrations applied now. An applied
@@ -298,7 +206,8 @@ def migrate(engine: Engine, until: str | None = None) -> list[str]:
     of an earlier version."""
     applied_now = []
     with write_transaction(engine) as connection:
-        owner = _schema_owner(connection)  # before the lock, which only loaders may take
+        dialect = dialect_of(connection)
+        owner = dialect.schema_owner(connection)  # before the lock, which only loaders may take
         writer_lock(connection, "migrations")
         if owner is not None:
             connection.exec_driver_sql('SET LOCAL ROLE "' + owner.replace('"', '""') + '"')
@@ -310,7 +219,8 @@ def migrate(engine: Engine, until: str | None = None) -> list[str]:
         view_files = sorted((SQL_DIR / "views").glob("*.sql"))
         pending = [path for path in sorted((SQL_DIR / "migrations").glob("*.sql"))
                    if path.name not in done and (until is None or path.name <= until)]
-        rebuild_views = bool(pending) or until is not None or not _views_up_to_date(connection, view_files)
+        rebuild_views = bool(pending) or until is not None or not dialect.views_up_to_date(
+            connection, {path.stem: _view_mark(path) for path in view_files})
         if rebuild_views:
             for path in reversed(view_files):
                 connection.execute(sa.text(f"DROP VIEW IF EXISTS {path.stem}"))
@@ -334,31 +244,37 @@ def migrate(engine: Engine, until: str | None = None) -> list[str]:
             applied_now.append(path.name)
         if until is not None:  # an earlier version's views would need its columns
             return applied_now
+        _write_vocabulary(connection)
         if rebuild_views:
             for path in view_files:
                 for statement in _statements(path.read_text("utf-8")):
                     connection.execute(sa.text(statement))
-                if connection.dialect.name == "postgresql":  # hex digits only: safe as a literal
-                    connection.execute(sa.text(f"COMMENT ON VIEW {path.stem} IS "
-                                               f"'{_VIEW_MARK}{_checksum(path.read_text('utf-8'))}'"))
+                dialect.mark_view(connection, path.stem, _view_mark(path))
     return applied_now
+
+
+def _write_vocabulary(connection: Connection) -> None:
+    """The vocabulary tables hold observatoire/vocabulary.py's words: rewritten when they
+    differ (a new label, a new version), left alone otherwise."""
+    from observatoire.vocabulary import vocabulary_tables
+
+    for table, rows in vocabulary_tables().items():
+        columns = list(rows[0])
+        stored = connection.execute(sa.text(f"SELECT {', '.join(columns)} FROM {table}")).all()
+        if sorted(map(tuple, stored), key=repr) == sorted((tuple(r.values()) for r in rows), key=repr):
+            continue
+        connection.execute(sa.text(f"DELETE FROM {table}"))
+        connection.execute(sa.text(f"INSERT INTO {table} ({', '.join(columns)}) "
+                                   f"VALUES ({', '.join(':' + c for c in columns)})"), rows)
 
 
 _VIEW_MARK = "observatoire sql/views sha256:"
 
 
-def _views_up_to_date(connection: Connection, view_files: list[Path]) -> bool:
-    """On PostgreSQL, whether every view already has the definition of its file (its
-    checksum in the view's comment). DROP VIEW waits for every session reading the view,
-    and an analyst's transaction left open in a BI tool would hold a run there for good
-    (and queue every reader behind it): a run re-creates the views only when they change.
-    SQLite has no comments and no such lock: its views are re-created on every run."""
-    if connection.dialect.name != "postgresql":
-        return False
-    comments = dict(connection.execute(sa.text(
-        "SELECT c.relname, obj_description(c.oid, 'pg_class') FROM pg_class c "
-        "WHERE c.relkind = 'v' AND c.relnamespace = current_schema()::regnamespace")).all())
-    return all(comments.get(path.stem) == _VIEW_MARK + _checksum(path.read_text("utf-8")) for path in view_files)
+def _view_mark(path: Path) -> str:
+    """What a view remembers of the file it was created from, where the engine can (a
+    PostgreSQL comment): a run re-creates the views only when a file changed."""
+    return _VIEW_MARK + _checksum(path.read_text("utf-8"))
 
 
 def view_names() -> list[str]:
@@ -377,7 +293,7 @@ def apply_roles(engine: Engine, **names: str) -> None:
     and view to the owner role. Not run by `migrate`: roles are cluster-wide and need an
     administrator; run it once per database. `owner=`, `loader=`, `analyst=` replace the
     default names (ROLE_NAMES)."""
-    if engine.dialect.name != "postgresql":
+    if not dialect_of(engine).has_roles:
         raise CampaignError("Les rôles ne concernent que PostgreSQL (SQLite n'a pas de droits d'accès).")
     unknown = set(names) - set(ROLE_NAMES)
     if unknown:
@@ -394,21 +310,14 @@ def apply_roles(engine: Engine, **names: str) -> None:
 
 
 def writer_lock(connection: Connection, scope: str) -> None:
-    """Serialise writers of the same scope until the transaction ends."""
-    if connection.dialect.name == "postgresql":
-        key = int.from_bytes(hashlib.sha256(f"observatoire:{scope}".encode()).digest()[:8], "big", signed=True)
-        try:
-            connection.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
-        except sa.exc.ProgrammingError as exc:  # the roles keep these locks to loaders
-            if "permission denied" not in str(exc.orig):
-                raise
-            raise CampaignError(
-                "Écriture refusée : l'utilisateur PostgreSQL de cette URL n'est pas un chargeur de l'entrepôt "
-                "(rôle observatoire_chargeur ; voir deploy/README.md, « Rôles PostgreSQL »)."
-            ) from exc
-    # SQLite: a write transaction of this module starts with BEGIN IMMEDIATE, which takes
-    # the database write lock (one writer at a time, whatever the scope); the busy timeout
-    # of `connect` makes a second writer wait for it.
+    """Serialise writers of the same scope until the transaction ends (PostgreSQL: an
+    advisory lock per scope; SQLite: the database write lock BEGIN IMMEDIATE took)."""
+    dialect_of(connection).writer_lock(connection, scope)
+
+
+def insert_rows(connection: Connection, table: str, frame: pl.DataFrame) -> None:
+    """Bulk insert inside the caller's transaction, the engine's fastest way (sql_dialects)."""
+    dialect_of(connection).insert_rows(connection, table, frame)
 
 
 # ------------------------------------------------------------------ load
@@ -430,73 +339,6 @@ class CampaignLoad:
     whole_campaign: bool = True
 
 
-def _sqlite_values(frame: pl.DataFrame) -> pl.DataFrame:
-    """SQLite stores instants and dates as ISO-8601 text, instants with their offset."""
-    return frame.with_columns(
-        pl.col(pl.Datetime).dt.to_string("%Y-%m-%dT%H:%M:%S%:z"),
-        pl.col(pl.Date).dt.to_string("%Y-%m-%d"),
-    )
-
-
-def _records(frame: pl.DataFrame, dialect: str) -> list[dict]:
-    return (_sqlite_values(frame) if dialect == "sqlite" else frame).to_dicts()
-
-
-_FLAT_DTYPES = (pl.String, pl.Boolean, pl.Date)
-
-
-def _csv_bytes(frame: pl.DataFrame) -> bytes:
-    """`frame.write_csv(include_header=False).encode("utf-8")` without the text in between."""
-    buffer = io.BytesIO()
-    frame.write_csv(buffer, include_header=False)
-    return buffer.getvalue()
-
-
-def insert_rows(connection: Connection, table: str, frame: pl.DataFrame) -> None:
-    """Bulk insert: COPY on PostgreSQL (through psycopg, inside the caller's transaction),
-    executemany by batches elsewhere."""
-    if frame.is_empty():
-        return
-    columns = frame.columns
-    if connection.dialect.name == "postgresql" and connection.dialect.driver == "psycopg":
-        import psycopg
-
-        # flat frames go as one CSV text written by Polars (a quoted "" is an empty string,
-        # an unquoted empty field is NULL: the same rule as COPY's csv format); nested
-        # columns row by row
-        flat = all(dtype.is_numeric() or dtype in _FLAT_DTYPES or isinstance(dtype, pl.Datetime)
-                   for dtype in frame.dtypes)
-        statement = f"COPY {table} ({', '.join(columns)}) FROM STDIN" + (" (FORMAT csv)" if flat else "")
-        try:
-            with connection.connection.driver_connection.cursor() as cursor:
-                with cursor.copy(statement) as copy:
-                    if flat:  # as bytes when they are what psycopg would encode the text to
-                        copy.write(_csv_bytes(frame) if cursor.connection.info.encoding == "utf-8"
-                                   else frame.write_csv(include_header=False))
-                    else:
-                        for row in frame.iter_rows():
-                            copy.write_row(row)
-        except psycopg.Error as exc:  # same exception classes as the SQLAlchemy path (IntegrityError…)
-            raise sa.exc.DBAPIError.instance(statement, None, exc, psycopg.Error) from exc
-        return
-    if connection.dialect.name == "sqlite" and connection.dialect.driver == "pysqlite":
-        # the driver's own executemany on tuples, in the caller's transaction: SQLAlchemy's
-        # per-row parameter processing cost 3x the insert itself for the FINESS history
-        frame = _sqlite_values(frame)
-        statement = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
-        try:
-            connection.connection.driver_connection.executemany(statement, frame.iter_rows())
-        except sqlite3.Error as exc:  # same exception classes as the SQLAlchemy path (IntegrityError…)
-            raise sa.exc.DBAPIError.instance(statement, None, exc, sqlite3.Error) from exc
-        return
-    statement = sa.text(
-        f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join(':' + c for c in columns)})"
-    )
-    records = _records(frame, connection.dialect.name)
-    for start in range(0, len(records), INSERT_BATCH):
-        connection.execute(statement, records[start:start + INSERT_BATCH])
-
-
 def record_run_start(engine: Engine, run: dict) -> None:
     with write_transaction(engine) as connection:
         insert_rows(connection, "pipeline_run", pl.DataFrame([run]))
@@ -506,7 +348,7 @@ def record_run_end(engine: Engine, run_id: str, values: dict) -> None:
     assignments = ", ".join(f"{name} = :{name}" for name in values)
     with write_transaction(engine) as connection:
         connection.execute(sa.text(f"UPDATE pipeline_run SET {assignments} WHERE run_id = :run_id"),
-                           _records(pl.DataFrame([{**values, "run_id": run_id}]), connection.dialect.name)[0])
+                           dialect_of(connection).parameters({**values, "run_id": run_id}))
 
 
 def close_dead_runs(engine: Engine, year: int, noticed_by: str) -> int:
@@ -521,7 +363,7 @@ def close_dead_runs(engine: Engine, year: int, noticed_by: str) -> int:
         result = connection.execute(sa.text(
             "UPDATE pipeline_run SET outcome = 'interrupted', finished_at = :finished_at, message = :message "
             "WHERE campaign_year = :y AND outcome = 'running'"),
-            _records(pl.DataFrame([values]), connection.dialect.name)[0])
+            dialect_of(connection).parameters(values))
         return result.rowcount or 0
 
 
@@ -529,24 +371,6 @@ def years_with_running_rows(engine: Engine) -> list[int]:
     with engine.connect() as connection:
         return sorted(connection.execute(sa.text(
             "SELECT DISTINCT campaign_year FROM pipeline_run WHERE outcome = 'running'")).scalars())
-
-
-def _delete_keys(connection: Connection, table: str, key: str, values: list[str], where: str = "",
-                 params: dict | None = None) -> None:
-    """Delete the rows whose `key` is one of `values` (and `where`), in one set-based
-    statement per table: the keys as an array on PostgreSQL, as a JSON array on SQLite.
-    Never one statement per value: right after a load, before PostgreSQL has analysed the
-    table, each of those scanned the whole table (24,164 files: 55 s); nor chunks of named
-    parameters, which SQLAlchemy took 0.36 s to compile for 24,164 files on SQLite."""
-    if not values:
-        return
-    condition = f" AND {where}" if where else ""
-    if connection.dialect.name == "postgresql":
-        connection.execute(sa.text(f"DELETE FROM {table} WHERE {key} = ANY(:keys){condition}"),
-                           {**(params or {}), "keys": list(values)})
-        return
-    connection.execute(sa.text(f"DELETE FROM {table} WHERE {key} IN (SELECT value FROM json_each(:keys))"
-                               f"{condition}"), {**(params or {}), "keys": json.dumps(list(values))})
 
 
 def load_campaign(engine: Engine, load: CampaignLoad) -> None:
@@ -561,7 +385,8 @@ def load_campaign(engine: Engine, load: CampaignLoad) -> None:
     in_regions = ", ".join(f":{name}" for name in region_params) or "NULL"
     no_region = " OR region_code IS NULL" if load.whole_campaign else ""
     with write_transaction(engine) as connection:
-        writer_lock(connection, f"campaign:{load.year}")
+        dialect = dialect_of(connection)
+        dialect.writer_lock(connection, f"campaign:{load.year}")
         for table in TABLES_BY_SCOPE:
             connection.execute(sa.text(
                 f"DELETE FROM {table} WHERE campaign_year = :year "
@@ -575,20 +400,20 @@ def load_campaign(engine: Engine, load: CampaignLoad) -> None:
                                   ("submission_personnel", "submission_id", load.submissions),
                                   ("submission_issue", "issue_id", load.issues),
                                   ("reconciliation_review", "submission_id", reviews)):
-            _delete_keys(connection, table, key, frame.get_column(key).to_list())
-        _delete_keys(connection, "file_outcome", "source_file", load.source_files, where="campaign_year = :year",
+            dialect.delete_keys(connection, table, key, frame.get_column(key).to_list())
+        dialect.delete_keys(connection, "file_outcome", "source_file", load.source_files, where="campaign_year = :year",
                      params=scope)
-        insert_rows(connection, "file_outcome", load.outcomes)
-        insert_rows(connection, "submission", load.submissions)
+        dialect.insert_rows(connection, "file_outcome", load.outcomes)
+        dialect.insert_rows(connection, "submission", load.submissions)
         if load.personnel is not None:
-            insert_rows(connection, "submission_personnel", load.personnel)
-        insert_rows(connection, "submission_issue", load.issues)
-        insert_rows(connection, "centre_year_status", load.statuses)
+            dialect.insert_rows(connection, "submission_personnel", load.personnel)
+        dialect.insert_rows(connection, "submission_issue", load.issues)
+        dialect.insert_rows(connection, "centre_year_status", load.statuses)
         if load.reviews is not None:
-            insert_rows(connection, "reconciliation_review", load.reviews)
+            dialect.insert_rows(connection, "reconciliation_review", load.reviews)
         if load.changes is not None:
-            _delete_keys(connection, "centre_change", "change_id", load.changes.get_column("change_id").to_list())
-            insert_rows(connection, "centre_change", load.changes)
+            dialect.delete_keys(connection, "centre_change", "change_id", load.changes.get_column("change_id").to_list())
+            dialect.insert_rows(connection, "centre_change", load.changes)
 
 
 def read_current_declarations(engine: Engine, year: int, columns: list[str]) -> pl.DataFrame:

@@ -44,6 +44,14 @@ class Registry:
         return eligible[-1]
 
 
+# The groups the rules count: without them every submission would fail the health
+# professional rule, or the indicators would read zero doctors, without a word.
+RULE_GROUPS = {
+    "sante": "règle « au moins un professionnel de santé avec un ETP > 0 » et ETP des professions de santé",
+    "medecin": "ETP des médecins des indicateurs",
+}
+
+
 def parse_registry(text: str) -> Registry:
     data = tomllib.loads(text)
     blocks = sorted(data["template"], key=lambda b: int(b["first_exercise_year"]))
@@ -51,6 +59,10 @@ def parse_registry(text: str) -> Registry:
     if len(set(years)) != len(years):
         raise ValueError("deux modèles commencent la même année d'exercice dans le registre")
     block = data["personnel"]
+    missing = [name for name in RULE_GROUPS if not block.get("groups", {}).get(name)]
+    if missing:
+        raise ValueError(f"groupe(s) de professions absent(s) ou vide(s) dans [personnel.groups] : {missing} "
+                         f"({'; '.join(RULE_GROUPS[name] for name in missing)})")
     unknown = {code for codes in block.get("groups", {}).values() for code in codes} - set(block["professions"])
     if unknown:
         raise ValueError(f"profession(s) de groupe absente(s) de [personnel.professions] : {sorted(unknown)}")

@@ -211,10 +211,3 @@ SUBMISSION_MODELS = (
 )
 PERSONNEL_MODELS = (("error", PersonnelRowErrors), ("warning", PersonnelRowWarnings))
 ANTENNE_MODELS = (("warning", AntenneWarnings),)
-
-
-def campaign_opens_at(year: int) -> dt.datetime:
-    """Transmissions for exercise `year` are accepted from 1 January of the next year, Paris."""
-    from zoneinfo import ZoneInfo
-
-    return dt.datetime(year + 1, 1, 1, tzinfo=ZoneInfo("Europe/Paris"))

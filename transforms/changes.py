@@ -20,14 +20,12 @@ or lost words (a town appended, FINESS's 38-character cut) is the same name.
 """
 from __future__ import annotations
 
-import datetime as dt
-
 import polars as pl
 
 from transforms.finess_key import valid_finess_expr
 from transforms.finess_key import repair_finess
 from transforms.reconcile import distinctive_tokens, name_tokens
-from transforms.referential import open_during
+from transforms.referential import closed_before
 from transforms.submissions import declared_antennes, split_list
 
 KINDS = ("gestionnaire", "adresse", "raison_sociale", "type_centre", "antenne_retiree", "antenne_ajoutee",
@@ -208,10 +206,9 @@ def _antennes_against_finess(current: pl.DataFrame, history: pl.DataFrame, year:
         pl.format("Le centre déclare l'antenne {}, que FINESS ne connaît pas : antenne à créer dans FINESS "
                   "(ou numéro erroné) ?", pl.col("antenne")))
     # closed before the exercise: its FINESS+ closing date, else the extracts stopped
-    # listing it before 1 January N
-    closed_condition = pl.col("known").is_not_null() & ~open_during(year) & (
-        pl.col("datefermeture").is_not_null()
-        | (pl.col("closed_before").is_not_null() & (pl.col("last_seen") < dt.date(year, 1, 1))))
+    # listing it before 1 January N (and a later one says so: not just an old referential)
+    closed_condition = pl.col("known").is_not_null() & closed_before(year) & (
+        pl.col("datefermeture").is_not_null() | pl.col("closed_before").is_not_null())
     by_date = pl.col("datefermeture").is_not_null()
     closed_on = pl.col("datefermeture").dt.strftime("%d/%m/%Y")
     absent_since = pl.col("closed_before").dt.strftime("%d/%m/%Y")

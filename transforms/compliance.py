@@ -1,44 +1,26 @@
 """Who reported on time, who is late, invalid, missing or covered, and which submissions
 match no expected centre? (campaign-rules.md)
 
-The one place that knows the deadline rule: default last on-time day 28 (29) February of
-N+1, moved by the calendar file for the campaign, extended per centre; days late counted
-in Europe/Paris calendar days from that day to the first valid transmission.
+The deadline rule (date limite, extensions, days late) is transforms/campaign_calendar.py's.
 """
 from __future__ import annotations
 
-import calendar as _calendar
 import datetime as dt
 
 import polars as pl
 
+from transforms.campaign_calendar import campaign_deadlines, days_after_deadline
 from transforms.referential import open_during, open_during_reason
 
 STATUSES = ("on_time", "late", "invalid", "missing", "covered", "unexpected")
 UNEXPECTED_REASONS = {
     "unknown_finess": "FINESS inconnu du référentiel (ni ET, ni EJ, ni raison sociale reconnue)",
     "review": "rapprochement ambigu : à arbitrer par un analyste",
+    "decided_none": "rattaché à aucun centre par décision d'un analyste (observatoire decision --aucun)",
     "closed": "centre fermé avant l'exercice ou ouvert après",
     "not_centre_de_sante": "l'établissement n'est pas un centre de santé",
     "other_region": "centre d'une autre région que celles de la campagne",
 }
-
-
-def default_deadline(year: int) -> dt.date:
-    """Submissions for exercise N are due before 1 March N+1: last on-time day 28/29 Feb."""
-    return dt.date(year + 1, 2, 29 if _calendar.isleap(year + 1) else 28)
-
-
-def campaign_deadlines(calendar: pl.DataFrame, year: int) -> tuple[dt.date, pl.DataFrame]:
-    """(campaign date limite, per-centre extensions finess_et -> deadline) for `year`.
-    `calendar`: annee (int), finess_et (str, null for the campaign row), date_limite (date)."""
-    rows = calendar.filter(pl.col("annee") == year)
-    campaign = rows.filter(pl.col("finess_et").is_null())["date_limite"]
-    deadline = campaign.max() if campaign.len() else default_deadline(year)
-    extensions = rows.filter(pl.col("finess_et").is_not_null()).group_by("finess_et").agg(
-        pl.col("date_limite").max().alias("deadline")
-    )
-    return deadline, extensions
 
 
 def order_versions(submissions: pl.DataFrame) -> pl.DataFrame:
@@ -96,7 +78,7 @@ def centre_statuses(
             pl.col("deadline").fill_null(pl.lit(deadline)).alias("deadline"),
             pl.col("submissions_received").fill_null(0),
         )
-        .with_columns((first_valid_day - pl.col("deadline")).dt.total_days().alias("delay"))
+        .with_columns(days_after_deadline(first_valid_day, pl.col("deadline")).alias("delay"))
         .with_columns(
             pl.when(pl.col("first_valid_at").is_not_null() & (pl.col("delay") <= 0)).then(pl.lit("on_time"))
             .when(pl.col("first_valid_at").is_not_null()).then(pl.lit("late"))
@@ -154,6 +136,8 @@ def _unexpected(versions: pl.DataFrame, history: pl.DataFrame, year: int, region
     open_in_year = open_during(year)
     reason = (
         pl.when(pl.col("reconciliation_method") == "review").then(pl.lit("review"))
+        .when((pl.col("reconciliation_method") == "decision") & pl.col("finess_et").is_null())
+        .then(pl.lit("decided_none"))
         .when(pl.col("finess_et").is_null() | pl.col("is_centre_de_sante").is_null()).then(pl.lit("unknown_finess"))
         .when(~pl.col("is_centre_de_sante")).then(pl.lit("not_centre_de_sante"))
         .when(~open_in_year).then(pl.lit("closed"))

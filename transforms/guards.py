@@ -13,6 +13,8 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from transforms.campaign_calendar import exercise_over
+
 if TYPE_CHECKING:
     import polars as pl
 
@@ -76,7 +78,7 @@ def first_refusal(refusals, forced=()) -> Refusal | None:
 # ------------------------------------------------------------------ the run's arguments
 def exercise_not_over(year: int, today: dt.date) -> Refusal | None:
     """Exercise N is reported on from 1 January N+1 (`today`: the Paris date)."""
-    if year < today.year:
+    if exercise_over(year, today):
         return None
     return Refusal(EXERCISE_NOT_OVER, f"l'exercice {year} n'est pas terminé (nous sommes le {today:%d/%m/%Y}, "
                                       f"heure de Paris ; la campagne {year} a lieu en {year + 1})")
@@ -200,6 +202,26 @@ def calendar_problem(calendar: pl.DataFrame) -> str | None:
         whose = f"du centre {finess}" if finess else "de la campagne"
         return (f"lignes {' et '.join(str(line) for line in lines)} : deux dates limites différentes {whose} "
                 f"pour l'exercice {year}, une seule attendue")
+    return _extension_before_deadline(calendar)
+
+
+def _extension_before_deadline(calendar: pl.DataFrame) -> str | None:
+    """A dérogation gives a centre more time (campaign-rules.md: an extension to a later
+    date): one before its campaign's date limite would make an on-time centre late."""
+    import polars as pl
+
+    from transforms.campaign_calendar import campaign_deadlines
+
+    for year in calendar.get_column("annee").unique().sort():
+        deadline, _ = campaign_deadlines(calendar, year)
+        early = calendar.filter(
+            (pl.col("annee") == year) & pl.col("finess_et").is_not_null() & (pl.col("date_limite") < deadline)
+        ).sort("line")
+        if not early.is_empty():
+            line, finess, extension = early.select("line", "finess_et", "date_limite").row(0)
+            return (f"ligne {line} : dérogation du centre {finess} au {extension:%d/%m/%Y}, avant la date limite "
+                    f"de la campagne {year} ({deadline:%d/%m/%Y}) ; une dérogation accorde plus de temps, "
+                    "attendu une date postérieure")
     return None
 
 

@@ -198,11 +198,16 @@ def open_during(year: int) -> pl.Expr:
     31 December, and not closed before 1 January of the year. Closed is known from the
     closing date when the source gives one (FINESS+), from the snapshots otherwise: present
     in a snapshot dated on or after 1 January."""
-    not_closed = (
-        pl.when(pl.col("datefermeture").is_not_null()).then(pl.col("datefermeture") >= dt.date(year, 1, 1))
-        .otherwise(pl.col("last_seen") >= dt.date(year, 1, 1))
+    return (pl.col("dateouv").is_null() | (pl.col("dateouv") <= dt.date(year, 12, 31))) & ~closed_before(year)
+
+
+def closed_before(year: int) -> pl.Expr:
+    """An ET closed before 1 January of `year`: by its closing date when the source gives
+    one (FINESS+), else by the snapshots (no snapshot dated on or after 1 January holds it)."""
+    return (
+        pl.when(pl.col("datefermeture").is_not_null()).then(pl.col("datefermeture") < dt.date(year, 1, 1))
+        .otherwise(pl.col("last_seen") < dt.date(year, 1, 1))
     )
-    return (pl.col("dateouv").is_null() | (pl.col("dateouv") <= dt.date(year, 12, 31))) & not_closed
 
 
 def open_during_reason(year: int) -> pl.Expr:

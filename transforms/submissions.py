@@ -40,6 +40,13 @@ def issue_frame(frame: pl.DataFrame, severity: str, message: pl.Expr) -> pl.Data
     )
 
 
+def unreadable_file_issues(files: pl.DataFrame) -> pl.DataFrame:
+    """One blocking issue (ISSUE_SCHEMA) per file that could not be read (`readable` false,
+    why in `reason`): a file-outcome frame's unreadable files."""
+    return issue_frame(files.filter(~pl.col("readable")), "error",
+                       pl.format("fichier illisible : {}", pl.col("reason")))
+
+
 def split_list(expr: pl.Expr) -> pl.Expr:
     """A list field as typed (`N° FINESS des antennes`, `Plateau technique`): items
     separated by `;`, `,` or new lines, trimmed, empty pieces dropped

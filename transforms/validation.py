@@ -14,7 +14,8 @@ import polars as pl
 
 from schemas.fields import FIELDS, SHEET_PERSONNEL
 from schemas.registry import PersonnelLabels, Template
-from schemas.submission import ANTENNE_MODELS, PERSONNEL_MODELS, SUBMISSION_MODELS, campaign_opens_at
+from schemas.submission import ANTENNE_MODELS, PERSONNEL_MODELS, SUBMISSION_MODELS
+from transforms.campaign_calendar import campaign_opens_at
 from transforms.submissions import empty_issues, issue_frame, numbered_submissions, split_antennes, submission_pair
 
 _FIELD_PATTERN_EXPECTATIONS = {

@@ -1,16 +1,21 @@
 """Who reads the received files, and in what batches: the reader processes of this
 machine (`ReaderPool`) or the workers of a Dask cluster, behind one small interface the
 pipeline uses the same way (`queue` every batch as soon as the files are listed, `read`
-each batch back in order, `close`).
+each batch back in order, `close`). Either way a file is read in a reader process under
+the run's limits, so that whatever it does to its reader costs that file alone: on Dask,
+each worker process reads its tasks' files through reader processes of its own.
 """
 from __future__ import annotations
 
 import math
+import multiprocessing
+import threading
 from contextlib import contextmanager
 from pathlib import Path
 
 from observatoire.errors import CampaignError
-from observatoire.readers.pool import FileBatch, ReaderPool, concat_batches, read_batch
+from observatoire.readers.pool import FileBatch, ReaderPool, concat_batches
+from observatoire.readers.submission_files import ReadLimits
 
 # Files per batch: a batch is one progress step (and one task run under Prefect, whose cost
 # is per batch, not per file). The reader processes get the files in smaller chunks
@@ -55,9 +60,56 @@ class LocalReaders:
         self.pool.close()
 
 
+# ------------------------------------------------------------------ on a Dask worker
+_WORKER_POOLS: dict[ReadLimits, ReaderPool] = {}
+_WORKER_POOLS_LOCK = threading.Lock()
+
+
+def read_in_reader_processes(paths: list[str], root: str, limits: dict) -> FileBatch:
+    """A Dask task: `paths` read by the reader processes of this Dask worker process under
+    `limits` (the run's `ReadLimits` fields), never in the worker itself: a file that makes
+    its reader panic, crash, hang or allocate without end costs that file alone, as on one
+    machine, instead of the worker and every file of its tasks. The worker keeps its reader
+    processes for the tasks that follow (starting them costs about a second); they end
+    with it."""
+    return _worker_pool(ReadLimits(**limits)).submit(paths, root).result()
+
+
+def _worker_pool(limits: ReadLimits) -> ReaderPool:
+    with _WORKER_POOLS_LOCK:
+        pool = _WORKER_POOLS.get(limits)
+        if pool is None:
+            _allow_reader_processes()
+            pool = _WORKER_POOLS[limits] = ReaderPool(_worker_threads(), limits)
+        return pool
+
+
+def _worker_threads() -> int | None:
+    """As many reader processes as the Dask worker runs tasks at once (`--nthreads`)."""
+    try:
+        from distributed import get_worker
+
+        return get_worker().state.nthreads
+    except (ImportError, ValueError, AttributeError):  # not in a Dask worker (a test calling it)
+        return None
+
+
+def _allow_reader_processes() -> None:
+    """A `dask worker` process is started as a daemonic process (distributed.worker.daemon,
+    true by default), and multiprocessing refuses to start processes from one, lest they
+    outlive it. Reader processes never outlive the process that started them (they watch
+    it: worker_init.py) and are daemonic themselves (ended by multiprocessing when the
+    worker exits), so that flag of this process's own record is lifted; the nanny that
+    started the worker does not read it."""
+    current = multiprocessing.current_process()
+    if current._config.get("daemon"):
+        current._config["daemon"] = False
+
+
 class DaskReaders:
-    """The workers of the Dask cluster at `address` read the files and validate them; this
-    process only collects the frames. The client is this process's: it goes with it."""
+    """The workers of the Dask cluster at `address` read the files (each through reader
+    processes of its own, `read_in_reader_processes`) and validate them; this process only
+    collects the frames. The client is this process's: it goes with it."""
 
     def __init__(self, address: str) -> None:
         try:
@@ -70,17 +122,20 @@ class DaskReaders:
         except (OSError, TimeoutError) as exc:  # distributed's "Timed out trying to connect to …"
             raise CampaignError(f"Cluster Dask injoignable : {address} ({exc}).") from exc
         self._queued: dict[tuple, list] = {}
+        self._limits = dict(ReadLimits.from_env().__dict__)  # the run's limits, wherever its files are read
+
+    def _submit(self, paths: list[str], root: str):
+        return self.client.submit(read_in_reader_processes, list(paths), str(root), self._limits, pure=False)
 
     def queue(self, batches: list[list[str]], root: str) -> None:
         for paths in batches:
             chunks = [paths[i:i + DASK_CHUNK] for i in range(0, len(paths), DASK_CHUNK)]
-            self._queued[(tuple(paths), str(root))] = [
-                self.client.submit(read_batch, chunk, str(root), pure=False) for chunk in chunks]
+            self._queued[(tuple(paths), str(root))] = [self._submit(chunk, root) for chunk in chunks]
 
     def read(self, paths: list[str], root: str) -> FileBatch:
         futures = self._queued.pop((tuple(paths), str(root)), None)
         if futures is None:
-            futures = [self.client.submit(read_batch, list(paths), str(root), pure=False)]
+            futures = [self._submit(paths, root)]
         return concat_batches([future.result() for future in futures])
 
     def done_reading(self) -> None:

@@ -9,8 +9,9 @@ pipeline does not know which source it came from.
 
 A national file is about 400 MB once inflated: it is read as a stream, never whole. The
 `pmej` array is cut into batches of whole elements at the places where the next element
-starts (`}, {"<first key of the first element>"`), and each batch is decoded by msgspec
-into typed structures that hold only the fields used here: the fields skipped are checked
+starts (`}, {"<first key of the first element>"`), and each batch (about 1 MB: small enough
+to stay in the processor's cache) is decoded by msgspec in place in the buffer, without a
+copy, into typed structures that hold only the fields used here: the fields skipped are checked
 as JSON but never become Python objects (on the ANS layout that is about twice orjson's
 speed and three times the standard library's). A cut is only a guess: `[batch]` decodes
 only when the batch ends exactly at an element's end (a cut inside a string or a nested
@@ -28,6 +29,7 @@ import re
 import threading
 import zlib
 from dataclasses import dataclass
+from itertools import groupby
 from pathlib import Path
 from typing import Iterator, Optional, Union
 from zoneinfo import ZoneInfo
@@ -43,9 +45,9 @@ GZIP_MAGIC = b"\x1f\x8b"
 KNOWN_SCHEMA_MAJOR = "1"  # "v1.0.0" in the ANS's example and schema
 EXTRA_FIELDS = ["datefermeture", "etatobjet"]
 _PARIS = ZoneInfo("Europe/Paris")
-_RAW_CHUNK = 1 << 20  # bytes read from the file at a time
-_CHUNK = 1 << 22  # inflated bytes handed over at a time (at most 4 wait in the queue)
-_BATCH = 1 << 22  # inflated bytes decoded at a time (a few MB of Python objects at most)
+_RAW_CHUNK = 1 << 16  # compressed bytes read at a time: about 700 KB inflated, mostly in one call
+_CHUNK = 1 << 20  # inflated bytes handed over at a time (at most 16 wait in the queue)
+_BATCH = 1 << 20  # inflated bytes decoded at a time (a few MB of Python objects at most)
 _WS = re.compile(rb"[ \t\r\n]*")
 _STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
 _SCALAR = re.compile(rb'"(?:[^"\\]|\\.)*"|-?\d[\d.eE+-]*|true|false|null')
@@ -53,6 +55,9 @@ _TOKEN = re.compile(rb'"(?:[^"\\]|\\.)*"|"|[\[\]{}]')  # a lone `"`: a string th
 
 
 # ------------------------------------------------------------------ what is decoded
+# Only text, None and these structures: the `pmej` batches are decoded in place in the
+# parser's buffer (`_Parser._decode_between_brackets`), so nothing decoded may keep a view
+# of its input (no `msgspec.Raw` here).
 class _Coded(msgspec.Struct, gc=False):
     code: Optional[str] = None
 
@@ -150,12 +155,14 @@ class _Refused(Exception):
 
 class _Inflated:
     """The file's bytes, inflated when gzip, in chunks, with the SHA-256 of the file as
-    stored; read by a thread so that inflating overlaps decoding. At most a few chunks wait."""
+    stored (unless it is known already); read by a thread so that inflating overlaps
+    decoding. At most a few chunks wait."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, sha256: str | None = None) -> None:
         self.path = Path(path)
-        self.sha256 = ""
-        self._queue: queue.Queue = queue.Queue(maxsize=4)
+        self.sha256 = sha256 or ""
+        self._hashing = sha256 is None
+        self._queue: queue.Queue = queue.Queue(maxsize=16)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._produce, name="finess-plus-reader", daemon=True)
         self._thread.start()
@@ -170,21 +177,24 @@ class _Inflated:
         return False
 
     def _produce(self) -> None:
-        digest = hashlib.sha256()
+        digest = hashlib.sha256() if self._hashing else None
         try:
             with open(self.path, "rb") as handle:
                 first = handle.read(_RAW_CHUNK)
-                digest.update(first)
+                if digest:
+                    digest.update(first)
                 if not first.startswith(GZIP_MAGIC):
                     chunk = first
                     while chunk:
                         if not self._put(chunk):
                             return
-                        chunk = handle.read(_RAW_CHUNK)
-                        digest.update(chunk)
+                        chunk = handle.read(_CHUNK)
+                        if digest:
+                            digest.update(chunk)
                 else:
                     self._inflate(handle, first, digest)
-            self.sha256 = digest.hexdigest()
+            if digest:
+                self.sha256 = digest.hexdigest()
             self._put(None)
         except _Refused as exc:
             self._put(exc)
@@ -196,7 +206,7 @@ class _Inflated:
         inflater = zlib.decompressobj(31)
         while True:
             while data:
-                out = inflater.decompress(data, _CHUNK)  # bounded: a 1 MB read inflates to about 11 MB
+                out = inflater.decompress(data, _CHUNK)  # bounded, whatever the compression ratio
                 data = inflater.unconsumed_tail
                 if out and not self._put(out):
                     return
@@ -211,7 +221,8 @@ class _Inflated:
             data = handle.read(_RAW_CHUNK)
             if not data:
                 break
-            digest.update(data)
+            if digest:
+                digest.update(data)
         if not inflater.eof:
             raise _Refused("fichier gzip coupé avant la fin (attendu la fin du flux compressé)")
 
@@ -235,31 +246,31 @@ class _Parser:
 
     def __init__(self, chunks: Iterator[bytes]) -> None:
         self._chunks = chunks
-        self.buf = b""
+        self.buf = bytearray()
         self.pos = 0
         self.base = 0  # offset of buf[0] in the inflated text
         self.eof = False
         self.where = "au début du fichier"
 
     def more(self, wanted: int = 1) -> bool:
-        """Append at least `wanted` more bytes when the stream has them (forgetting what is
-        before `pos`, in one copy); False when nothing was left."""
+        """Append at least `wanted` more bytes when the stream has them, forgetting what is
+        before `pos` but its last byte (see `array`); False when nothing was left."""
         if self.eof:
             return False
-        chunks, size = [], 0
-        while size < wanted:
+        added = False
+        while wanted > 0:
             chunk = next(self._chunks, None)
             if chunk is None:
                 self.eof = True
                 break
-            chunks.append(chunk)
-            size += len(chunk)
-        if not chunks:
-            return False
-        self.base += self.pos
-        self.buf = b"".join([self.buf[self.pos:], *chunks]) if self.pos or len(chunks) > 1 else self.buf + chunks[0]
-        self.pos = 0
-        return True
+            if not added and self.pos > 1:
+                del self.buf[:self.pos - 1]
+                self.base += self.pos - 1
+                self.pos = 1
+            self.buf += chunk
+            wanted -= len(chunk)
+            added = True
+        return added
 
     def offset(self, pos: int | None = None) -> int:
         return self.base + (self.pos if pos is None else pos)
@@ -333,8 +344,10 @@ class _Parser:
                 raise self.cut_short()
             scanned -= self.base - base
 
-    def array(self, batch_decoder, one_decoder, label: str) -> Iterator[list]:
-        """The elements of the array that starts at `pos`, by batches (see the module's doc)."""
+    def array(self, batch_decoder, one_decoder, label: str, borrow: bool = True) -> Iterator[list]:
+        """The elements of the array that starts at `pos`, by batches (see the module's doc).
+        `borrow`: the batches are decoded in place in the buffer (the decoder keeps no view
+        of its input: not for `msgspec.Raw`)."""
         self.expect(b"[", f"le tableau {label}")
         index, key, single_until = 0, None, -1
         while True:
@@ -353,7 +366,7 @@ class _Parser:
                 cut = self._last_boundary(key)
                 if cut is not None:
                     try:
-                        elements = batch_decoder.decode(b"".join((b"[", memoryview(self.buf)[self.pos:cut], b"]")))
+                        elements = self._decode_between_brackets(batch_decoder, cut, borrow)
                     except msgspec.ValidationError as exc:
                         raise self._invalid(exc, label, index) from None
                     except msgspec.DecodeError:  # not an element's end after all: one by one up to there
@@ -382,6 +395,22 @@ class _Parser:
             self.pos = end
             yield [element]
             index += 1
+
+    def _decode_between_brackets(self, decoder, cut: int, borrow: bool):
+        """Decode `buf[pos:cut]` (whole elements, commas between them) as a JSON array: in
+        place, the byte before `pos` (already read: the `[` or `,` before the first element,
+        or white space) and the one at `cut` (the `,` or white space after the last, read
+        next) replaced by `[` and `]` for the time of the decoding; else from a copy."""
+        buf, start = self.buf, self.pos - 1
+        if not borrow or start < 0:
+            return decoder.decode(b"".join((b"[", memoryview(buf)[self.pos:cut], b"]")))
+        before, after = buf[start], buf[cut]
+        buf[start], buf[cut] = 0x5B, 0x5D  # [ ]
+        try:
+            with memoryview(buf) as view, view[start:cut + 1] as elements:
+                return decoder.decode(elements)
+        finally:
+            buf[start], buf[cut] = before, after
 
     def _malformed_element(self, exc: msgspec.DecodeError, start: int) -> _Refused:
         """Where msgspec stopped in the element (its `(byte N)`), and why when it is the encoding."""
@@ -444,33 +473,36 @@ def peek_finess_plus(path: Path) -> FinessPlusHeader:
     return _read(Path(path), rows=False)[0]
 
 
-def read_finess_plus(path: Path) -> FinessPlusFile:
+def read_finess_plus(path: Path, header: FinessPlusHeader | None = None) -> FinessPlusFile:
     """Decode a FINESS+ Structures file; raise CampaignError (one French line) for a file
-    cut short, not JSON, JSON of another shape or of an unknown schemaVersion."""
-    header, frame = _read(Path(path), rows=True)
+    cut short, not JSON, JSON of another shape or of an unknown schemaVersion. With the
+    `header` that `peek_finess_plus` gave, its checksum is not computed again."""
+    header, frame = _read(Path(path), rows=True, sha256=header.sha256 if header is not None else None)
     return FinessPlusFile(header.source_file, header.sha256, header.extract_date, frame, header.schema_version)
 
 
-def _read(path: Path, rows: bool) -> tuple[FinessPlusHeader, pl.DataFrame | None]:
+def _read(path: Path, rows: bool, sha256: str | None = None) -> tuple[FinessPlusHeader, pl.DataFrame | None]:
     try:
         with open(path, "rb") as handle:
-            sha256 = None if rows else hashlib.file_digest(handle, "sha256").hexdigest()
+            if sha256 is None and not rows:
+                sha256 = hashlib.file_digest(handle, "sha256").hexdigest()
     except OSError as exc:
         raise CampaignError(f"Référentiel FINESS illisible : {path} ({exc.strerror}).") from exc
-    stream = _Inflated(path)
+    stream = _Inflated(path, sha256)
     columns = _Columns() if rows else None
     collecting = gc.isenabled()
     gc.disable()  # a million short-lived lists and structures, none in a cycle: no collection meanwhile
     try:
         scalars = _walk(_Parser(stream.chunks()), columns, stop_at_header=not rows)
         header = _header(path, scalars, sha256 or stream.sha256)
+        frame = columns.frame() if columns is not None else None
     except _Refused as exc:
         raise CampaignError(f"Référentiel FINESS+ refusé : {path.name} : {exc}.") from None
     finally:
         stream.close()
         if collecting:
             gc.enable()
-    return header, columns.frame() if columns is not None else None
+    return header, frame
 
 
 def _walk(parser: _Parser, columns: "_Columns | None", stop_at_header: bool) -> dict:
@@ -504,11 +536,11 @@ def _walk(parser: _Parser, columns: "_Columns | None", stop_at_header: bool) -> 
                 raise _Refused("pmej : attendu un tableau d'entités juridiques")
             seen_pmej = True
             decoders = (_PMEJ_BATCH, _PMEJ_ONE) if columns is not None else (_SKIP_BATCH, _SKIP_ONE)
-            for batch in parser.array(*decoders, "pmej"):
+            for batch in parser.array(*decoders, "pmej", borrow=columns is not None):
                 if columns is not None:
                     columns.add(batch)
         elif kind == b"[":
-            for _ in parser.array(_SKIP_BATCH, _SKIP_ONE, str(key)):
+            for _ in parser.array(_SKIP_BATCH, _SKIP_ONE, str(key), borrow=False):
                 pass
         elif kind == b"{":
             parser.pos = parser.value_end()
@@ -556,56 +588,71 @@ def _header(path: Path, scalars: dict, sha256: str) -> FinessPlusHeader:
                             moment)
 
 
-def _code(value) -> str | None:
-    return value if value.__class__ is str else (value.code if value is not None else None)
-
-
 class _Columns:
-    """The ET as the extract's columns, filled batch by batch: one list comprehension per
-    column (the decoded structures of a batch are dropped after it), trimming and the rest
-    done by Polars at the end."""
+    """The ET as the extract's columns. Per batch, one comprehension gives one tuple of text
+    per ET (a category or state written as a coded object gives its `code`; absent is "",
+    which is null in the frame like an empty text), and the batch becomes one text, its ET
+    separated by U+001E and their fields by U+001F, that Polars reads at the end as CSV: that
+    costs less than Polars taking 1.5 million Python strings one by one, and holds one
+    string per ET instead of fifteen. A batch where a value holds one of those two control
+    characters (the count of separators shows it) is kept as its tuples instead. The
+    decoded structures of a batch are dropped after it; trimming, empty texts and the checks
+    are done by Polars on columns."""
 
     NAMES = [*STRUCTUREET_FIELDS, *EXTRA_FIELDS]
-    _TEXT = ("nofinesset", "nofinessej", "rs", "rslongue", "commune_cog", "codepostal", "acheminement",
-             "telephone", "telecopie", "categetab", "siret", "siret_ege", "dateouv", "datefermeture", "etatobjet")
+    _TEXT = ("nofinessej", "nofinesset", "rs", "rslongue", "dateouv", "datefermeture", "siret_ege", "siret",
+             "categetab", "etatobjet", "commune_cog", "codepostal", "acheminement", "telephone", "telecopie")
+    _SCHEMA = {name: pl.String for name in _TEXT}
 
     def __init__(self) -> None:
-        self.values: dict[str, list] = {name: [] for name in self._TEXT}
+        self.pieces: list[str | list[tuple]] = []  # per batch: its text, or its tuples
 
     def add(self, batch: list[_Pmej]) -> None:
-        pairs = [(info.numFinessPm if info is not None else None, ege)
-                 for pmej in batch if pmej.ege
-                 for info in (pmej.informationsGeneralesPMEJ or pmej.informationsGeneralesPmej,)
-                 for ege in pmej.ege]
-        orphan = next((ege for ej, ege in pairs if not ej), None)
-        if orphan is not None:
-            raise _Refused(f"l'ET {orphan.informationsGeneralesEGE.numFinessEge} appartient à une entité juridique "
-                           "sans numFinessPm (informationsGeneralesPMEJ)")
-        general = [ege.informationsGeneralesEGE for _, ege in pairs]
-        address = [ege.adresse[0] if ege.adresse else _NO_ADDRESS for _, ege in pairs]
-        telecom = [next((c.telecom for c in ege.contact if c.telecom is not None), _NO_TELECOM)
-                   if ege.contact else _NO_TELECOM for _, ege in pairs]
-        extend = self.values
-        extend["nofinessej"] += [ej for ej, _ in pairs]
-        extend["nofinesset"] += [g.numFinessEge for g in general]
-        extend["rs"] += [g.nomEgeCourt for g in general]
-        extend["rslongue"] += [g.nomEgeLong for g in general]
-        extend["dateouv"] += [g.dateOuverture for g in general]
-        extend["datefermeture"] += [g.dateFermeture for g in general]
-        extend["siret_ege"] += [g.siret for g in general]
-        extend["siret"] += [ege.siret for _, ege in pairs]
-        extend["categetab"] += [_code(ege.categorieentiteGeographiqueExercice
-                                      or ege.categorieEntiteGeographiqueExercice) for _, ege in pairs]
-        extend["etatobjet"] += [_code(ege.etatObjet) for _, ege in pairs]
-        extend["commune_cog"] += [a.cogCommune for a in address]
-        extend["codepostal"] += [a.codePostal for a in address]
-        extend["acheminement"] += [a.ligneAcheminement for a in address]
-        extend["telephone"] += [t.telephone for t in telecom]
-        extend["telecopie"] += [t.telecopie for t in telecom]
+        rows = [
+            (info.numFinessPm or "", general.numFinessEge, general.nomEgeCourt or "", general.nomEgeLong or "",
+             general.dateOuverture or "", general.dateFermeture or "", general.siret or "", ege.siret or "",
+             (category if category.__class__ is not _Coded else category.code) or "",
+             (state if state.__class__ is not _Coded else state.code) or "",
+             address.cogCommune or "", address.codePostal or "", address.ligneAcheminement or "",
+             telecom.telephone or "", telecom.telecopie or "")
+            for pmej in batch if pmej.ege
+            for info in (pmej.informationsGeneralesPMEJ or pmej.informationsGeneralesPmej or _NO_INFO,)
+            for ege in pmej.ege
+            for general in (ege.informationsGeneralesEGE,)
+            for category in (ege.categorieentiteGeographiqueExercice or ege.categorieEntiteGeographiqueExercice,)
+            for state in (ege.etatObjet,)
+            for address in (ege.adresse[0] if ege.adresse else _NO_ADDRESS,)
+            for telecom in ((ege.contact[0].telecom  # the first contact's, else the first that has one
+                             or next((c.telecom for c in ege.contact if c.telecom is not None), _NO_TELECOM))
+                            if ege.contact else _NO_TELECOM,)
+        ]
+        if not rows:
+            return
+        text = _ET_SEPARATOR.join(map(_FIELD_SEPARATOR.join, rows))
+        if (text.count(_FIELD_SEPARATOR) == (len(self._TEXT) - 1) * len(rows)
+                and text.count(_ET_SEPARATOR) == len(rows) - 1):
+            self.pieces.append(text)
+        else:
+            self.pieces.append(rows)
+
+    def _text(self) -> pl.DataFrame:
+        """The ET of every batch, in the file's order, one text column each."""
+        frames = [
+            pl.read_csv(_ET_SEPARATOR.join(group).encode(), has_header=False, separator=_FIELD_SEPARATOR,
+                        eol_char=_ET_SEPARATOR, quote_char=None, schema=self._SCHEMA)
+            if is_text else pl.DataFrame([row for rows in group for row in rows], schema=self._SCHEMA, orient="row")
+            for is_text, group in groupby(self.pieces, key=lambda piece: piece.__class__ is str)
+        ]
+        self.pieces = []
+        return pl.concat(frames) if frames else pl.DataFrame(schema=self._SCHEMA)
 
     def frame(self) -> pl.DataFrame:
-        text = pl.DataFrame(self.values, schema={name: pl.String for name in self._TEXT}).with_columns(
-            pl.all().str.strip_chars()).with_columns(pl.when(pl.all().str.len_bytes() > 0).then(pl.all()))
+        text = self._text().with_columns(pl.all().str.strip_chars()).with_columns(
+            pl.when(pl.all().str.len_bytes() > 0).then(pl.all()))
+        orphan = text.filter(pl.col("nofinessej").is_null()).select("nofinesset").head(1)
+        if orphan.height:
+            raise _Refused(f"l'ET {orphan.item()} appartient à une entité juridique "
+                           "sans numFinessPm (informationsGeneralesPMEJ)")
         cog = pl.col("commune_cog").str.to_uppercase()
         return (
             text
@@ -632,3 +679,5 @@ class _Columns:
 
 _NO_ADDRESS = _Adresse()
 _NO_TELECOM = _Telecom()
+_NO_INFO = _InfoPmej()
+_FIELD_SEPARATOR, _ET_SEPARATOR = "\x1f", "\x1e"  # the unit and record separators of ASCII

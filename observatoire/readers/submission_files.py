@@ -25,6 +25,7 @@ from pathlib import Path
 import fastexcel
 import polars as pl
 
+from observatoire.readers import xls_extent
 from schemas.fields import EXPORT_REQUIRED, FORM_SHEETS, SHEET_PERSONNEL
 from schemas.registry import all_field_label_keys, personnel_labels, templates
 from transforms.labels import label_key
@@ -733,6 +734,7 @@ def _sniff_workbook(raw: bytes, outcome: FileOutcome) -> _Archive | None:
                 "classeur protégé par mot de passe : l'enregistrer sans mot de passe au format .xlsx et le renvoyer"
             )
         outcome.format = "xls"
+        _check_xls_extents(raw)
         return None
     if not raw.startswith(b"PK"):
         raise UnreadableFile(
@@ -800,6 +802,10 @@ def _check_extents(archive: _Archive, extents: dict[str, tuple[int, bool]]) -> N
         sheet_of = {}
     path, (last_row, wide) = next(iter(too_far.items()))
     sheet = "une feuille" if path == "content.xml" else f"la feuille « {printable_name(sheet_of.get(path, path))} »"
+    _refuse_extent(sheet, last_row, wide)
+
+
+def _refuse_extent(sheet: str, last_row: int, wide: bool) -> None:
     if wide:
         raise UnreadableFile(
             f"fichier refusé : {sheet} a des valeurs au-delà de la colonne "
@@ -808,9 +814,35 @@ def _check_extents(archive: _Archive, extents: dict[str, tuple[int, bool]]) -> N
         )
     raise UnreadableFile(
         f"fichier refusé : {sheet} a des valeurs jusqu'à la ligne {_thousands(last_row)} "
-        f"(limite {_thousands(rows)} lignes par feuille) ; un export régional fait quelques milliers de lignes : "
-        "supprimer les lignes en trop (ou découper l'export) et le renvoyer"
+        f"(limite {_thousands(LIMITS.export_rows + _TITLE_ROWS)} lignes par feuille) ; un export régional fait "
+        "quelques milliers de lignes : supprimer les lignes en trop (ou découper l'export) et le renvoyer"
     )
+
+
+def _check_xls_extents(raw: bytes) -> None:
+    """A legacy .xls bounded like an .xlsx (`_check_extents`) before calamine opens it, from
+    its structure (`xls_extent`): calamine parses every sheet of a .xls when it opens it,
+    reserving the cells its DIMENSIONS record announces and building a dense grid up to its
+    last cell, so the rows and columns of every sheet are checked here, and what the
+    DIMENSIONS record announces too (a lie there makes calamine ask for terabytes)."""
+    try:
+        extents = xls_extent.sheet_extents(raw)
+    except xls_extent.XlsStructureError as exc:
+        raise UnreadableFile(
+            f"ancien format .xls illisible ou corrompu ({exc}) : l'ouvrir et l'enregistrer au format .xlsx"
+        ) from exc
+    rows = LIMITS.export_rows + _TITLE_ROWS
+    for extent in extents:
+        sheet = f"la feuille « {printable_name(extent.name)} »"
+        if extent.last_row > rows or extent.last_column >= LIMITS.columns:
+            _refuse_extent(sheet, extent.last_row, extent.last_column >= LIMITS.columns)
+        if extent.declared_rows * extent.declared_columns > rows * LIMITS.columns:
+            raise UnreadableFile(
+                f"fichier refusé : {sheet} annonce {_thousands(extent.declared_rows)} lignes sur "
+                f"{_thousands(extent.declared_columns)} colonnes (enregistrement DIMENSIONS du .xls), au-delà de "
+                f"la limite de {_thousands(rows)} lignes et {LIMITS.columns} colonnes par feuille ; l'ouvrir dans "
+                "un tableur, supprimer les lignes et colonnes mises en forme en trop et l'enregistrer au format .xlsx"
+            )
 
 
 # Spreadsheet XML compresses ~10x (a sheet formatted down to its last row ~50x): a member
@@ -843,8 +875,8 @@ def _read_workbook(raw: bytes, outcome: FileOutcome) -> tuple[list[list], list[l
 
 
 def _loaded(reader, name: str, limit: int, what: str):
-    """A sheet as text, refused past `limit` rows or the column limit (a legacy .xls, which
-    is not checked before calamine, lands here; an .xlsx was bounded by `_sniff_workbook`)."""
+    """A sheet as text, refused past `limit` rows or the column limit (a workbook's sheets
+    were bounded to the export's limit by `_sniff_workbook`; a form's sheet is smaller)."""
     sheet = reader.load_sheet(name, header_row=None, dtypes="string", skip_rows=0, n_rows=limit + 1)
     if sheet.height > limit:
         shown = LIMITS.export_rows if what == "export" else limit

@@ -30,7 +30,8 @@ from observatoire.readers.reference_data import departement_regions
 from observatoire.reports.cells import write_row
 from observatoire.reports.layout import (HEADER_FILL, HEADER_FONT, CellStyles, print_on_a4_landscape, set_cell,
                                          wrapped_row_height)
-from observatoire.vocabulary import CHASE_ORDER, STATUS_COLOURS, STATUS_LABELS, campaign_title
+from observatoire.vocabulary import CHASE_ORDER, STATUS_COLOURS, STATUS_LABELS
+from transforms.campaign_calendar import campaign_title, days_since_deadline
 
 PARIS = ZoneInfo("Europe/Paris")
 ERRORS_IN_ROW = 3  # blocking errors spelt out in a centre's row; all of them in « Erreurs à corriger »
@@ -116,15 +117,6 @@ def _as_date(value) -> dt.date | None:
     if value is None or isinstance(value, dt.date):
         return value
     return dt.date.fromisoformat(str(value)[:10])  # SQLite returns ISO text
-
-
-def days_since_deadline(status: str, deadline: dt.date | None, today: dt.date) -> int | None:
-    """How overdue a centre with nothing valid yet is today (0 before its date limite); the
-    one place this figure is computed. A late centre's delay is `days_late`, recorded in
-    the warehouse once its valid report came."""
-    if status not in ("missing", "invalid") or deadline is None:
-        return None
-    return max((today - deadline).days, 0)
 
 
 def previous_call_log(path: Path) -> dict[str, list]:

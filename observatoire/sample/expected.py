@@ -142,6 +142,13 @@ def unreadable_csv(campaign: Campaign) -> bytes:
     return _csv(UNREADABLE_COLUMNS, [[u.relative_path, u.reason, u.meant_for] for u in ordered])
 
 
+def review_csv(cases) -> bytes:
+    """`cases`: `observatoire.sample.review.ReviewCase`, their files written."""
+    from observatoire.sample.review import REVIEW_COLUMNS, review_csv_rows
+
+    return _csv(REVIEW_COLUMNS, review_csv_rows(cases))
+
+
 def changes_csv(changes) -> bytes:
     """`changes`: `observatoire.sample.changes.ExpectedChange`, already in order."""
     from observatoire.sample.changes import CHANGE_COLUMNS

@@ -18,12 +18,13 @@ from observatoire.outputs import write_output
 from observatoire.sample.campaign import Campaign, CampaignPlanner
 from observatoire.sample.changes import CASE_LABELS as CHANGE_CASE_LABELS, ExpectedChange, plan_changes
 from observatoire.sample.expected import (
-    changes_csv, derive_statuses, mark_current_versions, status_csv, submissions_csv, unreadable_csv,
+    changes_csv, derive_statuses, mark_current_versions, review_csv, status_csv, submissions_csv, unreadable_csv,
 )
 from observatoire.sample.extract_writer import write_extracts
 from observatoire.sample.finess_plus_writer import write_finess_plus
 from observatoire.sample.geography import load_region_names
 from observatoire.sample.referential import SNAPSHOTS, Referential, build_referential
+from observatoire.sample.review import CASE_LABELS as REVIEW_CASE_LABELS, ReviewCase, plan_reviews
 from observatoire.sample.writers import EXPORT_FORMATS, calendar_bytes, write_campaign
 
 YEARS = (2023, 2024)
@@ -60,8 +61,11 @@ def generate_sample(out_dir: Path, seed: int = 2025) -> SampleManifest:
     planned = {year: CampaignPlanner(year, referential, seed).plan() for year in YEARS}
     # what centres changed between their reports, and how reports and FINESS disagree
     changes = plan_changes(planned, referential, seed)
+    # a few submissions an analyst must arbitrate, for `observatoire revue` and `decision`
+    reviews = plan_reviews(planned, referential, seed, changes)
     for year in YEARS:
-        campaigns[year] = _write_year(planned[year], referential, out_dir / str(year), seed, changes[year])
+        campaigns[year] = _write_year(planned[year], referential, out_dir / str(year), seed, changes[year],
+                                      reviews[year])
     readme = out_dir / "README.txt"
     write_output(out_dir, readme.name,
                  _readme(out_dir, seed, extracts, campaigns, planned, referential, finess_plus).encode("utf-8"))
@@ -69,7 +73,7 @@ def generate_sample(out_dir: Path, seed: int = 2025) -> SampleManifest:
 
 
 def _write_year(campaign: Campaign, referential: Referential, folder: Path, seed: int,
-                changes: list[ExpectedChange]) -> CampaignPaths:
+                changes: list[ExpectedChange], reviews: list[ReviewCase]) -> CampaignPaths:
     paths = CampaignPaths(campaign.year, folder / "submissions", folder / "calendrier.csv", folder / "expected")
     write_campaign(campaign, paths.submissions_dir, seed)
     write_output(folder, paths.calendar.name, calendar_bytes(campaign))
@@ -79,6 +83,7 @@ def _write_year(campaign: Campaign, referential: Referential, folder: Path, seed
     write_output(folder, "expected/submissions.csv", submissions_csv(campaign))
     write_output(folder, "expected/unreadable.csv", unreadable_csv(campaign))
     write_output(folder, "expected/changes.csv", changes_csv(changes))
+    write_output(folder, "expected/review.csv", review_csv(reviews))
     return paths
 
 
@@ -151,6 +156,7 @@ _CASE_LABELS = {
     "unexpected_unknown_finess": "inattendu : FINESS inconnu du référentiel",
     "unexpected_closed": "inattendu : centre fermé l'année précédente",
     "unexpected_not_centre_de_sante": "inattendu : établissement qui n'est pas un centre de santé",
+    **REVIEW_CASE_LABELS,
     "missing": "centres attendus sans aucun dépôt",
     **CHANGE_CASE_LABELS,
 }
@@ -203,7 +209,7 @@ def _readme(out_dir: Path, seed: int, extracts: list[Path], campaigns: dict[int,
             lines.append(f"    export_r{region}.{fmt.extension} : {detail}, en-têtes en {header}")
         lines.append(f"  calendrier : {paths.calendar.relative_to(out_dir)}")
         lines.append(f"  réponse attendue : {paths.expected_dir.relative_to(out_dir)}/ "
-                     "(centre_year_status.csv, submissions.csv, unreadable.csv, changes.csv)")
+                     "(centre_year_status.csv, submissions.csv, unreadable.csv, changes.csv, review.csv)")
         lines.append("  cas construits :")
         order = list(_CASE_LABELS)
         for case, count in sorted(campaign.cases.items(), key=lambda item: (order.index(item[0]) if item[0] in order else len(order), item[0])):
@@ -226,6 +232,10 @@ def _readme(out_dir: Path, seed: int, extracts: list[Path], campaigns: dict[int,
         "    comparé à l'envoi de l'exercice précédent (envoi_precedent) ou à FINESS (finess), champ, valeur",
         "    d'avant ou de FINESS, valeur déclarée, et le cas construit ; un centre qui n'a rien changé n'y",
         "    figure pas. Le type de centre et de gestionnaire d'un centre sont ceux de son envoi précédent.",
+        "  review.csv : une ligne par dépôt à arbitrer (méthode review : statut unexpected, motif review, et son",
+        "    centre manquant) : FINESS, raison sociale et commune déclarés, les centres entre lesquels il a été",
+        "    construit pour hésiter (candidates), et la décision qui le règle (decision : l'ET à retenir, vide",
+        "    pour « aucun centre ») ; après cette décision, l'exécution suivante le rapproche (méthode decision).",
         "",
         "Les commandes se lancent depuis ce dossier. Un centre attendu pour l'année N : catégorie centre de",
         "santé (124, 125, 130, 289), département d'une région, ouvert au plus tard le 31/12/N et présent dans",

@@ -274,7 +274,7 @@ class ReferentialBuilder:
                 made += len(self._gestionnaire(departement, sites))
 
     def centre_communes(self, departement: str) -> list[Commune]:
-        """Where a centre de santé of `departement` may be (the national builder widens it)."""
+        """Where a centre de santé of `departement` may be (the national builder of datasets/national.py widens it)."""
         return communes_for_centres(departement)
 
     def _distinctive(self, departement: str, town: str) -> str:

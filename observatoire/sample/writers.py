@@ -99,7 +99,7 @@ def reproducible_xlsx(workbook: Workbook) -> bytes:
 # ------------------------------------------------------------------ per-centre workbook
 def workbook_rows(submission: Submission, year: int, rng: random.Random) -> dict[str, list[list[object]]]:
     """The rows of each sheet of a per-centre workbook, in sheet order (values as rendered
-    for a spreadsheet). Shared by the openpyxl writer below and the fast national writer."""
+    for a spreadsheet). Shared by the openpyxl writer below and the fast national writer (datasets/national.py)."""
     labels = labels_for(year)
     dialect = Dialect(spreadsheet=True)
     sheets: dict[str, list[list[object]]] = {}

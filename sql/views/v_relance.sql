@@ -5,7 +5,8 @@
 -- the latest earlier campaign (a missing centre has none this year).
 -- One window over the chased centres joined to their submissions: filtering the view by year
 -- stays one pass (a CTE of submissions joined back made SQLite rescan it per centre).
--- Portable SQL (SQLite and PostgreSQL); re-created by `migrate` on every run.
+-- The chase reason is status_vocabulary's (observatoire/vocabulary.py's words).
+-- Portable SQL (SQLite and PostgreSQL); re-created by `migrate` when this file changes.
 CREATE VIEW v_relance AS
 WITH ranked AS (
     SELECT c.campaign_year, c.region_code, c.departement, c.finess_et, c.finess_ej, c.raison_sociale, c.status,
@@ -22,11 +23,7 @@ WITH ranked AS (
 )
 SELECT
     campaign_year, region_code, departement, finess_et, finess_ej, raison_sociale, status,
-    CASE status
-        WHEN 'missing' THEN 'aucun envoi reçu'
-        WHEN 'invalid' THEN 'envoi reçu mais non valide : erreurs à corriger'
-        WHEN 'late' THEN 'envoi valide reçu après la date limite'
-    END AS chase_reason,
+    (SELECT v.chase_reason FROM status_vocabulary v WHERE v.status = ranked.status) AS chase_reason,
     status_reason, deadline, first_valid_at, days_late, submissions_received, telephone,
     contact_courriel AS email, contact_telephone AS declared_telephone, submission_year AS latest_submission_year,
     date_transmission AS latest_transmission_at, n_errors AS latest_submission_errors, source_file AS latest_source_file,

@@ -39,6 +39,18 @@ def export_row(finess, name, commune, sent, file_active="100"):
             f"40;non;100;100;0;1;1")
 
 
+def extract_line(et, ej, name, commune, dep, dep_name, city, long_name=None) -> str:
+    """A centre de santé's structureet line of a data.gouv FINESS extract (finess.md)."""
+    return (f"structureet;{et};{ej};{name};{long_name or name};;;1;R;DE LA PAIX;;;{commune};{dep};{dep_name};{city};"
+            f"0478000000;;124;Centre de Santé;2206;Centres de Santé;;;;;;;2000-01-01;2000-01-01;2024-01-01;")
+
+
+def write_extract(path: Path, extract_date: str, lines: list[str]) -> Path:
+    """An extract of `lines` dated `extract_date` (AAAA-MM-JJ), in windows-1252 as data.gouv ships it."""
+    path.write_bytes(("\n".join([f"finess;etalab;111;{extract_date}", *lines]) + "\n").encode("cp1252"))
+    return path
+
+
 @dataclass(frozen=True)
 class SmallCampaign:
     root: Path
@@ -50,14 +62,9 @@ def write_small_campaign(root: Path) -> SmallCampaign:
     """The data layout of deploy/prefect.yaml: `finess/` with one extract (data.gouv
     layout, windows-1252) and `envois/2024/` with three submission files."""
     root.mkdir(parents=True, exist_ok=True)
-    lines = ["finess;etalab;111;2025-01-12"]
-    for et, ej, name, commune, dep, dep_name, city in _CENTRES:
-        lines.append(f"structureet;{et};{ej};{name};{name};;;1;R;DE LA PAIX;;;{commune};{dep};{dep_name};{city};"
-                     f"0478000000;;124;Centre de Santé;2206;Centres de Santé;;;;;;;2000-01-01;2000-01-01;"
-                     f"2024-01-01;")
     (root / "finess").mkdir()
-    finess = root / "finess" / "finess_2025-01-12.csv"
-    finess.write_bytes(("\n".join(lines) + "\n").encode("cp1252"))
+    finess = write_extract(root / "finess" / "finess_2025-01-12.csv", "2025-01-12",
+                           [extract_line(*centre) for centre in _CENTRES])
     subs = root / "envois" / "2024"
     subs.mkdir(parents=True)
     export = [EXPORT_HEADER,

@@ -1,6 +1,6 @@
 """Builders of submission files for the submission tests, written from
 submission-template.md (not from the pipeline's registry, so that a mistake there cannot
-hide itself); tests/test_submission_registry.py checks they produce what a centre would send."""
+hide itself); tests/schemas/test_registry.py checks they produce what a centre would send."""
 from __future__ import annotations
 
 import csv

@@ -1,0 +1,70 @@
+"""The engine objects of observatoire/sql_dialects.py: which one a URL gets, and the few
+values they decide that other programs or people depend on (lock keys and files, how
+SQLite stores instants). What they do to a warehouse is tested on both engines by the
+warehouse tests (test_warehouse_load, test_warehouse_concurrency, tests/sql/test_roles…)."""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+
+import polars as pl
+import pytest
+import sqlalchemy as sa
+
+from observatoire import sql_dialects, warehouse
+from observatoire.errors import CampaignError
+
+
+@pytest.mark.parametrize("url, kind", [
+    ("sqlite:///w.db", sql_dialects.PysqliteDialect),
+    ("postgresql+psycopg://u@h/db", sql_dialects.PsycopgDialect),
+    ("postgresql+psycopg2://u@h/db", sql_dialects.PostgresDialect),  # COPY only through psycopg 3
+])
+def test_the_url_chooses_the_engine_object(url, kind):
+    assert type(sql_dialects.for_url(sa.engine.make_url(url))) is kind
+
+
+def test_an_engine_that_is_neither_sqlite_nor_postgresql_is_one_french_line():
+    with pytest.raises(CampaignError, match="moteur « mysql » n'est pas pris en charge"):
+        warehouse.connect("mysql://u@127.0.0.1/db")
+
+
+def test_the_engine_of_an_open_connection_is_found_again(tmp_path):
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'w.db'}")
+    with engine.connect() as connection:
+        assert type(sql_dialects.dialect_of(connection)) is sql_dialects.PysqliteDialect
+    engine.dispose()
+
+
+def test_postgresql_lock_keys_are_the_first_8_bytes_of_the_sha256_of_their_name():
+    # other loaders, the roles (sql/roles) and an administrator looking at pg_locks rely on them
+    digest = hashlib.sha256(b"observatoire:campaign:2024").digest()
+    assert sql_dialects.advisory_key("observatoire:campaign:2024") == int.from_bytes(digest[:8], "big", signed=True)
+
+
+def test_the_sqlite_run_lock_is_a_file_beside_the_database(tmp_path):
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'entrepot.db'}")
+    assert sql_dialects.SqliteDialect.lock_path(engine, "campagne-2024") == tmp_path / "entrepot.db.campagne-2024.lock"
+    assert sql_dialects.SqliteDialect.lock_path(sa.create_engine("sqlite://"), "campagne-2024") is None
+
+
+def test_sqlite_is_given_instants_with_their_offset_and_dates_as_iso_text():
+    instant = dt.datetime(2025, 2, 28, 23, 59, 30, tzinfo=dt.timezone.utc)
+    values = {"at": instant, "day": dt.date(2025, 3, 1), "n": 3}
+    assert sql_dialects.PysqliteDialect().parameters(values) == {
+        "at": "2025-02-28T23:59:30+00:00", "day": "2025-03-01", "n": 3}
+    assert sql_dialects.PsycopgDialect().parameters(values) == values
+    frame = pl.DataFrame({"day": [dt.date(2024, 12, 31)]})
+    assert sql_dialects.SqliteDialect().bind_values(frame)["day"].to_list() == ["2024-12-31"]
+
+
+def test_dates_and_instants_read_back_the_same_from_either_engine():
+    sqlite, postgres = sql_dialects.PysqliteDialect(), sql_dialects.PsycopgDialect()
+    paris = dt.timezone(dt.timedelta(hours=1))
+    # SQLite hands back the ISO text it was given; PostgreSQL a date and an aware datetime
+    assert sqlite.read_date("2025-03-01") == postgres.read_date(dt.date(2025, 3, 1)) == dt.date(2025, 3, 1)
+    in_utc = dt.datetime(2025, 2, 28, 23, 0, tzinfo=dt.timezone.utc)
+    for read in (sqlite.read_instant("2025-03-01T00:00:00+01:00"), sqlite.read_instant("2025-02-28T23:00:00"),
+                 postgres.read_instant(dt.datetime(2025, 3, 1, 0, 0, tzinfo=paris))):
+        assert read == in_utc and read.tzinfo == dt.timezone.utc
+    assert sqlite.read_date(None) is None and postgres.read_instant(None) is None
