@@ -83,7 +83,7 @@ class CampaignParameters(BaseModel):
         default=None, ge=1, le=64, title="Processus de lecture (facultatif)",
         description="Nombre de processus qui lisent les fichiers en parallèle sur le worker Prefect. "
                     "Vide : un par cœur disponible, un par 200 fichiers au plus. "
-                    "1 : lecture dans le processus du flow.",
+                    "Chaque fichier est lu dans un processus séparé, même avec 1.",
     )
 
     force: list[Literal[GUARDS]] = Field(

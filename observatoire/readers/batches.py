@@ -37,7 +37,8 @@ def read_batches(files: list[str]) -> list[list[str]]:
 
 
 class LocalReaders:
-    """The reader processes of this machine (one per core by default, none with 1)."""
+    """The reader processes of this machine (one per core by default, at least one: a file is
+    never read in the run's own process)."""
 
     where = "local"
 
