@@ -231,16 +231,13 @@ def retours_main(argv: list[str] | None = None) -> int:
     import sqlalchemy as sa
 
     from observatoire.errors import CampaignError
+    from observatoire.reports import campaign_options
 
     parser = argparse.ArgumentParser(
         prog="observatoire retours",
         description="Un classeur de retour par centre (ses seules anomalies, à lui envoyer), depuis l'entrepôt : "
                     f"dossier {CENTRE_FOLDER}/ du dossier des classeurs de la campagne.")
-    parser.add_argument("--year", type=int, required=True, help="année d'exercice N de la campagne")
-    parser.add_argument("--region", action="append", dest="regions",
-                        help="code région COG (répétable ; défaut : toutes les régions de la campagne)")
-    parser.add_argument("--warehouse", help="URL SQLAlchemy de l'entrepôt, qui doit exister (défaut : variable "
-                                            "OBSERVATOIRE_WAREHOUSE_URL, sinon sqlite:///warehouse.db)")
+    campaign_options(parser)
     parser.add_argument("--out", default="rapports/{annee}",
                         help="dossier des classeurs de la campagne (défaut : rapports/{annee}, comme observatoire "
                              f"run) ; les classeurs vont dans son sous-dossier {CENTRE_FOLDER}/")

@@ -27,6 +27,7 @@ from sqlalchemy.engine import Engine
 from observatoire.errors import CampaignError
 from observatoire.outputs import save_workbook
 from observatoire.readers.reference_data import departement_regions
+from observatoire.reports import campaign_options
 from observatoire.reports.cells import write_row
 from observatoire.reports.layout import (HEADER_FILL, HEADER_FONT, CellStyles, print_on_a4_landscape, set_cell,
                                          wrapped_row_height)
@@ -315,11 +316,7 @@ def relance_main(argv: list[str] | None = None) -> int:
         prog="observatoire relance",
         description="Classeurs de relance par région pour les correspondants ARS (centres manquants, "
                     "invalides ou en retard ; taux par département).")
-    parser.add_argument("--year", type=int, required=True, help="année d'exercice N de la campagne")
-    parser.add_argument("--region", action="append", dest="regions",
-                        help="code région COG (répétable ; défaut : toutes les régions de la campagne)")
-    parser.add_argument("--warehouse", help="URL SQLAlchemy de l'entrepôt, qui doit exister (défaut : variable "
-                                            "OBSERVATOIRE_WAREHOUSE_URL, sinon sqlite:///warehouse.db)")
+    campaign_options(parser)
     # the same folder as `observatoire run --output-dir`: one place for a campaign's workbooks
     parser.add_argument("--out", default="rapports/{annee}",
                         help="dossier de sortie (défaut : rapports/{annee}, comme observatoire run)")
