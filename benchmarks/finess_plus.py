@@ -12,7 +12,7 @@ comparison is checked fair once: both files, read as a run reads them, give the 
 centres de santé open on that day (same numbers). Each measure is a whole new
 process (interpreter, imports, connect, migrate, `stages.load_referential` into an empty
 warehouse, as a run's first load of that file), the two sources alternated, medians
-reported; peak memory is the process's RSS high-water mark (`ru_maxrss`). URL defaults to a
+reported; peak memory is the process's RSS high-water mark (VmHWM). URL defaults to a
 new SQLite file per run; a PostgreSQL URL names a server database to create and drop per run.
 """
 from __future__ import annotations
@@ -52,9 +52,11 @@ ref = stages.load_referential([Path(sys.argv[1])], engine)
 after = time.perf_counter()
 engine.dispose()
 usage = resource.getrusage(resource.RUSAGE_SELF)
+# VmHWM: this process's own peak; ru_maxrss would keep the parent's across fork and exec
+peak_kib = next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM:"))
 print(json.dumps({"imports": imported - started, "load": after - before, "process_inner": after - started,
                   "cpu": usage.ru_utime + usage.ru_stime, "establishments": ref.history.height,
-                  "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+                  "peak_mib": peak_kib / 1024}))
 """
 
 
