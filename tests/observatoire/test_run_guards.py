@@ -34,7 +34,10 @@ def _content(url: str) -> dict[str, list[tuple]]:
 
 
 def _last_run(url: str) -> tuple:
-    return _rows(url, "SELECT outcome, message, campaign_year FROM pipeline_run ORDER BY started_at DESC")[0]
+    # SQLite keeps instants to the second and two refused runs can start within one: the
+    # later insertion (rowid) breaks the tie
+    return _rows(url, "SELECT outcome, message, campaign_year FROM pipeline_run "
+                      "ORDER BY started_at DESC, rowid DESC")[0]
 
 
 def _run(capsys, url, campaign, *extra, year="2024", submissions=None, finess=None) -> tuple[int, str, str]:
