@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -19,6 +18,7 @@ import sqlalchemy as sa
 from datasets.national import cached_national
 from flows.parameters import CampaignParameters
 from observatoire import pipeline
+from tests.support.prefect_server import stop_process_group
 
 pytestmark = pytest.mark.slow  # end to end: `pytest -m "not slow"` leaves it out
 
@@ -29,17 +29,6 @@ RUN_COLUMNS = {"run_id", "loaded_at"}
 @pytest.fixture(scope="module")
 def campaign(tmp_path_factory):
     return cached_national(tmp_path_factory.mktemp("national"), n_centres=120, file_multiplier=1, finess_lines=2000)
-
-
-def _stop(process: subprocess.Popen) -> None:
-    """The process and everything it started (its own session)."""
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=20)
 
 
 @contextmanager
@@ -76,7 +65,7 @@ def _cluster(tmp_path: Path, worker_env: dict[str, str] | None = None):
         yield address, worker_pids
     finally:
         for process in reversed(started):
-            _stop(process)
+            stop_process_group(process, timeout=20)
 
 
 @pytest.fixture

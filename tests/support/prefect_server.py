@@ -15,6 +15,18 @@ import httpx
 import pytest
 
 
+def stop_process_group(process: subprocess.Popen, timeout: float) -> None:
+    """The process and everything it started (its own session): SIGTERM, then SIGKILL after
+    `timeout` seconds."""
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=timeout)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -49,10 +61,4 @@ def prefect_server(folder: Path, timeout: float = 240):
             time.sleep(0.5)
         yield api_url, database
     finally:
-        if server.poll() is None:
-            os.killpg(server.pid, signal.SIGTERM)
-            try:
-                server.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(server.pid, signal.SIGKILL)
-                server.wait(timeout=15)
+        stop_process_group(server, timeout=15)
