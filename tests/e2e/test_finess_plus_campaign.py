@@ -17,6 +17,7 @@ import pytest
 import sqlalchemy as sa
 
 from observatoire.sample import generate_sample
+from tests.support.sample_runs import consolidate_sample, warehouse_rows
 from tests.conftest import PG_ADMIN_URL
 
 pytestmark = pytest.mark.slow  # end to end: `pytest -m "not slow"` leaves it out
@@ -31,27 +32,8 @@ def sample(tmp_path_factory):
     return generate_sample(tmp_path_factory.mktemp("sample") / "sample")
 
 
-def _run(sample, year: int, finess: list, url: str) -> None:
-    from flows.campaign import consolidate_campaign
-    from flows.parameters import CampaignParameters
-
-    paths = sample.campaigns[year]
-    consolidate_campaign(CampaignParameters(
-        year=year, submissions=str(paths.submissions_dir), finess=[str(p) for p in finess],
-        calendar=str(paths.calendar), warehouse_url=url,
-    ))
-
-
-def _rows(url: str, sql: str) -> list[dict]:
-    engine = sa.create_engine(url)
-    with engine.connect() as connection:
-        rows = [dict(r._mapping) for r in connection.execute(sa.text(sql))]
-    engine.dispose()
-    return rows
-
-
 def _statuses(url: str, year: int) -> dict[str, dict]:
-    rows = _rows(url, f"SELECT * FROM centre_year_status WHERE campaign_year = {year}")
+    rows = warehouse_rows(url, f"SELECT * FROM centre_year_status WHERE campaign_year = {year}")
     return {r["status_id"]: r for r in rows}
 
 
@@ -60,8 +42,8 @@ def _check_same_statuses(sample, extracts_url: str, finess_plus_url: str) -> Non
               if e.datefermeture is not None and e.is_centre_de_sante}
     assert closed, "the sample must hold centres closed between two extracts"
     for year in (2023, 2024):
-        _run(sample, year, sample.extracts, extracts_url)
-        _run(sample, year, [sample.finess_plus], finess_plus_url)
+        consolidate_sample(sample, year, extracts_url)
+        consolidate_sample(sample, year, finess_plus_url, [sample.finess_plus])
         by_extracts, by_finess_plus = _statuses(extracts_url, year), _statuses(finess_plus_url, year)
         assert by_extracts.keys() == by_finess_plus.keys()
         assert {r["status"] for r in by_extracts.values()} >= {"on_time", "late", "missing", "unexpected"}
@@ -81,7 +63,7 @@ def _check_same_statuses(sample, extracts_url: str, finess_plus_url: str) -> Non
             assert "d'après les instantanés FINESS" in by_extracts[row["status_id"]]["status_reason"]
         resolutions = ("SELECT source_file, source_row, finess_et, reconciliation_method, region_code, is_current "
                        f"FROM submission WHERE campaign_year = {year} ORDER BY 1, 2")
-        assert _rows(extracts_url, resolutions) == _rows(finess_plus_url, resolutions)
+        assert warehouse_rows(extracts_url, resolutions) == warehouse_rows(finess_plus_url, resolutions)
 
 
 def _referential(sample):

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 
 from observatoire.data_tests import failed_data_tests
 from observatoire.sample import generate_sample
+from tests.support.sample_runs import consolidate_sample, warehouse_rows
 
 pytestmark = pytest.mark.slow  # end to end: `pytest -m "not slow"` leaves it out
 
@@ -27,27 +28,8 @@ def _expected(sample, year: int, name: str) -> list[dict]:
         return list(csv.DictReader(handle, delimiter=";"))
 
 
-def _run(sample, year: int, url: str) -> None:
-    from flows.campaign import consolidate_campaign
-    from flows.parameters import CampaignParameters
-
-    paths = sample.campaigns[year]
-    consolidate_campaign(CampaignParameters(
-        year=year, submissions=str(paths.submissions_dir), finess=[str(p) for p in sample.extracts],
-        calendar=str(paths.calendar), warehouse_url=url,
-    ))
-
-
-def _rows(url: str, sql: str) -> list[dict]:
-    engine = sa.create_engine(url)
-    with engine.connect() as connection:
-        rows = [dict(r._mapping) for r in connection.execute(sa.text(sql))]
-    engine.dispose()
-    return rows
-
-
 def _assert_statuses(sample, year: int, url: str) -> None:
-    rows = _rows(url, f"SELECT * FROM centre_year_status WHERE campaign_year = {year}")
+    rows = warehouse_rows(url, f"SELECT * FROM centre_year_status WHERE campaign_year = {year}")
     expected = _expected(sample, year, "centre_year_status.csv")
     centres = {e["finess_et"]: e for e in expected if e["status"] != "unexpected"}
     got = {r["finess_et"]: r for r in rows if r["status"] != "unexpected"}
@@ -68,7 +50,7 @@ def _assert_statuses(sample, year: int, url: str) -> None:
 
 
 def _assert_submissions(sample, year: int, url: str) -> None:
-    rows = _rows(url, "SELECT source_file, source_row, declared_finess_et, finess_et, reconciliation_method, "
+    rows = warehouse_rows(url, "SELECT source_file, source_row, declared_finess_et, finess_et, reconciliation_method, "
                       f"is_valid, is_current FROM submission WHERE campaign_year = {year}")
     got = {(r["source_file"], r["source_row"]): r for r in rows}
     expected = _expected(sample, year, "submissions.csv")
@@ -86,9 +68,9 @@ def _assert_submissions(sample, year: int, url: str) -> None:
 
 def _assert_unreadable(sample, year: int, url: str) -> None:
     unreadable = {e["source_file"] for e in _expected(sample, year, "unreadable.csv")}
-    outcomes = _rows(url, f"SELECT source_file, readable, reason FROM file_outcome WHERE campaign_year = {year}")
+    outcomes = warehouse_rows(url, f"SELECT source_file, readable, reason FROM file_outcome WHERE campaign_year = {year}")
     assert {o["source_file"] for o in outcomes if not o["readable"]} == unreadable
-    issues = _rows(url, "SELECT source_file, severity, message FROM submission_issue "
+    issues = warehouse_rows(url, "SELECT source_file, severity, message FROM submission_issue "
                         f"WHERE campaign_year = {year} AND submission_id IS NULL")
     assert {i["source_file"] for i in issues} == unreadable
     assert all(i["severity"] == "error" and i["message"].startswith("fichier illisible") for i in issues)
@@ -98,37 +80,37 @@ def _assert_changes(sample, year: int, url: str) -> None:
     """Every change the generator built (and only those: unchanged centres get no row)."""
     columns = ("region_code", "finess_et", "kind", "source", "field", "previous_value", "new_value")
     expected = sorted(tuple(e[c] or None for c in columns) for e in _expected(sample, year, "changes.csv"))
-    got = sorted(tuple(r[c] for c in columns) for r in _rows(url, f"SELECT * FROM centre_change WHERE campaign_year = {year}"))
+    got = sorted(tuple(r[c] for c in columns) for r in warehouse_rows(url, f"SELECT * FROM centre_change WHERE campaign_year = {year}"))
     assert got == expected
-    assert expected and all(r["message"] and r["run_id"] for r in _rows(url, "SELECT message, run_id FROM centre_change"))
+    assert expected and all(r["message"] and r["run_id"] for r in warehouse_rows(url, "SELECT message, run_id FROM centre_change"))
     # the view names each centre and its département
-    view = _rows(url, f"SELECT finess_et, raison_sociale, departement FROM v_changements WHERE campaign_year = {year}")
+    view = warehouse_rows(url, f"SELECT finess_et, raison_sociale, departement FROM v_changements WHERE campaign_year = {year}")
     assert len(view) == len(expected) and all(r["raison_sociale"] and r["departement"] for r in view)
 
 
 def _snapshot(url: str, year: int) -> dict[str, list[tuple]]:
     tables = {}
     for table in ("centre_year_status", "submission", "submission_issue", "file_outcome", "centre_change"):
-        rows = _rows(url, f"SELECT * FROM {table} WHERE campaign_year = {year}")
+        rows = warehouse_rows(url, f"SELECT * FROM {table} WHERE campaign_year = {year}")
         tables[table] = sorted(tuple(sorted((k, str(v)) for k, v in r.items() if k not in RUN_COLUMNS)) for r in rows)
     return tables
 
 
 def _check_campaign(sample, url: str, rerun: bool) -> None:
     for year in (2023, 2024):
-        _run(sample, year, url)
+        consolidate_sample(sample, year, url)
         _assert_statuses(sample, year, url)
         _assert_submissions(sample, year, url)
         _assert_unreadable(sample, year, url)
         _assert_changes(sample, year, url)
-    runs = _rows(url, "SELECT count(*) AS n FROM pipeline_run")[0]["n"]
+    runs = warehouse_rows(url, "SELECT count(*) AS n FROM pipeline_run")[0]["n"]
     assert runs == 2
     if rerun:
         before = _snapshot(url, 2024)
-        _run(sample, 2024, url)
+        consolidate_sample(sample, 2024, url)
         assert _snapshot(url, 2024) == before
-        assert _rows(url, "SELECT count(*) AS n FROM pipeline_run")[0]["n"] == runs + 1
-        assert {r["outcome"] for r in _rows(url, "SELECT outcome FROM pipeline_run")} == {"succeeded"}
+        assert warehouse_rows(url, "SELECT count(*) AS n FROM pipeline_run")[0]["n"] == runs + 1
+        assert {r["outcome"] for r in warehouse_rows(url, "SELECT outcome FROM pipeline_run")} == {"succeeded"}
     # the SQL data tests of sql/tests/ hold after real loads (and reruns)
     engine = sa.create_engine(url)
     try:
