@@ -48,6 +48,18 @@ def _files_holding(root: Path, secret: bytes) -> list[str]:
     return [str(path) for path in root.rglob("*") if path.is_file() and secret in path.read_bytes()]
 
 
+
+def _run_with_password_url(campaign, url: str, password: str, out, env: dict, cwd, timeout: float):
+    """`observatoire run` on the small campaign's region 84 with a warehouse URL that holds
+    the password: it succeeds, and the password is in none of what it prints."""
+    done = subprocess.run(
+        [OBSERVATOIRE, "run", "--year", "2024", "--region", "84", "--submissions", str(campaign.submissions),
+         "--finess", str(campaign.finess), "--warehouse", url, "--output-dir", str(out)],
+        env=env, cwd=cwd, capture_output=True, timeout=timeout, stdin=subprocess.DEVNULL)
+    assert done.returncode == 0, (done.stdout + done.stderr).decode(errors="replace")[-3000:]
+    assert password.encode() not in done.stdout + done.stderr
+    return done
+
 def test_the_warehouse_password_reaches_no_parameter_log_artifact_or_file(pg_login, tmp_path):
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
@@ -60,12 +72,7 @@ def test_the_warehouse_password_reaches_no_parameter_log_artifact_or_file(pg_log
         run_env = {**os.environ, "PREFECT_API_URL": api_url, "PREFECT_HOME": str(tmp_path / "client-home"),
                    "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "PREFECT_LOGGING_LEVEL": "DEBUG"}
         run_env.pop("OBSERVATOIRE_WAREHOUSE_URL", None)
-        done = subprocess.run(
-            [OBSERVATOIRE, "run", "--year", "2024", "--region", "84", "--submissions", str(campaign.submissions),
-             "--finess", str(campaign.finess), "--warehouse", pg_login["url"], "--output-dir", str(out)],
-            env=run_env, cwd=tmp_path, capture_output=True, timeout=480, stdin=subprocess.DEVNULL)
-        assert done.returncode == 0, (done.stdout + done.stderr).decode(errors="replace")[-3000:]
-        assert password.encode() not in done.stdout + done.stderr
+        done = _run_with_password_url(campaign, pg_login["url"], password, out, run_env, tmp_path, timeout=480)
 
         # the run did reach the warehouse with the password: the campaign is there
         admin = sa.create_engine(pg_login["admin_url"])
@@ -126,12 +133,7 @@ def test_without_prefect_the_password_still_reaches_only_the_connection(pg_login
     campaign = write_small_campaign(tmp_path / "data")
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_API") and k != "OBSERVATOIRE_WAREHOUSE_URL"}
     env["PREFECT_HOME"] = str(tmp_path / "prefect-home")
-    done = subprocess.run(
-        [OBSERVATOIRE, "run", "--year", "2024", "--region", "84", "--submissions", str(campaign.submissions),
-         "--finess", str(campaign.finess), "--warehouse", pg_login["url"], "--output-dir", str(tmp_path / "out")],
-        env=env, cwd=tmp_path, capture_output=True, timeout=300, stdin=subprocess.DEVNULL)
-    assert done.returncode == 0, (done.stdout + done.stderr).decode(errors="replace")[-3000:]
-    assert password.encode() not in done.stdout + done.stderr
+    _run_with_password_url(campaign, pg_login["url"], password, tmp_path / "out", env, tmp_path, timeout=300)
     admin = sa.create_engine(pg_login["admin_url"])
     with admin.connect() as connection:
         assert connection.execute(sa.text("SELECT count(*) FROM centre_year_status")).scalar() == 4
