@@ -68,7 +68,6 @@ SELECT r.campaign_year, r.region_code, r.source_file, s.source_row, r.declared_f
 FROM reconciliation_review r LEFT JOIN submission s ON s.submission_id = r.submission_id
 {where} ORDER BY r.campaign_year, r.region_code, r.source_file, s.source_row
 """
-_FINESS = re.compile(r"\b[0-9][0-9AB][0-9]{7}\b")
 
 
 def _review_cases(connection, year: int | None) -> tuple[list[tuple], dict[str, tuple]]:
@@ -91,7 +90,9 @@ def _review_cases(connection, year: int | None) -> tuple[list[tuple], dict[str, 
 
 def _candidate_ets(candidates: str | None) -> list[str]:
     """The ETs of a candidates text: `ET (score), …`, or `EJ <n> : ET, ET` (the EJ is no candidate)."""
-    return _FINESS.findall(re.sub(r"^EJ \S+ :", "", candidates or ""))
+    from transforms.finess_key import FINESS_PATTERN  # imports polars: not when the command line is built
+
+    return re.findall(rf"\b{FINESS_PATTERN.strip('^$')}\b", re.sub(r"^EJ \S+ :", "", candidates or ""))
 
 
 def review_text(rows: list[tuple], names: dict[str, tuple]) -> list[str]:

@@ -35,6 +35,7 @@ from observatoire.vocabulary import CHASE_ORDER, STATUS_COLOURS, STATUS_LABELS
 from transforms.campaign_calendar import campaign_title, days_since_deadline
 
 PARIS = ZoneInfo("Europe/Paris")
+_TOP = {wraps: Alignment(wrap_text=wraps, vertical="top") for wraps in (False, True)}  # built once, not per cell
 ERRORS_IN_ROW = 3  # blocking errors spelt out in a centre's row; all of them in « Erreurs à corriger »
 
 CALL_LOG = [("Appelé le", 10), ("Par", 10), ("Résultat", 16), ("Commentaire", 24)]
@@ -176,7 +177,7 @@ def _workbook(year: int, region: str, chase, errors, rates, today: dt.date, call
     fills = {status: PatternFill("solid", fgColor=STATUS_COLOURS[status]) for status in CHASE_ORDER}
     widths = [width for _, width in CHASE_COLUMNS]
     wrapped_at = [title in WRAPPED for title, _ in CHASE_COLUMNS]
-    aligned = [Alignment(wrap_text=wraps, vertical="top") for wraps in wrapped_at]
+    aligned = [_TOP[wraps] for wraps in wrapped_at]
     styles = CellStyles()
     for number, row in enumerate(rows, start=2):  # `sheet.max_row` would scan every cell per row
         deadline = _as_date(row.deadline)
@@ -221,7 +222,7 @@ def _workbook(year: int, region: str, chase, errors, rates, today: dt.date, call
             cell = detail.cell(number, column)
             set_cell(cell, value)
             wraps = column in (3, 6, 7, 8)
-            styles.apply(cell, ("text", wraps), alignment=Alignment(wrap_text=wraps, vertical="top"))
+            styles.apply(cell, ("text", wraps), alignment=_TOP[wraps])
         detail.row_dimensions[number].height = wrapped_row_height(
             [v if c in (2, 5, 6, 7) else "" for c, v in enumerate(values)], error_widths)
     if not errors:
@@ -277,7 +278,7 @@ def _changes_sheet(book: Workbook, year: int, region: str, changes) -> None:
             cell = sheet.cell(number, column)
             set_cell(cell, value)
             wraps = column in (1, 3, 6, 7, 8)
-            styles.apply(cell, ("text", wraps), alignment=Alignment(wrap_text=wraps, vertical="top"))
+            styles.apply(cell, ("text", wraps), alignment=_TOP[wraps])
         sheet.row_dimensions[number].height = wrapped_row_height(values, widths)
     if not changes:
         sheet.append([f"Aucun changement ni écart avec FINESS relevé pour la campagne {year} en région "
