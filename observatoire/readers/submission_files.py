@@ -802,10 +802,10 @@ def _check_extents(archive: _Archive, extents: dict[str, tuple[int, bool]]) -> N
         sheet_of = {}
     path, (last_row, wide) = next(iter(too_far.items()))
     sheet = "une feuille" if path == "content.xml" else f"la feuille « {printable_name(sheet_of.get(path, path))} »"
-    _refuse_extent(sheet, last_row, wide)
+    _refuse_extent(sheet, last_row, wide, rows)
 
 
-def _refuse_extent(sheet: str, last_row: int, wide: bool) -> None:
+def _refuse_extent(sheet: str, last_row: int, wide: bool, rows: int) -> None:
     if wide:
         raise UnreadableFile(
             f"fichier refusé : {sheet} a des valeurs au-delà de la colonne "
@@ -814,7 +814,7 @@ def _refuse_extent(sheet: str, last_row: int, wide: bool) -> None:
         )
     raise UnreadableFile(
         f"fichier refusé : {sheet} a des valeurs jusqu'à la ligne {_thousands(last_row)} "
-        f"(limite {_thousands(LIMITS.export_rows + _TITLE_ROWS)} lignes par feuille) ; un export régional fait "
+        f"(limite {_thousands(rows)} lignes par feuille) ; un export régional fait "
         "quelques milliers de lignes : supprimer les lignes en trop (ou découper l'export) et le renvoyer"
     )
 
@@ -834,8 +834,9 @@ def _check_xls_extents(raw: bytes) -> None:
     rows = LIMITS.export_rows + _TITLE_ROWS
     for extent in extents:
         sheet = f"la feuille « {printable_name(extent.name)} »"
-        if extent.last_row > rows or extent.last_column >= LIMITS.columns:
-            _refuse_extent(sheet, extent.last_row, extent.last_column >= LIMITS.columns)
+        wide = extent.last_column >= LIMITS.columns
+        if extent.last_row > rows or wide:
+            _refuse_extent(sheet, extent.last_row, wide, rows)
         if extent.declared_rows * extent.declared_columns > rows * LIMITS.columns:
             raise UnreadableFile(
                 f"fichier refusé : {sheet} annonce {_thousands(extent.declared_rows)} lignes sur "
