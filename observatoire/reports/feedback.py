@@ -226,12 +226,8 @@ def read_centre_issues(engine, year: int, regions: list[str] | None) -> tuple[pl
 def retours_main(argv: list[str] | None = None) -> int:
     """`observatoire retours`: one feedback workbook per centre, from the warehouse."""
     import argparse
-    import sys
 
-    import sqlalchemy as sa
-
-    from observatoire.errors import CampaignError
-    from observatoire.reports import campaign_options
+    from observatoire.reports import campaign_options, on_existing_warehouse
 
     parser = argparse.ArgumentParser(
         prog="observatoire retours",
@@ -244,22 +240,17 @@ def retours_main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     out = Path(args.out.replace("{annee}", str(args.year)))
 
-    from observatoire import preflight, warehouse
-
-    try:
-        preflight.say_plain_path(args.warehouse, "observatoire retours")
-        engine = warehouse.connect(args.warehouse, existing=True)  # reads only: never creates one
+    def work(engine):
         issues, total = read_centre_issues(engine, args.year, args.regions)
         paths = write_centre_feedback_workbooks(issues, out, args.year)
         # a whole campaign: a centre absent now has nothing left to correct (a region limited
         # run leaves the other regions' workbooks as they are)
-        removed = [] if args.regions else remove_stale_centre_workbooks(out, paths)
-    except CampaignError as exc:
-        print(f"observatoire retours : {exc}", file=sys.stderr)
+        return issues, total, paths, [] if args.regions else remove_stale_centre_workbooks(out, paths)
+
+    done = on_existing_warehouse("observatoire retours", args.warehouse, work)
+    if done is None:
         return 2
-    except sa.exc.OperationalError as exc:
-        print(f"observatoire retours : entrepôt illisible ({exc.orig}) ; relancer `observatoire run`.", file=sys.stderr)
-        return 2
+    issues, total, paths, removed = done
     sent = centre_issues(issues).height
     print(f"{len(paths)} classeur(s) de retour par centre écrit(s) dans {out / CENTRE_FOLDER} "
           f"({sent} anomalie(s) sur {total} pour la campagne {args.year}).")

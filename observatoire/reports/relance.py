@@ -27,7 +27,7 @@ from sqlalchemy.engine import Engine
 from observatoire.errors import CampaignError
 from observatoire.outputs import save_workbook
 from observatoire.readers.reference_data import departement_regions
-from observatoire.reports import campaign_options
+from observatoire.reports import campaign_options, on_existing_warehouse
 from observatoire.reports.cells import write_row
 from observatoire.reports.layout import (HEADER_FILL, HEADER_FONT, CellStyles, print_on_a4_landscape, set_cell,
                                          wrapped_row_height)
@@ -324,18 +324,9 @@ def relance_main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     args.out = args.out.replace("{annee}", str(args.year))
 
-    from observatoire import preflight, warehouse
-
-    try:
-        preflight.say_plain_path(args.warehouse, "observatoire relance")
-        engine = warehouse.connect(args.warehouse, existing=True)  # reads only: never creates one
-        paths = write_relance_workbooks(engine, args.year, args.regions, Path(args.out))
-    except CampaignError as exc:
-        print(f"observatoire relance : {exc}", file=sys.stderr)
-        return 2
-    except sa.exc.OperationalError as exc:  # e.g. a warehouse created before the views existed
-        print(f"observatoire relance : entrepôt illisible ({exc.orig}) ; relancer `observatoire run`.",
-              file=sys.stderr)
+    paths = on_existing_warehouse("observatoire relance", args.warehouse, lambda engine: write_relance_workbooks(
+        engine, args.year, args.regions, Path(args.out)))
+    if paths is None:
         return 2
     for path in paths:
         print(f"Classeur de relance écrit : {path}")
