@@ -401,8 +401,8 @@ def load_campaign(engine: Engine, load: CampaignLoad) -> None:
                                   ("submission_issue", "issue_id", load.issues),
                                   ("reconciliation_review", "submission_id", reviews)):
             dialect.delete_keys(connection, table, key, frame.get_column(key).to_list())
-        dialect.delete_keys(connection, "file_outcome", "source_file", load.source_files, where="campaign_year = :year",
-                     params=scope)
+        dialect.delete_keys(connection, "file_outcome", "source_file", load.source_files,
+                            where="campaign_year = :year", params=scope)
         dialect.insert_rows(connection, "file_outcome", load.outcomes)
         dialect.insert_rows(connection, "submission", load.submissions)
         if load.personnel is not None:
