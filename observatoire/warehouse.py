@@ -264,8 +264,7 @@ def _write_vocabulary(connection: Connection) -> None:
         if sorted(map(tuple, stored), key=repr) == sorted((tuple(r.values()) for r in rows), key=repr):
             continue
         connection.execute(sa.text(f"DELETE FROM {table}"))
-        connection.execute(sa.text(f"INSERT INTO {table} ({', '.join(columns)}) "
-                                   f"VALUES ({', '.join(':' + c for c in columns)})"), rows)
+        insert_rows(connection, table, pl.DataFrame(rows))
 
 
 _VIEW_MARK = "observatoire sql/views sha256:"
