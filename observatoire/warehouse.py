@@ -264,8 +264,7 @@ def _write_vocabulary(connection: Connection) -> None:
         if sorted(map(tuple, stored), key=repr) == sorted((tuple(r.values()) for r in rows), key=repr):
             continue
         connection.execute(sa.text(f"DELETE FROM {table}"))
-        connection.execute(sa.text(f"INSERT INTO {table} ({', '.join(columns)}) "
-                                   f"VALUES ({', '.join(':' + c for c in columns)})"), rows)
+        insert_rows(connection, table, pl.DataFrame(rows))
 
 
 _VIEW_MARK = "observatoire sql/views sha256:"
@@ -401,8 +400,8 @@ def load_campaign(engine: Engine, load: CampaignLoad) -> None:
                                   ("submission_issue", "issue_id", load.issues),
                                   ("reconciliation_review", "submission_id", reviews)):
             dialect.delete_keys(connection, table, key, frame.get_column(key).to_list())
-        dialect.delete_keys(connection, "file_outcome", "source_file", load.source_files, where="campaign_year = :year",
-                     params=scope)
+        dialect.delete_keys(connection, "file_outcome", "source_file", load.source_files,
+                            where="campaign_year = :year", params=scope)
         dialect.insert_rows(connection, "file_outcome", load.outcomes)
         dialect.insert_rows(connection, "submission", load.submissions)
         if load.personnel is not None:
