@@ -178,3 +178,35 @@ def test_progress_on_a_terminal_and_the_same_summary_when_piped(sample, tmp_path
     assert "Validation…" in text and "Chargement de l'entrepôt…" in text
     assert text.endswith("\r\x1b[K")  # the progress line is cleared before the summary
     assert out == piped.stdout
+
+
+@pytest.mark.parametrize("argv, expected_code, expected_out", [
+    (["--version"], 0, "observatoire "),
+    (["run"], 2, ""),  # argparse's refusal: missing arguments
+    (["sql", "SELECT 1", "--warehouse", "absent.db"], 2, ""),
+])
+def test_the_command_exits_with_its_code_after_running_the_exit_functions(tmp_path, argv, expected_code,
+                                                                           expected_out):
+    """The console script skips the interpreter's teardown, not what must happen at exit:
+    its code, its whole output, and the functions registered with atexit."""
+    marker = tmp_path / "atexit-ran"
+    code = (f"import atexit, sys; atexit.register(lambda: open({str(marker)!r}, 'w').write('ran')); "
+            f"sys.argv = ['observatoire', *{argv!r}]; from observatoire.cli import command; command(); "
+            "print('not reached')")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert done.returncode == expected_code, done.stderr
+    assert done.stdout.startswith(expected_out) and "not reached" not in done.stdout
+    assert marker.read_text() == "ran"
+    if expected_code:
+        assert done.stderr.strip()  # one French line says why
+
+
+def test_a_thread_left_running_gets_the_ordinary_exit(tmp_path):
+    """A thread that is not a daemon is waited for, as by an ordinary exit."""
+    marker = tmp_path / "thread-done"
+    code = ("import sys, threading, time; "
+            f"threading.Thread(target=lambda: (time.sleep(1), open({str(marker)!r}, 'w').write('done'))).start(); "
+            "sys.argv = ['observatoire', '--version']; from observatoire.cli import command; command()")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert marker.read_text() == "done"
