@@ -94,6 +94,38 @@ class Background:
     def result(self):
         return self._future.result()
 
+    def add_done_callback(self, function) -> None:
+        """`function(self)` when the stage has ended (at once if it has)."""
+        self._future.add_done_callback(lambda _future: function(self))
+
+
+class Handoff:
+    """What a stage running in the background hands to the main line before it ends: the
+    value it gives as soon as it knows it (`give`), else its own outcome when it ends
+    (`stage_ended`; a stage that fails before giving it, after its retries). The first of
+    the two counts."""
+
+    def __init__(self) -> None:
+        self._future: Future = Future()
+        self._lock = threading.Lock()
+
+    def give(self, value) -> None:
+        with self._lock:
+            if not self._future.done():
+                self._future.set_result(value)
+
+    def stage_ended(self, stage) -> None:
+        with self._lock:
+            if self._future.done():
+                return
+            try:
+                self._future.set_result(stage.result())
+            except BaseException as exc:
+                self._future.set_exception(exc)
+
+    def result(self):
+        return self._future.result()
+
 
 class Hooks:
     """How a runner runs and shows the stages. These defaults run each stage here, in
@@ -105,7 +137,8 @@ class Hooks:
         return function(*args)
 
     def step_in_background(self, stage: str, function, *args):
-        """Start a stage beside the main line; the result has `.result()` and `.wait()`."""
+        """Start a stage beside the main line; the result has `.result()`, `.wait()` and
+        `.add_done_callback(function)`."""
         return Background(function, *args)
 
     def started(self, stage: str) -> None:
@@ -253,10 +286,13 @@ def _consolidate(params, year: int, run_id: str, started_at: dt.datetime, url: s
         return result
 
     submissions = params.submissions_dir(year)
-    # FINESS extracts ─▶ referential history, while the reader processes read the files
+    # FINESS extracts ─▶ referential history, while the reader processes read the files;
+    # the history is handed over before the new snapshots are written, which goes on
     hooks.started("referential")
+    history = Handoff()
     referential = hooks.step_in_background("referential", stages.load_referential, params.finess_files(), engine,
-                                           params.force)
+                                           params.force, history.give)
+    referential.add_done_callback(history.stage_ended)
     try:
         files = stages.list_files(submissions)
         stages.check_files(files, submissions, params.force)  # an empty or unmounted folder
@@ -268,24 +304,24 @@ def _consolidate(params, year: int, run_id: str, started_at: dt.datetime, url: s
         readers.done_reading()  # every file is read: the reader processes' memory goes back
         received = stages.gather(contents, submissions)
         validated = step("validate", readers.call, stages.validate, received, year, started_at)
+        ref = history.result()
+        regions = list(params.regions) or referential_regions(ref.history)
+        scoped = bool(params.regions)  # limited to some regions: the others' submissions are left alone
+        # ─▶ reconcile ─▶ statuses ─▶ load ─▶ publish
+        resolution = step("reconcile", stages.reconcile, validated, ref, read_decisions(engine))
+        status_rows, submission_rows = step("statuses", stages.statuses, validated, resolution, ref, calendar, year,
+                                            regions, scoped)
+        stages.check_data(engine, year, regions, validated, status_rows, params.force)  # before anything is replaced
+        # each centre's report against its previous exercise's (in the warehouse) and FINESS
+        changes = step("changes", centre_changes, engine, submission_rows, ref, year, regions)
+        load = stages.build_load(year, regions, received, validated, status_rows, submission_rows, run_id,
+                                 dt.datetime.now(dt.timezone.utc), scoped, changes=changes)
     except KeyboardInterrupt:  # SIGTERM, Ctrl-C: stop now, without waiting for the referential
         raise
     except BaseException:
         referential.wait()  # it writes FINESS snapshots: not after the run has recorded its end
         raise
-    ref = referential.result()
-    hooks.done("referential", ref)
-    regions = list(params.regions) or referential_regions(ref.history)
-    scoped = bool(params.regions)  # limited to some regions: the others' submissions are left alone
-    # ─▶ reconcile ─▶ statuses ─▶ load ─▶ publish
-    resolution = step("reconcile", stages.reconcile, validated, ref, read_decisions(engine))
-    status_rows, submission_rows = step("statuses", stages.statuses, validated, resolution, ref, calendar, year,
-                                        regions, scoped)
-    stages.check_data(engine, year, regions, validated, status_rows, params.force)  # before anything is replaced
-    # each centre's report against its previous exercise's (in the warehouse) and FINESS
-    changes = step("changes", centre_changes, engine, submission_rows, ref, year, regions)
-    load = stages.build_load(year, regions, received, validated, status_rows, submission_rows, run_id,
-                             dt.datetime.now(dt.timezone.utc), scoped, changes=changes)
+    hooks.done("referential", referential.result())  # the FINESS snapshots are written before the load
     step("load", warehouse.load_campaign, engine, load)
     input_outcomes = received.outcomes
     if scoped:  # the feedback workbook, the summary and the artifacts show the run's regions only

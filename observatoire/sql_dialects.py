@@ -26,6 +26,9 @@ from observatoire.errors import CampaignError
 
 # Execution option asking the SQLite "begin" hook for BEGIN IMMEDIATE (write transactions).
 WRITE_OPTION = "observatoire_write"
+# Execution option of a large write during which the run's other connections must still
+# read (they read the database as it was before it): see SqliteDialect.prepare.
+READERS_NOT_BLOCKED_OPTION = "observatoire_readers_not_blocked"
 SQLITE_BUSY_TIMEOUT_S = 120
 DB_TIMEOUT_ENV = "OBSERVATOIRE_DB_TIMEOUT"
 DB_TIMEOUT_S = 10
@@ -171,8 +174,15 @@ class SqliteDialect(SqlDialect):
 
         @sa.event.listens_for(engine, "begin")
         def _begin(connection):
-            immediate = connection.get_execution_options().get(WRITE_OPTION, False)
-            connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+            options = connection.get_execution_options()
+            # A writer whose changes outgrow the page cache (2 MB) spills them into the file,
+            # for which it locks every reader out until it commits: writing the 100,000
+            # versions of a national FINESS extract (about 25 MB) would stop the run's own
+            # reads meanwhile. For such a write its pages stay in memory instead. (Set before
+            # BEGIN: changed inside a transaction, it did not take effect.)
+            spill = "OFF" if options.get(READERS_NOT_BLOCKED_OPTION, False) else "ON"
+            connection.exec_driver_sql(f"PRAGMA cache_spill = {spill}")
+            connection.exec_driver_sql("BEGIN IMMEDIATE" if options.get(WRITE_OPTION, False) else "BEGIN")
 
     def check(self, engine, shown):
         """The deletes of a load and the FINESS versions read back use SQLite's JSON

@@ -43,14 +43,17 @@ class Referential:
         return max(self.snapshot_dates)
 
 
-def load_referential(paths: list[Path], engine=None, forced=()) -> Referential:
+def load_referential(paths: list[Path], engine=None, forced=(), on_history=None) -> Referential:
     """Parse the extracts (data.gouv extracts or FINESS+ files, told apart by content);
     with a warehouse, add them to its snapshots and use its whole history (so a run given
     only the newest extract still knows earlier closures). An extract the warehouse already
     holds (same date, same bytes) is not parsed again. An extract that looks damaged
-    (`check_extracts`) is refused before anything is stored."""
+    (`check_extracts`) is refused before anything is stored. `on_history(referential)` is
+    called as soon as the referential is known, before the new snapshots are written: the
+    run reconciles with it meanwhile."""
     from observatoire import referential_store
 
+    given = on_history or (lambda _ref: None)
     if engine is None:
         extracts = [_read_referential(Path(path)) for path in paths]
         if not extracts:
@@ -58,23 +61,30 @@ def load_referential(paths: list[Path], engine=None, forced=()) -> Referential:
         parsed = _normalised(extracts)
         check_extracts(parsed, {}, forced)
         history = referential.establishment_history([(p["extract_date"], p["frame"]) for p in parsed])
-        return Referential(history, [_described(p) for p in parsed], sorted(p["extract_date"] for p in parsed))
+        ref = Referential(history, [_described(p) for p in parsed], sorted(p["extract_date"] for p in parsed))
+        given(ref)
+        return ref
     known = referential_store.known_snapshots(engine)
     headers = [_peek_referential(Path(path)) for path in paths]
+    described = [{"file": Path(h.source_file).name, "extract_date": h.extract_date, "sha256": h.sha256}
+                 for h in headers]
     new = [h for h in headers if not referential_store.check_not_conflicting(
         known, h.extract_date, h.sha256, Path(h.source_file).name)]
     parsed = _normalised([_read_referential(Path(h.source_file), h) for h in new])
     if parsed:
         check_extracts(parsed, referential_store.snapshot_centres(engine), forced)
-    stored = referential_store.store_snapshots(engine, parsed) if parsed else None
-    if stored is not None:  # the versions just written: no need to read them back
-        versions, dates = stored
-        history = referential.history_from_versions(versions, dates)
-    else:
+    known_now = []
+
+    def versions_known(versions, dates):  # the versions about to be written: no need to read them back
+        known_now.append(Referential(history=referential.history_from_versions(versions, dates),
+                                     extracts=described, snapshot_dates=sorted(dates)))
+        given(known_now[0])
+
+    if not (parsed and referential_store.store_snapshots(engine, parsed, on_versions=versions_known)):
         history, dates = referential_store.read_history(engine)
-    described = [{"file": Path(h.source_file).name, "extract_date": h.extract_date, "sha256": h.sha256}
-                 for h in headers]
-    return Referential(history=history, extracts=described, snapshot_dates=sorted(dates))
+        known_now.append(Referential(history=history, extracts=described, snapshot_dates=sorted(dates)))
+        given(known_now[0])
+    return known_now[0]
 
 
 def check_extracts(parsed: list[dict], stored_centres: dict[dt.date, int], forced=()) -> None:

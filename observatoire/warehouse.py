@@ -23,7 +23,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from observatoire import preflight
 from observatoire.errors import CampaignError
-from observatoire.sql_dialects import WRITE_OPTION, dialect_of, for_url
+from observatoire.sql_dialects import READERS_NOT_BLOCKED_OPTION, WRITE_OPTION, dialect_of, for_url
 
 DEFAULT_URL_ENV = "OBSERVATOIRE_WAREHOUSE_URL"
 SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
@@ -165,9 +165,11 @@ def _password_of(url: str) -> str | None:
     return parsed.password or parsed.query.get("password") or None
 
 
-def write_transaction(engine: Engine):
-    """`engine.begin()` for a writer (on SQLite, BEGIN IMMEDIATE: see sql_dialects)."""
-    return engine.execution_options(**{WRITE_OPTION: True}).begin()
+def write_transaction(engine: Engine, readers_not_blocked: bool = False):
+    """`engine.begin()` for a writer (on SQLite, BEGIN IMMEDIATE: see sql_dialects).
+    `readers_not_blocked`: a large write during which the run goes on reading the
+    warehouse (on SQLite, it holds its changes in memory until it commits)."""
+    return engine.execution_options(**{WRITE_OPTION: True, READERS_NOT_BLOCKED_OPTION: readers_not_blocked}).begin()
 
 
 # ------------------------------------------------------------------ schema

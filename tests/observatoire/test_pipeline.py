@@ -1,6 +1,7 @@
 """How many reader processes a run starts: one per core for a large campaign, one per
 FILES_PER_READER files at most (a small campaign does not pay for processes it keeps
-idle), what the parameters say when they say it. No process is started here."""
+idle), what the parameters say when they say it. And how the referential stage hands its
+history to the run before its snapshots are written."""
 from __future__ import annotations
 
 import pytest
@@ -44,3 +45,67 @@ def test_the_parameters_say_how_many(tmp_path, monkeypatch):
     assert pipeline.reader_count(params.model_copy(update={"read_workers": 3}), 2024) == 3
     # a Dask cluster reads: no local reader process is sized here
     assert pipeline.reader_count(params.model_copy(update={"dask_address": "tcp://dask:8786"}), 2024) is None
+
+
+# ---------------------------------------------------------------------- the referential's handoff
+def test_a_handoff_takes_what_the_stage_gives_first():
+    handoff = pipeline.Handoff()
+    handoff.give("history")
+    handoff.give("again, by a retry of the stage")  # not taken: the run already went on with the first
+    stage = pipeline.Background(lambda: "stored")
+    stage.add_done_callback(handoff.stage_ended)
+    assert stage.result() == "stored" and handoff.result() == "history"
+
+
+def test_a_stage_that_fails_before_giving_hands_its_failure_over():
+    handoff = pipeline.Handoff()
+
+    def fails():
+        raise RuntimeError("extrait illisible")
+
+    stage = pipeline.Background(fails)
+    stage.add_done_callback(handoff.stage_ended)
+    with pytest.raises(RuntimeError, match="extrait illisible"):
+        handoff.result()
+
+
+def _small_run(tmp_path):
+    from tests.support.small_campaign import write_small_campaign
+
+    campaign = write_small_campaign(tmp_path / "data")
+    return CampaignParameters(year=2024, submissions=str(campaign.submissions), finess=[str(campaign.finess)],
+                              warehouse_url=f"sqlite:///{tmp_path / 'w.db'}", regions=["84"])
+
+
+def test_a_run_goes_on_while_the_snapshots_are_written_and_fails_if_they_cannot_be(tmp_path, monkeypatch):
+    """The run reconciles with the referential handed over before its snapshots are
+    written; when writing them fails, the run fails and loads nothing."""
+    import sqlite3
+
+    from observatoire import referential_store
+
+    written = referential_store.insert_rows
+    reconciled_before_written = []
+
+    def insert_rows(connection, table, frame):
+        if table == "finess_et_history":
+            with sqlite3.connect(tmp_path / "w.db", timeout=0.5) as reader:  # the warehouse read meanwhile
+                reader.execute("SELECT count(*) FROM reconciliation_decision").fetchone()
+            raise sqlite3.OperationalError("disk I/O error")  # the snapshots cannot be written
+        written(connection, table, frame)
+
+    stages_reconcile = pipeline.stages.reconcile
+
+    def reconcile(*args):
+        reconciled_before_written.append(True)
+        return stages_reconcile(*args)
+
+    monkeypatch.setattr(referential_store, "insert_rows", insert_rows)
+    monkeypatch.setattr(pipeline.stages, "reconcile", reconcile)
+    with pytest.raises(Exception, match="disk I/O error"):
+        pipeline.run_campaign(_small_run(tmp_path))
+    with sqlite3.connect(tmp_path / "w.db") as connection:
+        assert connection.execute("SELECT count(*) FROM centre_year_status").fetchone()[0] == 0
+        assert connection.execute("SELECT count(*) FROM finess_snapshot").fetchone()[0] == 0
+        assert connection.execute("SELECT outcome FROM pipeline_run").fetchall() == [("failed",)]
+    assert reconciled_before_written == [True]

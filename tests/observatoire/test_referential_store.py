@@ -90,3 +90,52 @@ def test_an_extract_already_stored_is_not_parsed_again(tmp_path, monkeypatch):
     s2 = _extract(tmp_path, "2025-01-12", [OPEN])
     with pytest.raises(AssertionError, match="relu"):  # a new extract is parsed
         load_referential([s2], engine)
+
+
+def test_the_referential_is_handed_over_before_its_snapshots_are_written(tmp_path):
+    """The run reconciles with the referential while the new FINESS snapshots are written:
+    it is given as soon as it is known, when the warehouse does not hold it yet, and it is
+    the one then stored."""
+    import sqlalchemy as sa
+
+    engine = warehouse.connect(f"sqlite:///{tmp_path / 'w.db'}")
+    warehouse.migrate(engine)
+    seen = []
+
+    def handed_over(ref):
+        with engine.connect() as connection:  # another connection of the run, reading meanwhile
+            stored = connection.execute(sa.text("SELECT count(*) FROM finess_et_history")).scalar()
+        seen.append((ref, stored))
+
+    ref = load_referential([_extract(tmp_path, "2024-01-10", [OPEN, CLOSED_2024])], engine, on_history=handed_over)
+    assert len(seen) == 1 and seen[0][1] == 0  # not written yet when handed over
+    assert seen[0][0] is ref and ref.history.equals(referential_store.read_history(engine)[0])
+    seen.clear()
+    again = load_referential([_extract(tmp_path, "2024-01-10", [OPEN, CLOSED_2024])], engine, on_history=handed_over)
+    assert [(r is again, n) for r, n in seen] == [(True, 2)]  # already stored: read back, then handed over
+
+
+@pytest.mark.parametrize("readers_not_blocked", [True, False])
+def test_a_large_write_lets_the_other_connections_read(tmp_path, readers_not_blocked):
+    """SQLite: while a large write (the FINESS history: about 25 MB) is not committed, a
+    reader of the same file still reads, when the write says so; otherwise the writer's
+    pages spill into the file and the reader is locked out (the reason for the option)."""
+    import sqlite3
+
+    import sqlalchemy as sa
+
+    path = tmp_path / "w.db"
+    engine = warehouse.connect(f"sqlite:///{path}")
+    warehouse.migrate(engine)
+    with warehouse.write_transaction(engine, readers_not_blocked=readers_not_blocked) as connection:
+        connection.exec_driver_sql("CREATE TABLE scratch (k TEXT PRIMARY KEY, v TEXT)")
+        connection.execute(sa.text("INSERT INTO scratch VALUES (:k, :v)"),
+                           [{"k": f"{i:09d}", "v": "x" * 200} for i in range(100_000)])
+        reader = sqlite3.connect(path, timeout=0.2)
+        try:
+            read = reader.execute("SELECT count(*) FROM finess_snapshot").fetchone()[0] == 0
+        except sqlite3.OperationalError as exc:  # database is locked
+            read = "locked" not in str(exc)
+        finally:
+            reader.close()
+    assert read is readers_not_blocked
