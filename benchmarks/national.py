@@ -29,10 +29,16 @@ with the national FINESS extract, run with --region).
         [--large-measures …]
         [--warehouse sqlite|postgresql|both] [--stages] [--out DIR] [--results-dir DIR]
     .venv/bin/python benchmarks/national.py --report benchmarks/results/*.json
+    .venv/bin/python benchmarks/national.py [--timeout S] --measure-process -- CMD [ARG …]
 
 `--stages`: after the rounds, one more run of the pipeline in a process of this script,
 with the time each stage takes (diagnostics, not a measure of what users wait for);
 `--child-stages SPEC` is that run alone (benchmarks/bad_files.py uses it).
+
+`--measure-process -- CMD [ARG …]`: one command measured as the measures are (wall and CPU
+time, peak memory of its whole process tree), run in the current folder with the caller's
+environment; prints the measure as one JSON object (the command's own output is not shown,
+its last line is the object's "output"); exit code 1 if the command failed.
 """
 from __future__ import annotations
 
@@ -139,11 +145,13 @@ class TreePeak:
         return self.peaks
 
 
-def run_process(argv: list[str], env: dict, cwd: Path, timeout: float, also: dict[str, int] | None = None) -> dict:
+def run_process(argv: list[str], env: dict, cwd: Path, timeout: float, also: dict[str, int] | None = None,
+                capture_dir: Path | None = None) -> dict:
     """Start `argv`, wait for it to exit; wall time from start to exit, CPU time of the
     process and of the descendants it waited for, peak memory of its process tree (and of
-    the `also` trees, e.g. a Prefect server, over the same span)."""
-    out = cwd / f"out-{time.monotonic_ns()}.txt"
+    the `also` trees, e.g. a Prefect server, over the same span). Its output goes to a
+    file of `capture_dir` (default `cwd`), removed afterwards."""
+    out = (capture_dir or cwd) / f"out-{time.monotonic_ns()}.txt"
     with open(out, "wb") as stdout:
         started = time.perf_counter()
         process = subprocess.Popen(argv, env=env, cwd=cwd, stdout=stdout, stderr=subprocess.STDOUT,
@@ -772,7 +780,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=1800, help="secondes au plus par mesure")
     parser.add_argument("--report", nargs="+", metavar="JSON", help="tableau Markdown de résultats déjà écrits")
     parser.add_argument("--child-stages", help=argparse.SUPPRESS)
+    parser.add_argument("--measure-process", action="store_true",
+                        help="mesure une seule commande, donnée après -- (arbre de processus entier), "
+                             "et écrit la mesure en JSON")
+    parser.add_argument("command", nargs="*", metavar="CMD", help="avec --measure-process : la commande, après --")
     args = parser.parse_args(argv)
+    if args.measure_process != bool(args.command):
+        parser.error("--measure-process attend une commande après -- (et une commande n'a de sens qu'avec lui)")
+    if args.measure_process:
+        with tempfile.TemporaryDirectory(prefix="measure-") as capture:
+            run = run_process(args.command, dict(os.environ), Path.cwd(), args.timeout, capture_dir=Path(capture))
+        print(json.dumps(run, ensure_ascii=False))
+        return 1 if "error" in run else 0
     if args.report:
         print(report([Path(p) for p in args.report]))
         return 0

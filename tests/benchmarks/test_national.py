@@ -1,12 +1,13 @@
 """The national benchmark harness runs end to end on a tiny national campaign and writes
 every measurement it promises. No timing is asserted: a timed test is no performance
-evidence; the figures live in benchmarks/README.md and benchmarks/results/."""
+evidence; the figures live in benchmarks/README.md and benchmarks/results/. The harness is
+run as a user runs it, benchmarks/national.py in a process of its own: no test imports it."""
 from __future__ import annotations
 
 import importlib.util
 import io
 import json
-import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -22,11 +23,12 @@ pytestmark = pytest.mark.slow  # end to end: `pytest -m "not slow"` leaves it ou
 REPO = Path(__file__).resolve().parents[2]
 
 
-def _harness():
-    spec = importlib.util.spec_from_file_location("benchmark_national", REPO / "benchmarks" / "national.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def _national(*args: str, timeout: float = 1800) -> subprocess.CompletedProcess:
+    """benchmarks/national.py with these options, from the clone's root, as documented."""
+    done = subprocess.run([sys.executable, "benchmarks/national.py", *args], cwd=REPO, capture_output=True,
+                          text=True, timeout=timeout)
+    assert done.returncode == 0, (done.stdout[-3000:], done.stderr[-3000:])
+    return done
 
 
 @pytest.fixture(scope="module")
@@ -60,27 +62,27 @@ def test_fast_workbooks_read_the_same_with_fastexcel_and_openpyxl(tiny):
 
 def test_the_peak_memory_is_that_of_the_whole_process_tree(tmp_path):
     # a parent of a few MB whose child holds 300 MB for a second: the tree's peak has both
-    harness = _harness()
     child = ("import resource, time; resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30)); "
              "block = bytearray(300 * 1024 * 1024); block[::4096] = b'x' * len(block[::4096]); time.sleep(1)")
     parent = f"import subprocess, sys; subprocess.run([sys.executable, '-c', {child!r}], check=True)"
-    run = harness.run_process([sys.executable, "-c", parent], dict(os.environ), tmp_path, timeout=60)
+    done = _national("--timeout", "60", "--measure-process", "--", sys.executable, "-c", parent, timeout=120)
+    run = json.loads(done.stdout)
     assert "error" not in run
     assert run["processes"] == 2
     assert 300 < run["peak_tree_mb"] < 600
     assert run["cpu_seconds"] > 0 and run["seconds"] >= 1
 
 
-def _results(paths):
-    return {path.stem: json.loads(path.read_text(encoding="utf-8")) for path in paths}
+def _results(results_dir: Path) -> dict:
+    return {path.stem: json.loads(path.read_text(encoding="utf-8")) for path in results_dir.glob("*.json")}
 
 
 def test_every_measure_is_a_whole_process_with_medians_ratios_and_targets(tmp_path):
-    harness = _harness()
     measures = ("command", "rerun", "analyst", "floor")  # pandas for the analyst: installed apart by the benchmark
-    paths = harness.run_benchmark([1], "04", tmp_path / "bench", tmp_path / "results", rounds=2, measures=measures,
-                                  n_centres=120, finess_lines=2000, stages=True, quiet=True, timeout=600)
-    results = _results(paths)
+    done = _national("--files-multiplier", "1", "--region", "04", "--rounds", "2", "--measures", *measures,
+                     "--centres", "120", "--finess-lines", "2000", "--stages", "--out", str(tmp_path / "bench"),
+                     "--results-dir", str(tmp_path / "results"), "--timeout", "600")
+    results = _results(tmp_path / "results")
     assert sorted(results) == ["national-x1", "region-04"]
     for name, result in results.items():
         assert set(result["measures"]) == set(measures)
@@ -102,7 +104,11 @@ def test_every_measure_is_a_whole_process_with_medians_ratios_and_targets(tmp_pa
     assert "--region" in region["command_line"] and "--region" not in results["national-x1"]["command_line"]
     assert "analyst_over_command >= 5" in results["national-x1"]["targets"]
     assert importlib.util.find_spec("pandas") is None  # not in the venv, where pandera would import it
-    assert "médiane" in harness.table(results["national-x1"])
+    assert "médiane" in done.stdout  # each configuration's table, printed as it is measured
+    report = _national("--report", *map(str, sorted((tmp_path / "results").glob("*.json")))).stdout
+    head, rule, *rows = report.splitlines()
+    assert head.startswith("| mesure | region-04 (") and "| national-x1 (" in head and rule == "|---|---|---|"
+    assert any(row.startswith("| run sans serveur / plancher |") for row in rows)
 
 
 def _prefect_servers_on(port: int) -> list[int]:
@@ -118,10 +124,12 @@ def _prefect_servers_on(port: int) -> list[int]:
 
 
 def test_the_command_with_a_prefect_server_already_running(tmp_path):
-    harness = _harness()
-    paths = harness.run_benchmark([], "04", tmp_path / "bench", tmp_path / "results", rounds=1,
-                                  measures=("server",), n_centres=120, finess_lines=2000, quiet=True, timeout=600)
-    result = _results(paths)["region-04"]
+    _national("--files-multiplier", "--region", "04", "--rounds", "1", "--measures", "server", "--centres", "120",
+              "--finess-lines", "2000", "--out", str(tmp_path / "bench"), "--results-dir", str(tmp_path / "results"),
+              "--timeout", "600")
+    results = _results(tmp_path / "results")
+    assert sorted(results) == ["region-04"]  # --files-multiplier with no value: no national campaign
+    result = results["region-04"]
     run = result["measures"]["server"]["runs"][0]
     assert "error" not in run, run
     assert run["prefect_server_peak_mb"] > 50  # the server's tree, sampled beside the command's
