@@ -1,0 +1,199 @@
+"""The cells of the report sheets, written as the sheet's XML by this module instead of one
+openpyxl cell object each.
+
+openpyxl builds an object per cell, looks its style up in the workbook when saving and
+serialises it through a generic XML writer: for the tens of thousands of cells of a run's
+workbooks, most of the time they took. Here a sheet's rows are kept as values (every one
+through `cells.cell_value`: the same formula neutralisation) with a shared style per cell,
+and written as the same XML openpyxl writes for such cells (inline strings, `xml:space`
+on padded text, numbers as `%.16g`, dates as Excel serials, styles by their index in the
+workbook, row heights). openpyxl still writes everything else: column widths, panes,
+filters, print set-up, charts, the styles themselves; `save_workbook` puts the rows in the
+sheets it wrote. A sheet given rows here must have no openpyxl cell of its own.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import io
+import math
+import zipfile
+from pathlib import Path, PurePath
+
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.cell.cell import TIME_FORMATS
+from openpyxl.utils import get_column_letter
+from openpyxl.utils.datetime import to_excel
+
+from observatoire.outputs import open_output
+from observatoire.reports.cells import cell_value
+
+_EMPTY_DIMENSION = b'<dimension ref="A1:A1" />'  # what openpyxl writes for a sheet without cells
+_EMPTY_DATA = b"<sheetData></sheetData>"
+_DATES = (dt.date, dt.time, dt.timedelta)  # datetime is a date
+
+
+class Style:
+    """A cell style shared by many cells: openpyxl attributes (`alignment`, `fill`, `font`,
+    `number_format`…) set once, on a model cell, when a workbook first uses it."""
+
+    def __init__(self, **attributes) -> None:
+        self.attributes = attributes
+
+
+class SheetRows:
+    """The rows of one worksheet, from row 1, each a list of values with one style for the
+    row or one per column (None: no style) and an optional height in points."""
+
+    def __init__(self, sheet) -> None:
+        self.sheet = sheet
+        self.max_row = 0
+        self.max_column = 0
+        self._rows: list[tuple] = []
+        self._models: dict[int, tuple] = {}  # id(Style) -> (model cell of this workbook, Style)
+        self._date_models: dict[type, object] = {}
+
+    def append(self, values, styles=None, height: float | None = None) -> int:
+        """Add the next row; returns its number. `styles`: a `Style` for every cell, or a
+        list of `Style` or None by column."""
+        values = [cell_value(value) for value in values]
+        if styles is None or isinstance(styles, Style):
+            models = self._model(styles)
+        else:
+            models = [self._model(style) for style in styles]
+        self._rows.append((values, models, height))
+        self.max_row += 1
+        self.max_column = max(self.max_column, len(values))
+        return self.max_row
+
+    def _model(self, style: Style | None):
+        if style is None:
+            return None
+        known = self._models.get(id(style))
+        if known is None:  # the workbook registers the font, fill… now, as a styled cell does
+            model = WriteOnlyCell(self.sheet)
+            for name, value in style.attributes.items():
+                setattr(model, name, value)
+            known = self._models[id(style)] = (model, style)  # the style kept: its id stays its own
+        return known[0]
+
+    def _date_model(self, kind: type):
+        """openpyxl gives an unstyled date, time or duration its default number format."""
+        model = self._date_models.get(kind)
+        if model is None:
+            model = self._date_models[kind] = WriteOnlyCell(self.sheet)
+            model.number_format = TIME_FORMATS[kind]
+        return model
+
+    @property
+    def dimension(self) -> str:
+        """The used range, as openpyxl writes it for the same cells."""
+        if not self.max_row or not self.max_column:
+            return "A1:A1"
+        return f"A1:{get_column_letter(self.max_column)}{self.max_row}"
+
+    def xml(self) -> str:
+        """The content of the sheet's <sheetData>. Style indexes are taken from the workbook
+        here, in the order the sheet's cells are written, as openpyxl does when saving."""
+        ids: dict[int, str] = {}
+        epoch = self.sheet.parent.epoch
+        letters = [get_column_letter(i) for i in range(1, self.max_column + 1)]
+        out: list[str] = []
+        write = out.append
+        for number, (values, models, height) in enumerate(self._rows, start=1):
+            if height is None:
+                write(f'<row r="{number}">')
+            else:
+                write(f'<row r="{number}" ht="{_number(float(height))}" customHeight="1">')
+            shared = models is None or not isinstance(models, list)
+            for index, value in enumerate(values):
+                model = models if shared else models[index]
+                if model is None and isinstance(value, _DATES):
+                    model = self._date_model(_date_kind(value))
+                if model is None:
+                    style = ""
+                else:
+                    key = id(model)
+                    style = ids.get(key)
+                    if style is None:
+                        style = ids[key] = f' s="{model.style_id}"' if model.has_style else ""
+                if value is None and not style:
+                    continue  # openpyxl writes an empty cell only when it is styled
+                write(_cell(f"{letters[index]}{number}", value, style, epoch))
+            write("</row>")
+        return "".join(out)
+
+
+def _date_kind(value) -> type:
+    for kind in (dt.datetime, dt.date, dt.time, dt.timedelta):
+        if isinstance(value, kind):
+            return kind
+    raise TypeError(value)
+
+
+def _number(value) -> str:
+    """openpyxl's `safe_string` for a number."""
+    if math.isnan(value) or math.isinf(value):
+        return ""
+    return "%.16g" % value
+
+
+def _escape(text: str) -> str:
+    if "&" in text:
+        text = text.replace("&", "&amp;")
+    if "<" in text:
+        text = text.replace("<", "&lt;")
+    if ">" in text:
+        text = text.replace(">", "&gt;")
+    return text
+
+
+def _cell(ref: str, value, style: str, epoch) -> str:
+    """One <c> element, as openpyxl 3.1 writes it (inline strings)."""
+    if value is None:
+        return f'<c r="{ref}"{style} t="n" />'
+    kind = type(value)
+    if kind is str:
+        if not value:
+            return f'<c r="{ref}"{style} t="inlineStr" />'
+        stripped = value.strip()
+        space = ' xml:space="preserve"' if stripped and stripped != value else ""
+        return f'<c r="{ref}"{style} t="inlineStr"><is><t{space}>{_escape(value)}</t></is></c>'
+    if kind is bool:
+        return f'<c r="{ref}"{style} t="b"><v>{int(value)}</v></c>'
+    if isinstance(value, _DATES):
+        value = to_excel(value, epoch)
+    shown = _number(value)
+    return f'<c r="{ref}"{style} t="n"><v>{shown}</v></c>' if shown else f'<c r="{ref}"{style} t="n"><v /></c>'
+
+
+def save_workbook(workbook, tables: list[SheetRows], folder: Path | str, name: str | PurePath) -> Path:
+    """Save `workbook` at `folder/name` (through `outputs.open_output`) with the rows of
+    `tables` in their sheets."""
+    by_sheet = {id(table.sheet): table for table in tables}
+    # in the order openpyxl writes the sheets, so that styles get the same indexes
+    contents = {id(sheet): by_sheet[id(sheet)].xml() for sheet in workbook.worksheets if id(sheet) in by_sheet}
+    written = io.BytesIO()
+    workbook.save(written)
+    parts = {sheet.path.lstrip("/"): by_sheet[id(sheet)] for sheet in workbook.worksheets if id(sheet) in by_sheet}
+    with zipfile.ZipFile(written) as source, open_output(folder, name) as handle:
+        with zipfile.ZipFile(handle, "w", compression=zipfile.ZIP_DEFLATED, allowZip64=True) as target:
+            for info in source.infolist():
+                data = source.read(info)
+                table = parts.get(info.filename)
+                if table is not None:
+                    data = _with_rows(data, table, contents[id(table.sheet)])
+                copied = zipfile.ZipInfo(info.filename, info.date_time)
+                copied.compress_type = zipfile.ZIP_DEFLATED
+                copied.external_attr = info.external_attr
+                target.writestr(copied, data)
+    return Path(folder) / name
+
+
+def _with_rows(xml: bytes, table: SheetRows, rows: str) -> bytes:
+    if xml.count(_EMPTY_DIMENSION) != 1 or xml.count(_EMPTY_DATA) != 1:
+        # a cell or row height set through openpyxl on this sheet, or another openpyxl version
+        raise ValueError(f"sheet {table.sheet.title!r}: openpyxl wrote cells or an unexpected layout")
+    dimension = f'<dimension ref="{table.dimension}" />'.encode()
+    return (xml.replace(_EMPTY_DIMENSION, dimension)
+            .replace(_EMPTY_DATA, b"<sheetData>" + rows.encode("utf-8") + b"</sheetData>"))
