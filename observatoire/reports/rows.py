@@ -24,6 +24,7 @@ from openpyxl.cell import WriteOnlyCell
 from openpyxl.cell.cell import TIME_FORMATS
 from openpyxl.utils import get_column_letter
 from openpyxl.utils.datetime import to_excel
+from openpyxl.writer.excel import ExcelWriter
 
 from observatoire.outputs import open_output
 from observatoire.reports.cells import cell_value
@@ -173,8 +174,11 @@ def save_workbook(workbook, tables: list[SheetRows], folder: Path | str, name: s
     by_sheet = {id(table.sheet): table for table in tables}
     # in the order openpyxl writes the sheets, so that styles get the same indexes
     contents = {id(sheet): by_sheet[id(sheet)].xml() for sheet in workbook.worksheets if id(sheet) in by_sheet}
+    # openpyxl's `save_workbook` into an uncompressed archive: the parts are compressed
+    # once, below, not twice
     written = io.BytesIO()
-    workbook.save(written)
+    workbook.properties.modified = dt.datetime.now(tz=dt.timezone.utc).replace(tzinfo=None)
+    ExcelWriter(workbook, zipfile.ZipFile(written, "w", zipfile.ZIP_STORED, allowZip64=True)).save()
     parts = {sheet.path.lstrip("/"): by_sheet[id(sheet)] for sheet in workbook.worksheets if id(sheet) in by_sheet}
     with zipfile.ZipFile(written) as source, open_output(folder, name) as handle:
         with zipfile.ZipFile(handle, "w", compression=zipfile.ZIP_DEFLATED, allowZip64=True) as target:
