@@ -34,8 +34,11 @@ def cell_value(value):
     """`value` as a cell stores it: text neutralised (`safe_text`), numbers, booleans and
     dates as such (an aware datetime in its own wall-clock time), anything else shown as
     neutralised text, None as None."""
-    if value is None:
-        return None
+    kind = type(value)
+    if kind is str:
+        return safe_text(value)
+    if value is None or kind is int or kind is float or kind is bool:
+        return value
     if isinstance(value, str):
         return safe_text(value)
     if isinstance(value, dt.datetime) and value.tzinfo is not None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+from collections import namedtuple
 import sys
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -85,28 +86,30 @@ def write_relance_workbooks(engine: Engine, year: int, regions: list[str] | None
                 + " : lancer d'abord `observatoire run`."
             )
         out_dir.mkdir(parents=True, exist_ok=True)
+        # each view read once for all the regions wanted, not once per region: SQLite
+        # evaluates a view whole whatever the region asked
+        read = lambda sql: _by_region(connection, sql, year, wanted)  # noqa: E731
+        chases = read(
+            "SELECT region_code, departement, finess_et, raison_sociale, status, chase_reason, telephone, email, "
+            "deadline, days_late, submissions_received, latest_submission_errors, status_reason, "
+            "latest_submission_id FROM v_relance WHERE campaign_year = :y AND region_code IN :regions")
+        all_errors = read(
+            "SELECT r.region_code, r.finess_et, i.sheet, i.location, i.label, i.value, i.message, i.source_file "
+            "FROM v_relance r JOIN submission_issue i ON i.submission_id = r.latest_submission_id "
+            "WHERE r.campaign_year = :y AND r.region_code IN :regions AND r.status = 'invalid' "
+            "AND i.severity = 'error' ORDER BY r.finess_et, i.sheet, i.location, i.issue_id")
+        all_rates = read(
+            "SELECT region_code, departement, n_expected, n_on_time, n_late, n_invalid, n_missing, n_covered, "
+            "compliance_rate_pct, on_time_rate_pct, avg_days_late FROM v_conformite_departement "
+            "WHERE campaign_year = :y AND region_code IN :regions AND n_expected > 0 ORDER BY departement")
+        all_changes = read(
+            "SELECT region_code, departement, finess_et, raison_sociale, kind_label, source_label, previous_value, "
+            "new_value, message FROM v_changements WHERE campaign_year = :y AND region_code IN :regions "
+            "ORDER BY departement, finess_et, kind, source, field, previous_value, new_value")
         paths = []
         for region in wanted:
-            chase = connection.execute(sa.text(
-                "SELECT departement, finess_et, raison_sociale, status, chase_reason, telephone, email, deadline, "
-                "days_late, submissions_received, latest_submission_errors, status_reason, latest_submission_id "
-                "FROM v_relance WHERE campaign_year = :y AND region_code = :r"), {"y": year, "r": region}).all()
-            errors = connection.execute(sa.text(
-                "SELECT r.finess_et, i.sheet, i.location, i.label, i.value, i.message, i.source_file "
-                "FROM v_relance r JOIN submission_issue i ON i.submission_id = r.latest_submission_id "
-                "WHERE r.campaign_year = :y AND r.region_code = :r AND r.status = 'invalid' "
-                "AND i.severity = 'error' ORDER BY r.finess_et, i.sheet, i.location, i.issue_id"),
-                {"y": year, "r": region}).all()
-            rates = connection.execute(sa.text(
-                "SELECT departement, n_expected, n_on_time, n_late, n_invalid, n_missing, n_covered, "
-                "compliance_rate_pct, on_time_rate_pct, avg_days_late FROM v_conformite_departement "
-                "WHERE campaign_year = :y AND region_code = :r AND n_expected > 0 ORDER BY departement"),
-                {"y": year, "r": region}).all()
-            changes = connection.execute(sa.text(
-                "SELECT departement, finess_et, raison_sociale, kind_label, source_label, previous_value, new_value, "
-                "message FROM v_changements WHERE campaign_year = :y AND region_code = :r "
-                "ORDER BY departement, finess_et, kind, source, field, previous_value, new_value"),
-                {"y": year, "r": region}).all()
+            chase, errors = chases.get(region, []), all_errors.get(region, [])
+            rates, changes = all_rates.get(region, []), all_changes.get(region, [])
             path = out_dir / f"relance_{year}_region_{region}.xlsx"
             calls = previous_call_log(path)
             # every value from FINESS, a submission or the earlier workbook goes through
@@ -115,6 +118,18 @@ def write_relance_workbooks(engine: Engine, year: int, regions: list[str] | None
             tables.append(_changes_sheet(book, year, region, changes))
             paths.append(save_workbook(book, tables, out_dir, path.name))
     return paths
+
+
+def _by_region(connection, sql: str, year: int, regions: list[str]) -> dict[str, list]:
+    """The rows of `sql` (first column: the region) by region, in the order read, each
+    without its region: a named tuple of the other columns."""
+    statement = sa.text(sql).bindparams(sa.bindparam("regions", expanding=True))
+    result = connection.execute(statement, {"y": year, "regions": regions})
+    row_type = namedtuple("Row", list(result.keys())[1:])
+    by_region: dict[str, list] = {}
+    for region, *values in result:
+        by_region.setdefault(region, []).append(row_type(*values))
+    return by_region
 
 
 def _as_date(value) -> dt.date | None:

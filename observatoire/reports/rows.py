@@ -53,15 +53,21 @@ class SheetRows:
         self._rows: list[tuple] = []
         self._models: dict[int, tuple] = {}  # id(Style) -> (model cell of this workbook, Style)
         self._date_models: dict[type, object] = {}
+        self._lists: dict[tuple, list] = {}
 
     def append(self, values, styles=None, height: float | None = None) -> int:
         """Add the next row; returns its number. `styles`: a `Style` for every cell, or a
         list of `Style` or None by column."""
         values = [cell_value(value) for value in values]
-        if styles is None or isinstance(styles, Style):
+        if styles is None:
+            models = None
+        elif isinstance(styles, Style):
             models = self._model(styles)
-        else:
-            models = [self._model(style) for style in styles]
+        else:  # rows styled alike share one list of models
+            key = tuple(map(id, styles))
+            models = self._lists.get(key)
+            if models is None:
+                models = self._lists[key] = [self._model(style) for style in styles]
         self._rows.append((values, models, height))
         self.max_row += 1
         self.max_column = max(self.max_column, len(values))
@@ -97,6 +103,16 @@ class SheetRows:
         """The content of the sheet's <sheetData>. Style indexes are taken from the workbook
         here, in the order the sheet's cells are written, as openpyxl does when saving."""
         ids: dict[int, str] = {}
+
+        def attribute(model) -> str:  # ` s="<index>"`, the index taken at the style's first cell
+            if model is None:
+                return ""
+            known = ids.get(id(model))
+            if known is None:
+                known = ids[id(model)] = f' s="{model.style_id}"' if model.has_style else ""
+            return known
+
+        by_list: dict[int, list[str]] = {}
         epoch = self.sheet.parent.epoch
         letters = [get_column_letter(i) for i in range(1, self.max_column + 1)]
         out: list[str] = []
@@ -106,21 +122,24 @@ class SheetRows:
                 write(f'<row r="{number}">')
             else:
                 write(f'<row r="{number}" ht="{_number(float(height))}" customHeight="1">')
-            shared = models is None or not isinstance(models, list)
+            if models is None or not isinstance(models, list):
+                styles = [attribute(models)] * len(values)
+            else:
+                styles = by_list.get(id(models))
+                if styles is None:  # in column order: the order openpyxl meets these cells in
+                    styles = by_list[id(models)] = [attribute(model) for model in models]
             for index, value in enumerate(values):
-                model = models if shared else models[index]
-                if model is None and isinstance(value, _DATES):
-                    model = self._date_model(_date_kind(value))
-                if model is None:
-                    style = ""
+                style = styles[index]
+                kind = type(value)
+                if kind is str:
+                    write(_text(f"{letters[index]}{number}", value, style))
+                elif value is None:
+                    if style:  # openpyxl writes an empty cell only when it is styled
+                        write(f'<c r="{letters[index]}{number}"{style} t="n" />')
                 else:
-                    key = id(model)
-                    style = ids.get(key)
-                    if style is None:
-                        style = ids[key] = f' s="{model.style_id}"' if model.has_style else ""
-                if value is None and not style:
-                    continue  # openpyxl writes an empty cell only when it is styled
-                write(_cell(f"{letters[index]}{number}", value, style, epoch))
+                    if not style and isinstance(value, _DATES):
+                        style = attribute(self._date_model(_date_kind(value)))
+                    write(_cell(f"{letters[index]}{number}", value, style, epoch))
             write("</row>")
         return "".join(out)
 
@@ -149,17 +168,21 @@ def _escape(text: str) -> str:
     return text
 
 
+def _text(ref: str, value: str, style: str) -> str:
+    if not value:
+        return f'<c r="{ref}"{style} t="inlineStr" />'
+    stripped = value.strip()
+    space = ' xml:space="preserve"' if stripped and stripped != value else ""
+    return f'<c r="{ref}"{style} t="inlineStr"><is><t{space}>{_escape(value)}</t></is></c>'
+
+
 def _cell(ref: str, value, style: str, epoch) -> str:
     """One <c> element, as openpyxl 3.1 writes it (inline strings)."""
     if value is None:
         return f'<c r="{ref}"{style} t="n" />'
     kind = type(value)
     if kind is str:
-        if not value:
-            return f'<c r="{ref}"{style} t="inlineStr" />'
-        stripped = value.strip()
-        space = ' xml:space="preserve"' if stripped and stripped != value else ""
-        return f'<c r="{ref}"{style} t="inlineStr"><is><t{space}>{_escape(value)}</t></is></c>'
+        return _text(ref, value, style)
     if kind is bool:
         return f'<c r="{ref}"{style} t="b"><v>{int(value)}</v></c>'
     if isinstance(value, _DATES):
