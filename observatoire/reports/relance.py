@@ -88,7 +88,9 @@ def write_relance_workbooks(engine: Engine, year: int, regions: list[str] | None
         out_dir.mkdir(parents=True, exist_ok=True)
         # each view read once for all the regions wanted, not once per region: SQLite
         # evaluates a view whole whatever the region asked
-        read = lambda sql: _by_region(connection, sql, year, wanted)  # noqa: E731
+        def read(sql: str) -> dict[str, list]:
+            return _by_region(connection, sql, year, wanted)
+
         chases = read(
             "SELECT region_code, departement, finess_et, raison_sociale, status, chase_reason, telephone, email, "
             "deadline, days_late, submissions_received, latest_submission_errors, status_reason, "

@@ -10,11 +10,13 @@ on padded text, numbers as `%.16g`, dates as Excel serials, styles by their inde
 workbook, row heights). openpyxl still writes everything else: column widths, panes,
 filters, print set-up, charts, the styles themselves; `save_workbook` puts the rows in the
 sheets it wrote. A sheet given rows here must have no openpyxl cell of its own.
+
+The XML is openpyxl 3.1's (the version requirements.lock pins); tests/observatoire/
+reports/test_rows.py checks that both write the same bytes for the same cells.
 """
 from __future__ import annotations
 
 import datetime as dt
-import decimal
 import io
 import math
 import zipfile
@@ -169,6 +171,7 @@ def _escape(text: str) -> str:
 
 
 def _text(ref: str, value: str, style: str) -> str:
+    """The <c> element of a text: an inline string, as openpyxl 3.1 writes it."""
     if not value:
         return f'<c r="{ref}"{style} t="inlineStr" />'
     stripped = value.strip()
@@ -177,13 +180,8 @@ def _text(ref: str, value: str, style: str) -> str:
 
 
 def _cell(ref: str, value, style: str, epoch) -> str:
-    """One <c> element, as openpyxl 3.1 writes it (inline strings)."""
-    if value is None:
-        return f'<c r="{ref}"{style} t="n" />'
-    kind = type(value)
-    if kind is str:
-        return _text(ref, value, style)
-    if kind is bool:
+    """The <c> element of a number, boolean or date, as openpyxl 3.1 writes it."""
+    if type(value) is bool:
         return f'<c r="{ref}"{style} t="b"><v>{int(value)}</v></c>'
     if isinstance(value, _DATES):
         value = to_excel(value, epoch)
