@@ -30,22 +30,33 @@ def safe_text(value: str) -> str:
     return text
 
 
+def cell_value(value):
+    """`value` as a cell stores it: text neutralised (`safe_text`), numbers, booleans and
+    dates as such (an aware datetime in its own wall-clock time), anything else shown as
+    neutralised text, None as None."""
+    kind = type(value)
+    if kind is str:
+        return safe_text(value)
+    if value is None or kind is int or kind is float or kind is bool:
+        return value
+    if isinstance(value, str):
+        return safe_text(value)
+    if isinstance(value, dt.datetime) and value.tzinfo is not None:
+        return value.replace(tzinfo=None)  # Excel has no time zones; values are Paris time
+    if not isinstance(value, (bool, int, float, decimal.Decimal, dt.date, dt.time, dt.timedelta)):
+        return safe_text(str(value))  # anything else (a list, an object) is shown, never interpreted
+    return value
+
+
 def set_value(cell, value) -> None:
-    """Put `value` in `cell`: text as neutralised text, numbers and dates as such, None as
-    an empty cell."""
+    """Put `value` in `cell` (see `cell_value`): text as neutralised text, numbers and dates
+    as such, None as an empty cell."""
+    value = cell_value(value)
     if value is None:
         return
-    if isinstance(value, str):
-        cell.value = safe_text(value)
-        cell.data_type = TYPE_STRING  # after the value: openpyxl's setter guesses 'f' from `=`
-        return
-    if isinstance(value, dt.datetime) and value.tzinfo is not None:
-        value = value.replace(tzinfo=None)  # Excel has no time zones; values are Paris time
-    if not isinstance(value, (bool, int, float, decimal.Decimal, dt.date, dt.time, dt.timedelta)):
-        value = str(value)  # anything else (a list, an object) is shown, never interpreted
-        cell.value, cell.data_type = safe_text(value), TYPE_STRING
-        return
     cell.value = value
+    if isinstance(value, str):
+        cell.data_type = TYPE_STRING  # after the value: openpyxl's setter guesses 'f' from `=`
 
 
 def write_row(sheet, row: int, values) -> None:

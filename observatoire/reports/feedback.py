@@ -23,9 +23,8 @@ from openpyxl import Workbook
 from openpyxl.styles import Alignment, PatternFill
 from openpyxl.utils import get_column_letter
 
-from observatoire.outputs import save_workbook
-from observatoire.reports.layout import (HEADER_FILL, HEADER_FONT, CellStyles, print_on_a4_landscape, set_cell,
-                                         wrapped_row_height)
+from observatoire.reports.layout import HEADER_STYLE, print_on_a4_landscape, wrapped_row_height
+from observatoire.reports.rows import SheetRows, Style, save_workbook
 from observatoire.stages import outcomes_frame
 from transforms.submissions import unreadable_file_issues
 from observatoire.vocabulary import SEVERITY_LABELS
@@ -48,6 +47,10 @@ OUTCOME_COLUMNS = [
 ]
 SEVERITY_FR = SEVERITY_LABELS
 _ERROR_FILL = PatternFill("solid", fgColor="F8CBAD")
+_WRAP, _TOP = Alignment(wrap_text=True, vertical="top"), Alignment(vertical="top")
+# by (wrapped column, blocking row)
+_CELL_STYLES = {(wraps, flagged): Style(alignment=_WRAP if wraps else _TOP, **({"fill": _ERROR_FILL} if flagged else {}))
+                for wraps in (True, False) for flagged in (True, False)}
 
 
 def write_feedback_workbook(issues: pl.DataFrame, outcomes: pl.DataFrame, path: Path) -> Path:
@@ -56,17 +59,18 @@ def write_feedback_workbook(issues: pl.DataFrame, outcomes: pl.DataFrame, path: 
     workbook = Workbook()
     anomalies = workbook.active
     anomalies.title = "Anomalies"
-    _anomalies_sheet(anomalies, issues, "Anomalies à corriger par centre")
+    tables = [_anomalies_sheet(anomalies, issues, "Anomalies à corriger par centre")]
     files = workbook.create_sheet("Fichiers")
     shown = outcomes.with_columns(
         pl.col("readable").replace_strict({True: "oui", False: "non"}, return_dtype=pl.String)
     ) if "readable" in outcomes.columns else outcomes
-    _write_table(files, shown, OUTCOME_COLUMNS, highlight=("readable", "non"), frozen="B2", wrapped={"reason"})
+    tables.append(_write_table(files, shown, OUTCOME_COLUMNS, highlight=("readable", "non"), frozen="B2",
+                               wrapped={"reason"}))
     print_on_a4_landscape(files, "Fichiers reçus")
-    return save_workbook(workbook, path.parent, path.name)
+    return save_workbook(workbook, tables, path.parent, path.name)
 
 
-def _anomalies_sheet(sheet, issues: pl.DataFrame, title: str) -> None:
+def _anomalies_sheet(sheet, issues: pl.DataFrame, title: str) -> SheetRows:
     """The centres' sheet: by centre and file, severity in words, blocking rows coloured,
     panes frozen on the centre, printed on A4 landscape under `title`."""
     ordered = issues
@@ -76,44 +80,32 @@ def _anomalies_sheet(sheet, issues: pl.DataFrame, title: str) -> None:
         ordered = issues.sort(sort_keys, nulls_last=True)
     if "severity" in ordered.columns:
         ordered = ordered.with_columns(pl.col("severity").replace(SEVERITY_FR))
-    _write_table(sheet, ordered, ISSUE_COLUMNS, highlight=("severity", SEVERITY_FR["error"]), frozen="C2",
-                 wrapped=WRAPPED)
+    table = _write_table(sheet, ordered, ISSUE_COLUMNS, highlight=("severity", SEVERITY_FR["error"]), frozen="C2",
+                         wrapped=WRAPPED)
     print_on_a4_landscape(sheet, title)
+    return table
 
 
-def _write_table(sheet, frame: pl.DataFrame, columns, highlight, frozen: str, wrapped: set[str]) -> None:
+def _write_table(sheet, frame: pl.DataFrame, columns, highlight, frozen: str, wrapped: set[str]) -> SheetRows:
     present = [(name, header, width) for name, header, width in columns if name in frame.columns]
-    sheet.append([header for _, header, _ in present])
-    for cell in sheet[1]:
-        cell.font = HEADER_FONT
-        cell.fill = HEADER_FILL
-        cell.alignment = Alignment(vertical="center", wrap_text=True)
-    sheet.row_dimensions[1].height = wrapped_row_height([header for _, header, _ in present],
-                                                        [width for _, _, width in present])
-    flag_at = next((i for i, (name, _, _) in enumerate(present) if name == highlight[0]), None)
-    wrap = Alignment(wrap_text=True, vertical="top")
-    top = Alignment(vertical="top")
     widths = [width for _, _, width in present]
+    table = SheetRows(sheet)
+    headers = [header for _, header, _ in present]
+    table.append(headers, HEADER_STYLE, wrapped_row_height(headers, widths))
+    flag_at = next((i for i, (name, _, _) in enumerate(present) if name == highlight[0]), None)
     wrapped_at = [name in wrapped for name, _, _ in present]
-    styles = CellStyles()
-    # rows numbered here: `sheet.max_row` scans every cell, once per row it was asked for
-    for row, values in enumerate(frame.select([name for name, _, _ in present]).iter_rows(), start=2):
-        flagged = flag_at is not None and values[flag_at] == highlight[1]
-        for index, value in enumerate(values, start=1):
-            cell = sheet.cell(row=row, column=index)
-            set_cell(cell, value)
-            wraps = wrapped_at[index - 1]
-            if flagged:
-                styles.apply(cell, (wraps, True), alignment=wrap if wraps else top, fill=_ERROR_FILL)
-            else:
-                styles.apply(cell, (wraps, False), alignment=wrap if wraps else top)
-        sheet.row_dimensions[row].height = wrapped_row_height(
-            [v if wrapped_at[i] else "" for i, v in enumerate(values)], widths)
+    plain = [_CELL_STYLES[wraps, False] for wraps in wrapped_at]
+    flagged = [_CELL_STYLES[wraps, True] for wraps in wrapped_at]
+    for values in frame.select([name for name, _, _ in present]).iter_rows():
+        styles = flagged if flag_at is not None and values[flag_at] == highlight[1] else plain
+        table.append(values, styles, wrapped_row_height([v if wrapped_at[i] else "" for i, v in enumerate(values)],
+                                                        widths))
     for index, width in enumerate(widths, start=1):
         sheet.column_dimensions[get_column_letter(index)].width = width
     sheet.freeze_panes = frozen
     if present:
-        sheet.auto_filter.ref = f"A1:{get_column_letter(len(present))}{max(sheet.max_row, 1)}"
+        sheet.auto_filter.ref = f"A1:{get_column_letter(len(present))}{max(table.max_row, 1)}"
+    return table
 
 
 def write_run_feedback(received, validated, path: Path) -> Path:
@@ -171,9 +163,11 @@ def write_centre_feedback_workbooks(issues: pl.DataFrame, folder: Path, year: in
         workbook = Workbook()
         sheet = workbook.active
         sheet.title = "Anomalies"
-        _anomalies_sheet(sheet, rows.drop("centre_et", "centre_name", "centre_status", "is_current", "region_code"),
-                         f"Anomalies à corriger, campagne {year} : {centre_name} (FINESS {centre_et})")
-        paths.append(save_workbook(workbook, folder, f"{CENTRE_FOLDER}/{centre_file_name(centre_et, centre_name)}"))
+        table = _anomalies_sheet(sheet, rows.drop("centre_et", "centre_name", "centre_status", "is_current",
+                                                  "region_code"),
+                                 f"Anomalies à corriger, campagne {year} : {centre_name} (FINESS {centre_et})")
+        paths.append(save_workbook(workbook, [table], folder,
+                                   f"{CENTRE_FOLDER}/{centre_file_name(centre_et, centre_name)}"))
     return sorted(paths)
 
 

@@ -4,15 +4,15 @@ set), and the A4 landscape print setup every sheet a person may print gets."""
 from __future__ import annotations
 
 import math
-from copy import copy
 
-from openpyxl.styles import Font, PatternFill
+from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.worksheet.page import PageMargins
 
-from observatoire.reports.cells import set_value
+from observatoire.reports.rows import Style
 
 HEADER_FILL = PatternFill("solid", fgColor="1F4E78")
 HEADER_FONT = Font(bold=True, color="FFFFFF")
+HEADER_STYLE = Style(fill=HEADER_FILL, font=HEADER_FONT, alignment=Alignment(wrap_text=True, vertical="center"))
 LINE_HEIGHT = 15  # points per line of 11-pt text
 MAX_LINES = 8  # a longer text is cut on screen (the cell keeps it whole)
 
@@ -42,29 +42,3 @@ def print_on_a4_landscape(sheet, title: str) -> None:
     sheet.page_margins = PageMargins(left=0.4, right=0.4, top=0.6, bottom=0.6, header=0.3, footer=0.3)
     sheet.oddHeader.center.text = title.replace("&", "&&")
     sheet.oddFooter.right.text = "Page &P / &N"
-
-
-class CellStyles:
-    """Cells of one workbook styled alike share their style: the first cell of each `key`
-    is styled through openpyxl's setters (`attributes`: alignment, fill, number_format…),
-    the next ones get a copy of its style record. openpyxl looks every style assigned up
-    in the workbook's lists, hashing it field by field: for tens of thousands of cells,
-    most of the time a workbook took to write. The styles and their order in the file
-    are the same either way."""
-
-    def __init__(self) -> None:
-        self._records: dict = {}
-
-    def apply(self, cell, key, **attributes) -> None:
-        record = self._records.get(key)
-        if record is None:
-            for name, value in attributes.items():
-                setattr(cell, name, value)
-            self._records[key] = copy(cell._style)
-        else:
-            cell._style = copy(record)  # a copy: a later setter on this cell changes this cell alone
-
-
-# Every value from a file or from FINESS reaches a cell through `cells.set_value` (formula
-# neutralisation); the layout code knows it by this name.
-set_cell = set_value

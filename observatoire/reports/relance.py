@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+from collections import namedtuple
 import sys
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -25,17 +26,19 @@ from openpyxl.utils import get_column_letter
 from sqlalchemy.engine import Engine
 
 from observatoire.errors import CampaignError
-from observatoire.outputs import save_workbook
 from observatoire.readers.reference_data import departement_regions
 from observatoire.reports import campaign_options, on_existing_warehouse
-from observatoire.reports.cells import write_row
-from observatoire.reports.layout import (HEADER_FILL, HEADER_FONT, CellStyles, print_on_a4_landscape, set_cell,
-                                         wrapped_row_height)
+from observatoire.reports.layout import HEADER_STYLE, print_on_a4_landscape, wrapped_row_height
+from observatoire.reports.rows import SheetRows, Style, save_workbook
 from observatoire.vocabulary import CHASE_ORDER, STATUS_COLOURS, STATUS_LABELS
 from transforms.campaign_calendar import campaign_title, days_since_deadline
 
 PARIS = ZoneInfo("Europe/Paris")
-_TOP = {wraps: Alignment(wrap_text=wraps, vertical="top") for wraps in (False, True)}  # built once, not per cell
+_TOP = {wraps: Alignment(wrap_text=wraps, vertical="top") for wraps in (False, True)}
+_TEXT = {wraps: Style(alignment=_TOP[wraps]) for wraps in (False, True)}
+_DATE = {wraps: Style(alignment=_TOP[wraps], number_format="DD/MM/YYYY") for wraps in (False, True)}
+_STATUS = {status: Style(alignment=_TOP[False], fill=PatternFill("solid", fgColor=STATUS_COLOURS[status]))
+           for status in CHASE_ORDER}  # « Statut » is not a wrapped column
 ERRORS_IN_ROW = 3  # blocking errors spelt out in a centre's row; all of them in « Erreurs à corriger »
 
 CALL_LOG = [("Appelé le", 10), ("Par", 10), ("Résultat", 16), ("Commentaire", 24)]
@@ -83,36 +86,52 @@ def write_relance_workbooks(engine: Engine, year: int, regions: list[str] | None
                 + " : lancer d'abord `observatoire run`."
             )
         out_dir.mkdir(parents=True, exist_ok=True)
+        # each view read once for all the regions wanted, not once per region: SQLite
+        # evaluates a view whole whatever the region asked
+        def read(sql: str) -> dict[str, list]:
+            return _by_region(connection, sql, year, wanted)
+
+        chases = read(
+            "SELECT region_code, departement, finess_et, raison_sociale, status, chase_reason, telephone, email, "
+            "deadline, days_late, submissions_received, latest_submission_errors, status_reason, "
+            "latest_submission_id FROM v_relance WHERE campaign_year = :y AND region_code IN :regions")
+        all_errors = read(
+            "SELECT r.region_code, r.finess_et, i.sheet, i.location, i.label, i.value, i.message, i.source_file "
+            "FROM v_relance r JOIN submission_issue i ON i.submission_id = r.latest_submission_id "
+            "WHERE r.campaign_year = :y AND r.region_code IN :regions AND r.status = 'invalid' "
+            "AND i.severity = 'error' ORDER BY r.finess_et, i.sheet, i.location, i.issue_id")
+        all_rates = read(
+            "SELECT region_code, departement, n_expected, n_on_time, n_late, n_invalid, n_missing, n_covered, "
+            "compliance_rate_pct, on_time_rate_pct, avg_days_late FROM v_conformite_departement "
+            "WHERE campaign_year = :y AND region_code IN :regions AND n_expected > 0 ORDER BY departement")
+        all_changes = read(
+            "SELECT region_code, departement, finess_et, raison_sociale, kind_label, source_label, previous_value, "
+            "new_value, message FROM v_changements WHERE campaign_year = :y AND region_code IN :regions "
+            "ORDER BY departement, finess_et, kind, source, field, previous_value, new_value")
         paths = []
         for region in wanted:
-            chase = connection.execute(sa.text(
-                "SELECT departement, finess_et, raison_sociale, status, chase_reason, telephone, email, deadline, "
-                "days_late, submissions_received, latest_submission_errors, status_reason, latest_submission_id "
-                "FROM v_relance WHERE campaign_year = :y AND region_code = :r"), {"y": year, "r": region}).all()
-            errors = connection.execute(sa.text(
-                "SELECT r.finess_et, i.sheet, i.location, i.label, i.value, i.message, i.source_file "
-                "FROM v_relance r JOIN submission_issue i ON i.submission_id = r.latest_submission_id "
-                "WHERE r.campaign_year = :y AND r.region_code = :r AND r.status = 'invalid' "
-                "AND i.severity = 'error' ORDER BY r.finess_et, i.sheet, i.location, i.issue_id"),
-                {"y": year, "r": region}).all()
-            rates = connection.execute(sa.text(
-                "SELECT departement, n_expected, n_on_time, n_late, n_invalid, n_missing, n_covered, "
-                "compliance_rate_pct, on_time_rate_pct, avg_days_late FROM v_conformite_departement "
-                "WHERE campaign_year = :y AND region_code = :r AND n_expected > 0 ORDER BY departement"),
-                {"y": year, "r": region}).all()
-            changes = connection.execute(sa.text(
-                "SELECT departement, finess_et, raison_sociale, kind_label, source_label, previous_value, new_value, "
-                "message FROM v_changements WHERE campaign_year = :y AND region_code = :r "
-                "ORDER BY departement, finess_et, kind, source, field, previous_value, new_value"),
-                {"y": year, "r": region}).all()
+            chase, errors = chases.get(region, []), all_errors.get(region, [])
+            rates, changes = all_rates.get(region, []), all_changes.get(region, [])
             path = out_dir / f"relance_{year}_region_{region}.xlsx"
             calls = previous_call_log(path)
             # every value from FINESS, a submission or the earlier workbook goes through
             # `cells`, the file through `outputs` (inside out_dir, never through a link)
-            book = _workbook(year, region, chase, errors, rates, today, calls)
-            _changes_sheet(book, year, region, changes)
-            paths.append(save_workbook(book, out_dir, path.name))
+            book, tables = _workbook(year, region, chase, errors, rates, today, calls)
+            tables.append(_changes_sheet(book, year, region, changes))
+            paths.append(save_workbook(book, tables, out_dir, path.name))
     return paths
+
+
+def _by_region(connection, sql: str, year: int, regions: list[str]) -> dict[str, list]:
+    """The rows of `sql` (first column: the region) by region, in the order read, each
+    without its region: a named tuple of the other columns."""
+    statement = sa.text(sql).bindparams(sa.bindparam("regions", expanding=True))
+    result = connection.execute(statement, {"y": year, "regions": regions})
+    row_type = namedtuple("Row", list(result.keys())[1:])
+    by_region: dict[str, list] = {}
+    for region, *values in result:
+        by_region.setdefault(region, []).append(row_type(*values))
+    return by_region
 
 
 def _as_date(value) -> dt.date | None:
@@ -162,24 +181,24 @@ def _region_name(region: str) -> str:
     return f"{region} {names[region]}" if region in names else region
 
 
-def _workbook(year: int, region: str, chase, errors, rates, today: dt.date, calls: dict[str, list]) -> Workbook:
+def _workbook(year: int, region: str, chase, errors, rates, today: dt.date,
+              calls: dict[str, list]) -> tuple[Workbook, list[SheetRows]]:
     names = _departement_names()
     named = lambda code: f"{code} {names[code]}" if code in names else code  # noqa: E731
     region_title = _region_name(region)
     book = Workbook()
     sheet = book.active
     sheet.title = "À relancer"
-    _header(sheet, CHASE_COLUMNS)
+    table = _header(sheet, CHASE_COLUMNS)
     by_centre: dict[str, list] = {}
     for error in errors:
         by_centre.setdefault(error.finess_et, []).append(error)
     rows = sorted(chase, key=lambda r: (r.departement or "", CHASE_ORDER[r.status], r.raison_sociale or ""))
-    fills = {status: PatternFill("solid", fgColor=STATUS_COLOURS[status]) for status in CHASE_ORDER}
     widths = [width for _, width in CHASE_COLUMNS]
     wrapped_at = [title in WRAPPED for title, _ in CHASE_COLUMNS]
-    aligned = [_TOP[wraps] for wraps in wrapped_at]
-    styles = CellStyles()
-    for number, row in enumerate(rows, start=2):  # `sheet.max_row` would scan every cell per row
+    # « Statut » (4) coloured by status, « Date limite » (9) and « Appelé le » (13) dates
+    styles = [_DATE[wraps] if column in (9, 13) else _TEXT[wraps] for column, wraps in enumerate(wrapped_at, start=1)]
+    for row in rows:
         deadline = _as_date(row.deadline)
         logged = calls.pop(row.finess_et, [None] * (len(CALL_LOG) + 1))[1:]
         values = [
@@ -189,62 +208,53 @@ def _workbook(year: int, region: str, chase, errors, rates, today: dt.date, call
             row.telephone, row.email, deadline, row.days_late if row.status == "late" else None,
             days_since_deadline(row.status, deadline, today), row.submissions_received, *logged, row.status_reason,
         ]
-        for column, value in enumerate(values, start=1):
-            cell = sheet.cell(number, column)
-            set_cell(cell, value)
-            if column == 4:
-                styles.apply(cell, ("status", row.status), alignment=aligned[column - 1], fill=fills[row.status])
-            elif column in (9, 13):
-                styles.apply(cell, ("date", wrapped_at[column - 1]), alignment=aligned[column - 1],
-                             number_format="DD/MM/YYYY")
-            else:
-                styles.apply(cell, ("text", wrapped_at[column - 1]), alignment=aligned[column - 1])
-        sheet.row_dimensions[number].height = wrapped_row_height(
-            [v if wrapped_at[i] else "" for i, v in enumerate(values)], widths)
+        styles[3] = _STATUS[row.status]
+        table.append(values, list(styles), wrapped_row_height([v if wrapped_at[i] else "" for i, v in enumerate(values)],
+                                                              widths))
     if not rows:
-        sheet.append([f"Aucun centre à relancer pour la campagne {year} en région {region_title}."])
+        table.append([f"Aucun centre à relancer pour la campagne {year} en région {region_title}."])
     sheet.freeze_panes = "D2"
-    sheet.auto_filter.ref = f"A1:{get_column_letter(len(CHASE_COLUMNS))}{max(sheet.max_row, 2)}"
+    sheet.auto_filter.ref = f"A1:{get_column_letter(len(CHASE_COLUMNS))}{max(table.max_row, 2)}"
     print_on_a4_landscape(sheet, f"{campaign_title(year)} — {region_title} — centres à relancer")
     # « Détail » repeats the status in words: on screen, not on paper
-    sheet.print_area = f"A1:{get_column_letter(len(CHASE_COLUMNS) - 1)}{max(sheet.max_row, 2)}"
+    sheet.print_area = f"A1:{get_column_letter(len(CHASE_COLUMNS) - 1)}{max(table.max_row, 2)}"
+    tables = [table]
 
     detail = book.create_sheet("Erreurs à corriger")
-    _header(detail, ERROR_COLUMNS)
+    table = _header(detail, ERROR_COLUMNS)
     centres = {row.finess_et: row for row in rows}
     error_widths = [width for _, width in ERROR_COLUMNS]
-    for number, error in enumerate(errors, start=2):
+    error_styles = [_TEXT[column in (3, 6, 7, 8)] for column in range(1, len(ERROR_COLUMNS) + 1)]
+    for error in errors:
         centre = centres.get(error.finess_et)
         values = [named(centre.departement) if centre else None, error.finess_et,
                   centre.raison_sociale if centre else None, error.sheet, error.location, error.label, error.value,
                   error.message, error.source_file]
-        for column, value in enumerate(values, start=1):
-            cell = detail.cell(number, column)
-            set_cell(cell, value)
-            wraps = column in (3, 6, 7, 8)
-            styles.apply(cell, ("text", wraps), alignment=_TOP[wraps])
-        detail.row_dimensions[number].height = wrapped_row_height(
-            [v if c in (2, 5, 6, 7) else "" for c, v in enumerate(values)], error_widths)
+        table.append(values, error_styles, wrapped_row_height(
+            [v if c in (2, 5, 6, 7) else "" for c, v in enumerate(values)], error_widths))
     if not errors:
-        detail.append(["Aucun centre invalide : pas d'erreur bloquante à faire corriger."])
+        table.append(["Aucun centre invalide : pas d'erreur bloquante à faire corriger."])
     detail.freeze_panes = "D2"
-    detail.auto_filter.ref = f"A1:{get_column_letter(len(ERROR_COLUMNS))}{max(detail.max_row, 2)}"
+    detail.auto_filter.ref = f"A1:{get_column_letter(len(ERROR_COLUMNS))}{max(table.max_row, 2)}"
     print_on_a4_landscape(detail, f"{campaign_title(year)} — {region_title} — erreurs bloquantes à corriger")
+    tables.append(table)
 
     if calls:  # calls logged for centres that need no chase any more: kept, not lost
         archive = book.create_sheet("Appels antérieurs")
-        _header(archive, [("N° FINESS ET", 11), ("Raison sociale", 34), *CALL_LOG])
-        for number, (finess, (name, *logged)) in enumerate(sorted(calls.items()), start=2):
-            write_row(archive, number, [finess, name, *logged])
+        table = _header(archive, [("N° FINESS ET", 11), ("Raison sociale", 34), *CALL_LOG])
+        for finess, (name, *logged) in sorted(calls.items()):
+            table.append([finess, name, *logged])
         archive.freeze_panes = "A2"
         print_on_a4_landscape(archive, f"{campaign_title(year)} — {region_title} — appels antérieurs")
+        tables.append(table)
 
     summary = book.create_sheet("Taux par département")
-    _header(summary, RATE_COLUMNS)
-    for number, row in enumerate(rates, start=2):
-        write_row(summary, number, [named(row[0]), *row[1:]])
+    table = _header(summary, RATE_COLUMNS)
+    for row in rates:
+        table.append([named(row[0]), *row[1:]])
     summary.freeze_panes = "B2"
-    summary.auto_filter.ref = f"A1:{get_column_letter(len(RATE_COLUMNS))}{max(summary.max_row, 2)}"
+    summary.auto_filter.ref = f"A1:{get_column_letter(len(RATE_COLUMNS))}{max(table.max_row, 2)}"
+    tables.append(table)
     print_on_a4_landscape(summary, f"{campaign_title(year)} — {region_title} — taux par département")
     if rates:
         chart = BarChart()
@@ -259,33 +269,29 @@ def _workbook(year: int, region: str, chase, errors, rates, today: dt.date, call
         chart.width, chart.height = 24, 12
         summary.add_chart(chart, f"A{len(rates) + 4}")
     book.properties.title = f"Relance {campaign_title(year)} — région {region_title}"
-    return book
+    return book, tables
 
 
-def _changes_sheet(book: Workbook, year: int, region: str, changes) -> None:
+def _changes_sheet(book: Workbook, year: int, region: str, changes) -> SheetRows:
     """What the region's centres changed without telling, or declare unlike FINESS: one row
     per change (`v_changements`), for the agent to ask the centre or correct FINESS."""
     names = _departement_names()
     region_title = _region_name(region)
     sheet = book.create_sheet(CHANGES_SHEET, index=2)  # after the chase and its errors
-    _header(sheet, CHANGE_COLUMNS)
+    table = _header(sheet, CHANGE_COLUMNS)
     widths = [width for _, width in CHANGE_COLUMNS]
-    styles = CellStyles()
-    for number, row in enumerate(changes, start=2):
+    styles = [_TEXT[column in (1, 3, 6, 7, 8)] for column in range(1, len(CHANGE_COLUMNS) + 1)]
+    for row in changes:
         values = [f"{row.departement} {names[row.departement]}" if row.departement in names else row.departement,
                   *row[1:]]
-        for column, value in enumerate(values, start=1):
-            cell = sheet.cell(number, column)
-            set_cell(cell, value)
-            wraps = column in (1, 3, 6, 7, 8)
-            styles.apply(cell, ("text", wraps), alignment=_TOP[wraps])
-        sheet.row_dimensions[number].height = wrapped_row_height(values, widths)
+        table.append(values, styles, wrapped_row_height(values, widths))
     if not changes:
-        sheet.append([f"Aucun changement ni écart avec FINESS relevé pour la campagne {year} en région "
+        table.append([f"Aucun changement ni écart avec FINESS relevé pour la campagne {year} en région "
                       f"{region_title}."])
     sheet.freeze_panes = "D2"
-    sheet.auto_filter.ref = f"A1:{get_column_letter(len(CHANGE_COLUMNS))}{max(sheet.max_row, 2)}"
+    sheet.auto_filter.ref = f"A1:{get_column_letter(len(CHANGE_COLUMNS))}{max(table.max_row, 2)}"
     print_on_a4_landscape(sheet, f"{campaign_title(year)} — {region_title} — changements à signaler")
+    return table
 
 
 def _errors_text(errors: list, count: int | None) -> str | None:
@@ -302,14 +308,14 @@ def _errors_text(errors: list, count: int | None) -> str | None:
     return "\n".join(lines)
 
 
-def _header(sheet, columns) -> None:
-    sheet.append([title for title, _ in columns])
+def _header(sheet, columns) -> SheetRows:
+    """The sheet's rows, from its styled header row; the column widths."""
+    table = SheetRows(sheet)
+    titles = [title for title, _ in columns]
+    table.append(titles, HEADER_STYLE, wrapped_row_height(titles, [w for _, w in columns]))
     for index, (_, width) in enumerate(columns, start=1):
-        cell = sheet.cell(1, index)
-        cell.fill, cell.font = HEADER_FILL, HEADER_FONT
-        cell.alignment = Alignment(wrap_text=True, vertical="center")
         sheet.column_dimensions[get_column_letter(index)].width = width
-    sheet.row_dimensions[1].height = wrapped_row_height([t for t, _ in columns], [w for _, w in columns])
+    return table
 
 
 def relance_main(argv: list[str] | None = None) -> int:
