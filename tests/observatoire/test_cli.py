@@ -193,7 +193,10 @@ def test_the_command_exits_with_its_code_after_running_the_exit_functions(tmp_pa
     code = (f"import atexit, sys; atexit.register(lambda: open({str(marker)!r}, 'w').write('ran')); "
             f"sys.argv = ['observatoire', *{argv!r}]; from observatoire.cli import command; command(); "
             "print('not reached')")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    # stdout buffered, as for a user (PYTHONUNBUFFERED would write it at once, flushed or not)
+    env = {name: value for name, value in os.environ.items() if name != "PYTHONUNBUFFERED"}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=tmp_path,
+                          env=env)
     assert done.returncode == expected_code, done.stderr
     assert done.stdout.startswith(expected_out) and "not reached" not in done.stdout
     assert marker.read_text() == "ran"
