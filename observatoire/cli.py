@@ -73,8 +73,9 @@ def command() -> None:
     serves nothing: the warehouse's transactions are committed, its connections end with
     the process. What the process must still do at exit is done first: the `atexit`
     functions (log handlers, multiprocessing's children, temporary folders), and the
-    output is flushed. A thread that is not a daemon (one Prefect might leave) means the
-    ordinary exit, which waits for it."""
+    output is flushed. Before them, as in the ordinary exit, threading's exit functions
+    (Prefect's event and log workers send what they hold) and the threads that are not
+    daemons are waited for."""
     try:
         code = main()
     except SystemExit as exc:  # argparse: --help, bad arguments
@@ -83,8 +84,11 @@ def command() -> None:
         if code is not None:
             print(code, file=sys.stderr)
         code = 0 if code is None else 1
-    if any(not t.daemon and t is not threading.main_thread() for t in threading.enumerate()):
-        sys.exit(code)
+    # The ordinary exit's order: first threading's own exit functions (Prefect's log and
+    # event workers, daemon threads, send what they still hold from one; concurrent.futures
+    # joins its executors' threads from one) and the threads that are not daemons are
+    # waited for, then the atexit functions.
+    threading._shutdown()
     atexit._run_exitfuncs()
     try:
         sys.stdout.flush()

@@ -193,7 +193,10 @@ def test_the_command_exits_with_its_code_after_running_the_exit_functions(tmp_pa
     code = (f"import atexit, sys; atexit.register(lambda: open({str(marker)!r}, 'w').write('ran')); "
             f"sys.argv = ['observatoire', *{argv!r}]; from observatoire.cli import command; command(); "
             "print('not reached')")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    # stdout buffered, as for a user (PYTHONUNBUFFERED would write it at once, flushed or not)
+    env = {name: value for name, value in os.environ.items() if name != "PYTHONUNBUFFERED"}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=tmp_path,
+                          env=env)
     assert done.returncode == expected_code, done.stderr
     assert done.stdout.startswith(expected_out) and "not reached" not in done.stdout
     assert marker.read_text() == "ran"
@@ -210,3 +213,18 @@ def test_a_thread_left_running_gets_the_ordinary_exit(tmp_path):
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert marker.read_text() == "done"
+
+
+def test_the_exit_functions_registered_with_threading_run_too(tmp_path):
+    """The ordinary exit calls the functions registered with `threading._register_atexit`
+    before atexit's: Prefect's log and event workers (daemon threads) send what they still
+    hold from one, and `concurrent.futures` joins its executors' threads from one. The
+    console script must call them too, or a flow run's last logs and task run states
+    (events, in Prefect 3) never reach the server."""
+    marker = tmp_path / "drained"
+    code = ("import sys, threading; "
+            f"threading._register_atexit(lambda: open({str(marker)!r}, 'w').write('drained')); "
+            "sys.argv = ['observatoire', '--version']; from observatoire.cli import command; command()")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert marker.exists() and marker.read_text() == "drained"

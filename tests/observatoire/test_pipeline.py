@@ -109,3 +109,37 @@ def test_a_run_goes_on_while_the_snapshots_are_written_and_fails_if_they_cannot_
         assert connection.execute("SELECT count(*) FROM finess_snapshot").fetchone()[0] == 0
         assert connection.execute("SELECT outcome FROM pipeline_run").fetchall() == [("failed",)]
     assert reconciled_before_written == [True]
+
+
+def test_a_run_refused_while_the_snapshots_are_written_waits_for_them_and_says_refused(tmp_path, monkeypatch):
+    """The main line refuses the run (a guard) while the referential stage is still writing:
+    the run records its end after that write, as `refused`, and loads nothing; the new
+    snapshot is kept (the referential does not depend on the campaign's data)."""
+    import sqlite3
+    import threading
+    from types import SimpleNamespace
+
+    from observatoire import referential_store
+    from observatoire.errors import RunRefused
+
+    refused = threading.Event()
+    written = referential_store.insert_rows
+
+    def insert_rows(connection, table, frame):
+        if table == "finess_et_history":
+            assert refused.wait(60)  # the write goes on after the main line has refused the run
+        written(connection, table, frame)
+
+    def check_data(*args):
+        refused.set()
+        raise RunRefused(SimpleNamespace(message=lambda: "refus de la garde"))
+
+    monkeypatch.setattr(referential_store, "insert_rows", insert_rows)
+    monkeypatch.setattr(pipeline.stages, "check_data", check_data)
+    with pytest.raises(RunRefused, match="refus de la garde"):
+        pipeline.run_campaign(_small_run(tmp_path))
+    with sqlite3.connect(tmp_path / "w.db") as connection:
+        assert connection.execute("SELECT count(*) FROM centre_year_status").fetchone()[0] == 0
+        assert connection.execute("SELECT count(*) FROM finess_snapshot").fetchone()[0] == 1
+        assert connection.execute("SELECT outcome, message FROM pipeline_run").fetchall() == [
+            ("refused", "refus de la garde")]
