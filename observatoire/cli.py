@@ -16,6 +16,7 @@ from observatoire import preflight
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 # The command prints its own summary and one line per failure; Prefect's logs stay in
 # the Prefect UI (set PREFECT_LOGGING_LEVEL=INFO to see them here too).
+_PREFECT_QUIET = "PREFECT_LOGGING_LEVEL" not in os.environ
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "CRITICAL")
 
 
@@ -176,6 +177,7 @@ def _run(year, regions, submissions, finess, calendar, warehouse_url, output_dir
     if not serverless and prefect_api_url():
         from flows.campaign import consolidate_campaign
 
+        _run_logs_to_the_server()
         _out_of_gc()
         print(consolidate_campaign(params=params))
         _out_of_gc()
@@ -192,6 +194,21 @@ def _run(year, regions, submissions, finess, calendar, warehouse_url, output_dir
     print(run.summary)
     _out_of_gc()
     return 0
+
+
+def _run_logs_to_the_server() -> None:
+    """PREFECT_LOGGING_LEVEL=CRITICAL, set above to keep Prefect quiet on the terminal, is
+    also the level the loggers of the flow run and of its task runs inherit: their records
+    would never reach the server. They log at INFO again, to the server only (their own
+    handler, not the terminal's). Left as they are when the user set PREFECT_LOGGING_LEVEL."""
+    if not _PREFECT_QUIET:
+        return
+    import logging
+
+    for name in ("prefect.flow_runs", "prefect.task_runs"):
+        logger = logging.getLogger(name)
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
 
 
 def _out_of_gc() -> None:
