@@ -22,10 +22,12 @@ def test_parameters_are_recorded_as_fastapi_encodes_them_without_importing_it(tm
     from flows.parameters import CampaignParameters
 
     fields = dict(year=2024, regions=["84", "11"], submissions="envois/{annee}", finess=["a.csv", "b.json.gz"],
-                  calendar=None, warehouse_url="sqlite:///w.db", output_dir="rapports/{annee}", force=["centres-perdus"])
+                  calendar=None, warehouse_url="sqlite:///w.db", output_dir="rapports/{annee}",
+                  force=["centres-perdus"])
     code = ("import json, sys; from flows.campaign import consolidate_campaign; "
             "from flows.parameters import CampaignParameters; "
-            "recorded = consolidate_campaign.serialize_parameters({'params': CampaignParameters(**json.loads(sys.argv[1]))}); "
+            "params = CampaignParameters(**json.loads(sys.argv[1])); "
+            "recorded = consolidate_campaign.serialize_parameters({'params': params}); "
             "print(json.dumps([recorded, 'fastapi' in sys.modules]))")
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
     env["PREFECT_HOME"] = str(tmp_path / "prefect-home")
