@@ -13,11 +13,11 @@ the year's lock in the warehouse (observatoire/run_lock.py), whichever way it is
 from __future__ import annotations
 
 import polars as pl
-from prefect import flow, get_run_logger, task
+from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.utilities.annotations import quote
 
-from flows import artifacts
+from flows import artifacts, engine
 from flows.parameters import CampaignParameters
 from observatoire import pipeline, stages, warehouse
 from observatoire.errors import CampaignError
@@ -161,7 +161,10 @@ def _run_name() -> str:
     return CampaignParameters.model_validate(flow_run.parameters.get("params") or {}).run_name("campagne")
 
 
-@flow(name="consolidation-campagne", flow_run_name=_run_name)
+engine.install()  # heartbeats that stop with the flow run (flows/engine.py)
+
+
+@engine.flow(name="consolidation-campagne", flow_run_name=_run_name)
 def consolidate_campaign(params: CampaignParameters = CampaignParameters()) -> str:
     """Consolide une campagne : lit les envois, les valide, rapproche les FINESS, calcule
     le statut de chaque centre attendu, charge l'entrepôt et publie la synthèse, la liste
@@ -192,11 +195,13 @@ def checked_parameters(params: CampaignParameters, year: int) -> CampaignParamet
 
 def deployment_calendar() -> str | None:
     """The `calendar` parameter of the deployment this run belongs to (None outside a
-    deployment); subflows see their parent's deployment."""
+    deployment). The deployment is the flow run's own, as the engine holds it: asking
+    `prefect.runtime.deployment.id` would read the flow run from the server again."""
     from prefect.client.orchestration import get_client
-    from prefect.runtime import deployment
+    from prefect.context import FlowRunContext
 
-    deployment_id = deployment.id
+    context = FlowRunContext.get()
+    deployment_id = context.flow_run.deployment_id if context and context.flow_run else None
     if not deployment_id:
         return None
     with get_client(sync_client=True) as client:

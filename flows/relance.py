@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from prefect import flow, get_run_logger, task
+from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from flows import artifacts
+from flows import artifacts, engine
 from flows.campaign import consolidate_campaign, resolve_warehouse_url
 from flows.parameters import CampaignParameters
 from observatoire import warehouse
@@ -37,7 +37,7 @@ def _run_name() -> str:
     return CampaignParameters.model_validate(flow_run.parameters.get("params") or {}).run_name("relance")
 
 
-@flow(name="relance-pre-echeance", flow_run_name=_run_name)
+@engine.flow(name="relance-pre-echeance", flow_run_name=_run_name)
 def relance_pre_echeance(params: CampaignParameters = CampaignParameters()) -> list[str]:
     """Avant la date limite : consolide la campagne en cours (exercice de l'année
     précédente par défaut) puis écrit les classeurs de relance des centres qui n'ont pas

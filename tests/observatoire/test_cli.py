@@ -120,6 +120,31 @@ def test_run_with_a_prefect_api_is_a_flow_run_on_that_server(sample, prefect_har
     assert {"campagne-2023-r84-synthese", "campagne-2023-r84-lecture"} <= set(run_artifacts(runs[0].id))
 
 
+def test_a_run_on_a_server_sends_its_logs_there_and_keeps_the_terminal_quiet(sample, prefect_harness, tmp_path):
+    """The command as a user runs it (no PREFECT_LOGGING_LEVEL of theirs): the flow run's
+    and its task runs' log lines are on the server, none on stderr."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterName, LogFilter, LogFilterFlowRunId
+    from prefect.settings import PREFECT_API_URL
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    env.update(PREFECT_HOME=str(tmp_path / "prefect-home"), PREFECT_API_URL=PREFECT_API_URL.value())
+    out = tmp_path / "classeurs"
+    args = _args(sample, 2024, tmp_path / "w.db", out)
+    done = subprocess.run([sys.executable, "-m", "observatoire.cli", *args], capture_output=True, text=True, env=env,
+                          timeout=600, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stderr == ""
+    with get_client(sync_client=True) as client:
+        runs = client.read_flow_runs(flow_run_filter=FlowRunFilter(name=FlowRunFilterName(any_=["campagne-2024-r84"])))
+        logs = client.read_logs(log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[r.id for r in runs])))
+    messages = [log.message for log in logs]
+    assert any(m.startswith("Campagne 2024, régions 84") for m in messages), messages  # the flow's own
+    assert any(m.startswith("Lot de ") for m in messages), messages  # the reading task's, file by file
+    workbooks = sorted(str(p) for p in (out / "2024").glob("*.xlsx"))
+    assert workbooks and all(f"Classeur écrit : {p}" in messages for p in workbooks)
+
+
 @pytest.mark.parametrize("workbooks", [False, True])
 def test_a_run_without_server_pays_only_for_what_it_uses(sample, tmp_path, workbooks):
     """No Prefect, Dask or openpyxl in the process of a run that needs none of them: the
