@@ -96,10 +96,10 @@ class ModelParametersFlow(Flow):
     what FastAPI's encoder gives for them (by alias), without importing FastAPI."""
 
     def serialize_parameters(self, parameters):
-        others = super().serialize_parameters({key: value for key, value in parameters.items()
-                                               if not _dumps_itself(value)})
-        return {key: value.model_dump(mode="json", by_alias=True) if _dumps_itself(value) else others[key]
-                for key, value in parameters.items() if _dumps_itself(value) or key in others}
+        own = {key: value.model_dump(mode="json", by_alias=True) for key, value in parameters.items()
+               if _dumps_itself(value)}
+        others = super().serialize_parameters({key: value for key, value in parameters.items() if key not in own})
+        return {key: own[key] if key in own else others[key] for key in parameters if key in own or key in others}
 
 
 def _dumps_itself(value) -> bool:

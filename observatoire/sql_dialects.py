@@ -179,9 +179,13 @@ class SqliteDialect(SqlDialect):
             # for which it locks every reader out until it commits: writing the 100,000
             # versions of a national FINESS extract (about 25 MB) would stop the run's own
             # reads meanwhile. For such a write its pages stay in memory instead. (Set before
-            # BEGIN: changed inside a transaction, it did not take effect.)
+            # BEGIN: changed inside a transaction, it did not take effect.) Sent only when the
+            # pooled connection's setting changes, not before every transaction.
             spill = "OFF" if options.get(READERS_NOT_BLOCKED_OPTION, False) else "ON"
-            connection.exec_driver_sql(f"PRAGMA cache_spill = {spill}")
+            held = connection.connection.info  # lives as long as the driver's connection
+            if held.get("cache_spill", "ON") != spill:
+                connection.exec_driver_sql(f"PRAGMA cache_spill = {spill}")
+                held["cache_spill"] = spill
             connection.exec_driver_sql("BEGIN IMMEDIATE" if options.get(WRITE_OPTION, False) else "BEGIN")
 
     def check(self, engine, shown):

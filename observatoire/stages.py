@@ -53,7 +53,6 @@ def load_referential(paths: list[Path], engine=None, forced=(), on_history=None)
     run reconciles with it meanwhile."""
     from observatoire import referential_store
 
-    given = on_history or (lambda _ref: None)
     if engine is None:
         extracts = [_read_referential(Path(path)) for path in paths]
         if not extracts:
@@ -61,9 +60,8 @@ def load_referential(paths: list[Path], engine=None, forced=(), on_history=None)
         parsed = _normalised(extracts)
         check_extracts(parsed, {}, forced)
         history = referential.establishment_history([(p["extract_date"], p["frame"]) for p in parsed])
-        ref = Referential(history, [_described(p) for p in parsed], sorted(p["extract_date"] for p in parsed))
-        given(ref)
-        return ref
+        return _handed_over(Referential(history, [_described(p) for p in parsed],
+                                        sorted(p["extract_date"] for p in parsed)), on_history)
     known = referential_store.known_snapshots(engine)
     headers = [_peek_referential(Path(path)) for path in paths]
     described = [{"file": Path(h.source_file).name, "extract_date": h.extract_date, "sha256": h.sha256}
@@ -73,18 +71,24 @@ def load_referential(paths: list[Path], engine=None, forced=(), on_history=None)
     parsed = _normalised([_read_referential(Path(h.source_file), h) for h in new])
     if parsed:
         check_extracts(parsed, referential_store.snapshot_centres(engine), forced)
-    known_now = []
 
-    def versions_known(versions, dates):  # the versions about to be written: no need to read them back
-        known_now.append(Referential(history=referential.history_from_versions(versions, dates),
-                                     extracts=described, snapshot_dates=sorted(dates)))
-        given(known_now[0])
+    def known_now(history, dates) -> Referential:
+        return _handed_over(Referential(history=history, extracts=described, snapshot_dates=sorted(dates)), on_history)
 
-    if not (parsed and referential_store.store_snapshots(engine, parsed, on_versions=versions_known)):
-        history, dates = referential_store.read_history(engine)
-        known_now.append(Referential(history=history, extracts=described, snapshot_dates=sorted(dates)))
-        given(known_now[0])
-    return known_now[0]
+    handed = []  # from the versions about to be written: no need to read them back
+
+    def versions_known(versions, dates) -> None:
+        handed.append(known_now(referential.history_from_versions(versions, dates), dates))
+
+    if parsed and referential_store.store_snapshots(engine, parsed, on_versions=versions_known):
+        return handed[0]
+    return known_now(*referential_store.read_history(engine))
+
+
+def _handed_over(ref: Referential, on_history) -> Referential:
+    if on_history is not None:
+        on_history(ref)
+    return ref
 
 
 def check_extracts(parsed: list[dict], stored_centres: dict[dt.date, int], forced=()) -> None:

@@ -232,10 +232,8 @@ def test_the_command_exits_with_its_code_after_running_the_exit_functions(tmp_pa
 def test_a_thread_left_running_gets_the_ordinary_exit(tmp_path):
     """A thread that is not a daemon is waited for, as by an ordinary exit."""
     marker = tmp_path / "thread-done"
-    code = ("import sys, threading, time; "
-            f"threading.Thread(target=lambda: (time.sleep(1), open({str(marker)!r}, 'w').write('done'))).start(); "
-            "sys.argv = ['observatoire', '--version']; from observatoire.cli import command; command()")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    done = _version_after(tmp_path, "import threading, time; threading.Thread(target=lambda: (time.sleep(1), "
+                                    f"open({str(marker)!r}, 'w').write('done'))).start()")
     assert done.returncode == 0, done.stderr
     assert marker.read_text() == "done"
 
@@ -247,9 +245,13 @@ def test_the_exit_functions_registered_with_threading_run_too(tmp_path):
     console script must call them too, or a flow run's last logs and task run states
     (events, in Prefect 3) never reach the server."""
     marker = tmp_path / "drained"
-    code = ("import sys, threading; "
-            f"threading._register_atexit(lambda: open({str(marker)!r}, 'w').write('drained')); "
-            "sys.argv = ['observatoire', '--version']; from observatoire.cli import command; command()")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    done = _version_after(tmp_path, "import threading; "
+                                    f"threading._register_atexit(lambda: open({str(marker)!r}, 'w').write('drained'))")
     assert done.returncode == 0, done.stderr
     assert marker.exists() and marker.read_text() == "drained"
+
+
+def _version_after(tmp_path, setup: str) -> subprocess.CompletedProcess:
+    """`observatoire --version` through the console script, in a process that ran `setup` first."""
+    code = f"{setup}; import sys; sys.argv = ['observatoire', '--version']; from observatoire.cli import command; command()"
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=tmp_path)

@@ -77,6 +77,16 @@ def _small_run(tmp_path):
                               warehouse_url=f"sqlite:///{tmp_path / 'w.db'}", regions=["84"])
 
 
+def _warehouse_after(tmp_path):
+    """(status rows, FINESS snapshots, (outcome, message) of each run) of the small run's warehouse."""
+    import sqlite3
+
+    with sqlite3.connect(tmp_path / "w.db") as connection:
+        return (connection.execute("SELECT count(*) FROM centre_year_status").fetchone()[0],
+                connection.execute("SELECT count(*) FROM finess_snapshot").fetchone()[0],
+                connection.execute("SELECT outcome, message FROM pipeline_run").fetchall())
+
+
 def test_a_run_goes_on_while_the_snapshots_are_written_and_fails_if_they_cannot_be(tmp_path, monkeypatch):
     """The run reconciles with the referential handed over before its snapshots are
     written; when writing them fails, the run fails and loads nothing."""
@@ -104,10 +114,9 @@ def test_a_run_goes_on_while_the_snapshots_are_written_and_fails_if_they_cannot_
     monkeypatch.setattr(pipeline.stages, "reconcile", reconcile)
     with pytest.raises(Exception, match="disk I/O error"):
         pipeline.run_campaign(_small_run(tmp_path))
-    with sqlite3.connect(tmp_path / "w.db") as connection:
-        assert connection.execute("SELECT count(*) FROM centre_year_status").fetchone()[0] == 0
-        assert connection.execute("SELECT count(*) FROM finess_snapshot").fetchone()[0] == 0
-        assert connection.execute("SELECT outcome FROM pipeline_run").fetchall() == [("failed",)]
+    statuses, snapshots, runs = _warehouse_after(tmp_path)
+    assert statuses == 0 and snapshots == 0
+    assert [outcome for outcome, _ in runs] == ["failed"]
     assert reconciled_before_written == [True]
 
 
@@ -115,7 +124,6 @@ def test_a_run_refused_while_the_snapshots_are_written_waits_for_them_and_says_r
     """The main line refuses the run (a guard) while the referential stage is still writing:
     the run records its end after that write, as `refused`, and loads nothing; the new
     snapshot is kept (the referential does not depend on the campaign's data)."""
-    import sqlite3
     import threading
     from types import SimpleNamespace
 
@@ -138,8 +146,6 @@ def test_a_run_refused_while_the_snapshots_are_written_waits_for_them_and_says_r
     monkeypatch.setattr(pipeline.stages, "check_data", check_data)
     with pytest.raises(RunRefused, match="refus de la garde"):
         pipeline.run_campaign(_small_run(tmp_path))
-    with sqlite3.connect(tmp_path / "w.db") as connection:
-        assert connection.execute("SELECT count(*) FROM centre_year_status").fetchone()[0] == 0
-        assert connection.execute("SELECT count(*) FROM finess_snapshot").fetchone()[0] == 1
-        assert connection.execute("SELECT outcome, message FROM pipeline_run").fetchall() == [
-            ("refused", "refus de la garde")]
+    statuses, snapshots, runs = _warehouse_after(tmp_path)
+    assert statuses == 0 and snapshots == 1
+    assert runs == [("refused", "refus de la garde")]
