@@ -24,7 +24,7 @@ from openpyxl.styles import Alignment, PatternFill
 from openpyxl.utils import get_column_letter
 
 from observatoire.reports.layout import HEADER_STYLE, print_on_a4_landscape, wrapped_row_height
-from observatoire.reports.rows import SheetRows, Style, save_workbook
+from observatoire.reports.rows import SheetRows, Style, save_with_rows
 from observatoire.stages import outcomes_frame
 from transforms.submissions import unreadable_file_issues
 from observatoire.vocabulary import SEVERITY_LABELS
@@ -67,7 +67,7 @@ def write_feedback_workbook(issues: pl.DataFrame, outcomes: pl.DataFrame, path: 
     tables.append(_write_table(files, shown, OUTCOME_COLUMNS, highlight=("readable", "non"), frozen="B2",
                                wrapped={"reason"}))
     print_on_a4_landscape(files, "Fichiers reçus")
-    return save_workbook(workbook, tables, path.parent, path.name)
+    return save_with_rows(workbook, tables, path.parent, path.name)
 
 
 def _anomalies_sheet(sheet, issues: pl.DataFrame, title: str) -> SheetRows:
@@ -166,7 +166,7 @@ def write_centre_feedback_workbooks(issues: pl.DataFrame, folder: Path, year: in
         table = _anomalies_sheet(sheet, rows.drop("centre_et", "centre_name", "centre_status", "is_current",
                                                   "region_code"),
                                  f"Anomalies à corriger, campagne {year} : {centre_name} (FINESS {centre_et})")
-        paths.append(save_workbook(workbook, [table], folder,
+        paths.append(save_with_rows(workbook, [table], folder,
                                    f"{CENTRE_FOLDER}/{centre_file_name(centre_et, centre_name)}"))
     return sorted(paths)
 

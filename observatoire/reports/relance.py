@@ -29,7 +29,7 @@ from observatoire.errors import CampaignError
 from observatoire.readers.reference_data import departement_regions
 from observatoire.reports import campaign_options, on_existing_warehouse
 from observatoire.reports.layout import HEADER_STYLE, print_on_a4_landscape, wrapped_row_height
-from observatoire.reports.rows import SheetRows, Style, save_workbook
+from observatoire.reports.rows import SheetRows, Style, save_with_rows
 from observatoire.vocabulary import CHASE_ORDER, STATUS_COLOURS, STATUS_LABELS
 from transforms.campaign_calendar import campaign_title, days_since_deadline
 
@@ -118,7 +118,7 @@ def write_relance_workbooks(engine: Engine, year: int, regions: list[str] | None
             # `cells`, the file through `outputs` (inside out_dir, never through a link)
             book, tables = _workbook(year, region, chase, errors, rates, today, calls)
             tables.append(_changes_sheet(book, year, region, changes))
-            paths.append(save_workbook(book, tables, out_dir, path.name))
+            paths.append(save_with_rows(book, tables, out_dir, path.name))
     return paths
 
 

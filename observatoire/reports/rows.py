@@ -8,7 +8,7 @@ through `cells.cell_value`: the same formula neutralisation) with a shared style
 and written as the same XML openpyxl writes for such cells (inline strings, `xml:space`
 on padded text, numbers as `%.16g`, dates as Excel serials, styles by their index in the
 workbook, row heights). openpyxl still writes everything else: column widths, panes,
-filters, print set-up, charts, the styles themselves; `save_workbook` puts the rows in the
+filters, print set-up, charts, the styles themselves; `save_with_rows` puts the rows in the
 sheets it wrote. A sheet given rows here must have no openpyxl cell of its own.
 
 The XML is openpyxl 3.1's (the version requirements.lock pins); tests/observatoire/
@@ -21,6 +21,7 @@ import io
 import math
 import zipfile
 from pathlib import Path, PurePath
+from xml.sax.saxutils import escape
 
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.cell.cell import TIME_FORMATS
@@ -160,23 +161,13 @@ def _number(value) -> str:
     return "%.16g" % value
 
 
-def _escape(text: str) -> str:
-    if "&" in text:
-        text = text.replace("&", "&amp;")
-    if "<" in text:
-        text = text.replace("<", "&lt;")
-    if ">" in text:
-        text = text.replace(">", "&gt;")
-    return text
-
-
 def _text(ref: str, value: str, style: str) -> str:
     """The <c> element of a text: an inline string, as openpyxl 3.1 writes it."""
     if not value:
         return f'<c r="{ref}"{style} t="inlineStr" />'
     stripped = value.strip()
     space = ' xml:space="preserve"' if stripped and stripped != value else ""
-    return f'<c r="{ref}"{style} t="inlineStr"><is><t{space}>{_escape(value)}</t></is></c>'
+    return f'<c r="{ref}"{style} t="inlineStr"><is><t{space}>{escape(value)}</t></is></c>'
 
 
 def _cell(ref: str, value, style: str, epoch) -> str:
@@ -189,7 +180,7 @@ def _cell(ref: str, value, style: str, epoch) -> str:
     return f'<c r="{ref}"{style} t="n"><v>{shown}</v></c>' if shown else f'<c r="{ref}"{style} t="n"><v /></c>'
 
 
-def save_workbook(workbook, tables: list[SheetRows], folder: Path | str, name: str | PurePath) -> Path:
+def save_with_rows(workbook, tables: list[SheetRows], folder: Path | str, name: str | PurePath) -> Path:
     """Save `workbook` at `folder/name` (through `outputs.open_output`) with the rows of
     `tables` in their sheets."""
     by_sheet = {id(table.sheet): table for table in tables}

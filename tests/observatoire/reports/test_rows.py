@@ -12,7 +12,7 @@ from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font, PatternFill
 
 from observatoire.reports.cells import set_value
-from observatoire.reports.rows import SheetRows, Style, save_workbook
+from observatoire.reports.rows import SheetRows, Style, save_with_rows
 
 HEADER = Style(fill=PatternFill("solid", fgColor="1F4E78"), font=Font(bold=True, color="FFFFFF"),
                alignment=Alignment(wrap_text=True, vertical="center"))
@@ -73,7 +73,7 @@ def test_rows_are_the_cells_openpyxl_writes(tmp_path):
     for values, styles, height in ROWS[::-1]:
         second.append(values, styles, height)
     book.active.freeze_panes = "B2"
-    path = save_workbook(book, [first, second], tmp_path / "sub", "rows.xlsx")
+    path = save_with_rows(book, [first, second], tmp_path / "sub", "rows.xlsx")
 
     assert path == tmp_path / "sub" / "rows.xlsx"
     expected, written = _members(tmp_path / "reference.xlsx"), _members(path)
@@ -89,5 +89,5 @@ def test_a_sheet_cannot_mix_rows_and_openpyxl_cells(tmp_path):
     rows.append(["a"])
     book.active["B5"] = "written by openpyxl"
     with pytest.raises(ValueError):
-        save_workbook(book, [rows], tmp_path, "mixed.xlsx")
+        save_with_rows(book, [rows], tmp_path, "mixed.xlsx")
     assert not list(tmp_path.iterdir())  # nothing half-written left behind
