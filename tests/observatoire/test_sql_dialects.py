@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import sqlite3
 
 import polars as pl
 import pytest
@@ -68,3 +69,40 @@ def test_dates_and_instants_read_back_the_same_from_either_engine():
                  postgres.read_instant(dt.datetime(2025, 3, 1, 0, 0, tzinfo=paris))):
         assert read == in_utc and read.tzinfo == dt.timezone.utc
     assert sqlite.read_date(None) is None and postgres.read_instant(None) is None
+
+
+def test_sqlite_bulk_insert_binds_many_rows_per_statement_and_keeps_every_value(tmp_path):
+    # executemany runs one statement per row, each giving the GIL back and waiting to win it
+    # again while another thread of the run works in Python: the FINESS history written
+    # beside the validation crawled. Here SQLite binds at most 40 variables: 13 rows of 3
+    # columns per statement, so 30 rows take 3 statements (13 + 13 + 4).
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'w.db'}")
+    frame = pl.DataFrame({
+        "code": [f"{i:09d}" for i in range(30)],
+        "day": [dt.date(2024, 1, 1) + dt.timedelta(days=i) if i % 7 else None for i in range(30)],
+        "flag": [i % 2 == 0 for i in range(30)],
+    })
+    statements = []
+    with engine.begin() as connection:
+        connection.exec_driver_sql("CREATE TABLE t (code TEXT PRIMARY KEY, day DATE, flag BOOLEAN NOT NULL)")
+        driver = connection.connection.driver_connection
+        driver.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 40)
+        driver.set_trace_callback(statements.append)
+        sql_dialects.PysqliteDialect().insert_rows(connection, "t", frame)
+        driver.set_trace_callback(None)
+        rows = connection.exec_driver_sql("SELECT code, day, flag FROM t ORDER BY code").all()
+    engine.dispose()
+    inserts = [s for s in statements if s.startswith("INSERT")]
+    assert [s.count("), (") + 1 for s in inserts] == [13, 13, 4]  # the trace shows the values bound
+    assert rows == [(f"{i:09d}", (dt.date(2024, 1, 1) + dt.timedelta(days=i)).isoformat() if i % 7 else None,
+                     int(i % 2 == 0)) for i in range(30)]
+
+
+def test_sqlite_bulk_insert_failure_is_the_sqlalchemy_exception_of_the_driver_error(tmp_path):
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'w.db'}")
+    with engine.begin() as connection:
+        connection.exec_driver_sql("CREATE TABLE t (code TEXT PRIMARY KEY)")
+    with pytest.raises(sa.exc.IntegrityError, match="UNIQUE constraint failed: t.code"):
+        with engine.begin() as connection:
+            sql_dialects.PysqliteDialect().insert_rows(connection, "t", pl.DataFrame({"code": ["a", "b", "a"]}))
+    engine.dispose()
