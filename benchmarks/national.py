@@ -10,7 +10,11 @@ under --out/datasets):
   loaded (the FINESS extract is stored, the campaign's rows are replaced), as after a
   correction;
 - server: the same command with PREFECT_API_URL pointing at a `prefect server start` that
-  this script started beforehand on a free port (its own PREFECT_HOME), stopped at the end;
+  this script started beforehand on a free port (its own PREFECT_HOME), stopped at the end.
+  The server runs only during these measures: it is paused (SIGSTOP, its whole process
+  group) during the others, which a user without a server runs on a machine without one,
+  and resumed before each of its own, once it is quiet again (its CPU below 5 % of a core
+  over half a second). Each measure records the server's CPU time over its span;
 - analyst: benchmarks/analyst.py (openpyxl + pandas + to_sql), the way it is done today;
 - floor: benchmarks/floor.py (fastexcel/Polars reads every file, then COPY or executemany
   of exactly the rows a run of the command left in the warehouse).
@@ -185,6 +189,22 @@ def _kill_group(pid: int, sig: int = signal.SIGKILL) -> None:
         pass
 
 
+def group_cpu_seconds(pgid: int) -> float:
+    """CPU time (user + system) of the live processes of a process group, from /proc."""
+    ticks = 0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as stat:
+                fields = stat.read().rsplit(b")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid:  # fields[0] is the state: pgrp is field 5 of stat, utime 14, stime 15
+            ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 # ====================================================================== Prefect server
 class PrefectServer:
     """`prefect server start` on a free port with its own PREFECT_HOME, for the measures
@@ -192,7 +212,7 @@ class PrefectServer:
 
     def __init__(self, home: Path, timeout: float = 240) -> None:
         self.home, self.timeout, self.process, self.url = home, timeout, None, None
-        self.start_seconds = None
+        self.start_seconds, self.paused = None, False
 
     def __enter__(self) -> "PrefectServer":
         with socket.socket() as probe:
@@ -220,9 +240,38 @@ class PrefectServer:
         self.__exit__()
         raise RuntimeError(f"le serveur Prefect n'a pas démarré (journal : {self.home / 'server.log'})")
 
+    def pause(self) -> None:
+        """Stop the server's whole process group (SIGSTOP) while other measures run."""
+        if self.process is not None and not self.paused:
+            _kill_group(self.process.pid, signal.SIGSTOP)
+            self.paused = True
+
+    def resume(self, quiet_share: float = 0.05, window: float = 0.5, at_most: float = 15.0) -> None:
+        """Let it run again, and come back once it is quiet: its CPU below `quiet_share` of a
+        core over `window` seconds (what it does for the previous run is not the next one's)."""
+        if self.process is None:
+            return
+        if self.paused:
+            _kill_group(self.process.pid, signal.SIGCONT)
+            self.paused = False
+        until = time.monotonic() + at_most
+        before = group_cpu_seconds(self.process.pid)
+        while time.monotonic() < until:
+            time.sleep(window)
+            now = group_cpu_seconds(self.process.pid)
+            if now - before < quiet_share * window:
+                return
+            before = now
+
+    def cpu_seconds(self) -> float:
+        return group_cpu_seconds(self.process.pid) if self.process is not None else 0.0
+
     def __exit__(self, *exc) -> None:
         if self.process is None:
             return
+        if self.paused:
+            _kill_group(self.process.pid, signal.SIGCONT)
+            self.paused = False
         _kill_group(self.process.pid, signal.SIGTERM)
         try:
             self.process.wait(30)
@@ -366,6 +415,8 @@ def _summary(runs: list[dict]) -> dict:
                    max_seconds=max(seconds), median_peak_tree_mb=round(statistics.median(peaks), 1),
                    max_peak_tree_mb=max(peaks),
                    median_cpu_seconds=round(statistics.median(r["cpu_seconds"] for r in ok), 2))
+        if all("server_cpu_seconds" in r for r in ok):  # the Prefect server's CPU over the measure
+            out["median_server_cpu_seconds"] = round(statistics.median(r["server_cpu_seconds"] for r in ok), 2)
     return out
 
 
@@ -399,6 +450,21 @@ def measure_configuration(name: str, campaign: dict, kind: str, work: Path, roun
 
     result: dict = {"configuration": name, "warehouse": kind, "command_line": command_line + [
         "--warehouse", "URL", "--output-dir", "DOSSIER"], "rounds": rounds}
+
+    def measured(measure: str, argv: list[str], env: dict, cwd: Path) -> dict:
+        """One measure, the Prefect server running only for the measures with a server."""
+        if server is None:
+            return run_process(argv, env, cwd=cwd, timeout=timeout)
+        if measure == "server":
+            server.resume()
+        else:
+            server.pause()
+        before = server.cpu_seconds()
+        also = {"prefect_server": server.process.pid} if measure == "server" else None
+        run = run_process(argv, env, cwd=cwd, timeout=timeout, also=also)
+        run["server_cpu_seconds"] = round(server.cpu_seconds() - before, 2)
+        return run
+
     try:
         loaded = None
         if warm_up:
@@ -407,7 +473,7 @@ def measure_configuration(name: str, campaign: dict, kind: str, work: Path, roun
             log(f"  {name} : exécution préalable (non comptée) …")
             for attempt in range(2):  # a second try if the first fails (recorded either way)
                 url = warehouses.new(f"{name}-warm")
-                warm = run_process(*argv_for("command", url, work), cwd=work, timeout=timeout)
+                warm = measured("command", *argv_for("command", url, work), work)
                 result.setdefault("warm_up", []).append(warm)
                 if "error" not in warm:
                     break
@@ -419,7 +485,7 @@ def measure_configuration(name: str, campaign: dict, kind: str, work: Path, roun
             loaded = url  # kept: each rerun starts from a copy of it
             if "server" in measures and server:  # the server's first flow run of this flow, not counted either
                 url = warehouses.new(f"{name}-warm-server")
-                result["warm_up_server"] = run_process(*argv_for("server", url, work), cwd=work, timeout=timeout)
+                result["warm_up_server"] = measured("server", *argv_for("server", url, work), work)
                 warehouses.drop(url)
         else:  # the first measured run of the command gives the floor's rows (it runs first in round 1)
             result["warm_up"] = "aucune"
@@ -434,9 +500,7 @@ def measure_configuration(name: str, campaign: dict, kind: str, work: Path, roun
                 round_dir.mkdir(exist_ok=True)
                 url = warehouses.copy(loaded, f"{name}-{measure}-{r}") if measure == "rerun" else \
                     warehouses.new(f"{name}-{measure}-{r}")
-                argv, env = argv_for(measure, url, round_dir)
-                also = {"prefect_server": server.process.pid} if measure == "server" and server else None
-                run = run_process(argv, env, cwd=round_dir, timeout=timeout, also=also)
+                run = measured(measure, *argv_for(measure, url, round_dir), round_dir)
                 run["round"] = r
                 runs[measure].append(run)
                 if measure == "command" and "warehouse_rows" not in result and "error" not in run:
@@ -444,11 +508,14 @@ def measure_configuration(name: str, campaign: dict, kind: str, work: Path, roun
                 warehouses.drop(url)
                 shutil.rmtree(round_dir, ignore_errors=True)
                 shown = "échec : " + run["error"] if "error" in run else \
-                    f"{run['seconds']:.2f} s, {run['peak_tree_mb']:.0f} Mio, CPU {run['cpu_seconds']:.1f} s"
+                    f"{run['seconds']:.2f} s, {run['peak_tree_mb']:.0f} Mio, CPU {run['cpu_seconds']:.1f} s" + (
+                        f", serveur CPU {run['server_cpu_seconds']:.1f} s" if "server_cpu_seconds" in run else "")
                 log(f"  {name} tour {r + 1}/{rounds} {measure} : {shown}")
         result["measures"] = {m: _summary(v) for m, v in runs.items()}
         if stages:
             log(f"  {name} : durées des étapes (diagnostic) …")
+            if server is not None:
+                server.pause()
             url = warehouses.new(f"{name}-stages")
             result["stages"] = stage_timings(campaign, url, work, timeout)
             warehouses.drop(url)

@@ -123,8 +123,11 @@ def _prefect_servers_on(port: int) -> list[int]:
     return found
 
 
-def test_the_command_with_a_prefect_server_already_running(tmp_path):
-    _national("--files-multiplier", "--region", "04", "--rounds", "1", "--measures", "server", "--centres", "120",
+def test_the_command_with_a_prefect_server_already_running_and_without_one(tmp_path):
+    # round 1 runs "server" then "command": the server runs for the first only (a user
+    # without a server has none on the machine), and is stopped at the end though paused
+    _national("--files-multiplier", "--region", "04", "--rounds", "1", "--measures", "server", "command",
+              "--centres", "120",
               "--finess-lines", "2000", "--out", str(tmp_path / "bench"), "--results-dir", str(tmp_path / "results"),
               "--timeout", "600")
     results = _results(tmp_path / "results")
@@ -133,5 +136,10 @@ def test_the_command_with_a_prefect_server_already_running(tmp_path):
     run = result["measures"]["server"]["runs"][0]
     assert "error" not in run, run
     assert run["prefect_server_peak_mb"] > 50  # the server's tree, sampled beside the command's
+    assert run["server_cpu_seconds"] > 0  # it answered the flow run
+    without = result["measures"]["command"]["runs"][0]
+    assert "error" not in without, without
+    assert without["server_cpu_seconds"] == 0  # paused (SIGSTOP) over the whole measure
+    assert result["measures"]["server"]["median_server_cpu_seconds"] == run["server_cpu_seconds"]
     port = int(result["prefect_server_url"].rsplit(":", 1)[1].split("/")[0])
     assert _prefect_servers_on(port) == []  # stopped at the end, with what it started
