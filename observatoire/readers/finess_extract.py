@@ -117,42 +117,6 @@ def peek_finess_extract(path: Path) -> FinessExtractHeader:
                                encoding)
 
 
-# C1 bytes: the only ones where windows-1252 and latin-1 differ (undefined ones give U+FFFD
-# with errors="replace"), as the UTF-8 pairs latin-1 turns them into
-_C1_AS_UTF8 = {
-    bytes([0xC2, byte]): bytes([byte]).decode("cp1252", errors="replace").encode("utf-8")
-    for byte in range(0x80, 0xA0)
-}
-
-
-_MAX_C2_PAIRS = 10_000
-
-
-def _cp1252_to_utf8(data: bytes) -> bytes:
-    """`data.decode("cp1252", errors="replace").encode("utf-8")`, a third cheaper on an
-    extract: the latin-1 codec is a plain copy (a windows-1252 text with a single € or ’
-    is decoded to 2 bytes per character), and it agrees with windows-1252 except on the
-    bytes 0x80-0x9F (€, ’, œ…), rare in an extract, which are put right afterwards."""
-    if data.isascii():
-        return data
-    utf8 = data.decode("latin-1").encode("utf-8")
-    view, pieces, start, looked_at = memoryview(utf8), [], 0, 0  # slices of a view: no copy before the join
-    at = utf8.find(b"\xc2")  # a lead byte only (never a continuation byte): pairs do not overlap
-    while at >= 0:
-        looked_at += 1
-        if looked_at > _MAX_C2_PAIRS:  # many characters U+0080-U+00BF (°, «, no-break space…)
-            return data.decode("cp1252", errors="replace").encode("utf-8")
-        pair = utf8[at:at + 2]
-        if pair in _C1_AS_UTF8:
-            pieces += (view[start:at], _C1_AS_UTF8[pair])
-            start = at + 2
-        at = utf8.find(b"\xc2", at + 2)
-    if not pieces:
-        return utf8
-    pieces.append(view[start:])
-    return b"".join(pieces)
-
-
 def read_finess_extract(path: Path, header: FinessExtractHeader | None = None) -> FinessExtract:
     """Parse one extract (from the bytes of `header` when it was peeked at already); raise
     CampaignError (French) if it is not one."""
@@ -179,7 +143,8 @@ def read_finess_extract(path: Path, header: FinessExtractHeader | None = None) -
     n_lines = raw.count(b"\n", start, end) + (not raw.endswith(b"\n", start, end))
     clean = n_structure == n_block == n_lines and raw.find(b"\r", start, end) < 0
     if clean:  # holds at least one structureet line
-        structure_block = raw[start:end] if encoding == "utf-8" else _cp1252_to_utf8(raw[start:end])
+        structure_block = raw[start:end] if encoding == "utf-8" else \
+            raw[start:end].decode(encoding, errors="replace").encode("utf-8")
         rest = "" if geo_at < 0 else raw[end:].decode(encoding, errors="replace")
     else:  # the general path: keep only the structureet lines
         body = raw[start:].decode(encoding, errors="replace")

@@ -79,15 +79,6 @@ def _same(a: pl.DataFrame, b: pl.DataFrame) -> bool:
 
 
 # ------------------------------------------------------------------ reading an extract
-def test_cp1252_to_utf8_is_the_codec():
-    every_byte = bytes(range(256))
-    rng = random.Random(1)
-    samples = [b"", b"ascii only", every_byte, every_byte[::-1] * 3, b"\xc2\x92\x80\xc3", b"\xb0\x92 " * 20_000]
-    samples += [bytes(rng.randrange(256) for _ in range(rng.randint(1, 60))) for _ in range(500)]
-    for data in samples:
-        assert finess_extract._cp1252_to_utf8(data) == data.decode("cp1252", errors="replace").encode("utf-8")
-
-
 def _layouts() -> dict[str, bytes]:
     real = shared_data("finess/etalab_excerpt_20260512.csv").read_bytes()
     geo = shared_data("finess/etalab_geolocalisation_excerpt_2016.csv").read_bytes()
