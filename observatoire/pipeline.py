@@ -153,6 +153,9 @@ class Hooks:
     def waiting(self, message: str) -> None:
         """The run waits for its campaign year, held by another run (message in French)."""
 
+    def waiting_for(self, stage: str) -> None:
+        """The main line has nothing left to do before `stage`, running beside it, ends."""
+
     def finished(self, run: CampaignRun) -> None:
         """The run is over and recorded (the Prefect flow publishes its artifacts here)."""
 
@@ -321,6 +324,7 @@ def _consolidate(params, year: int, run_id: str, started_at: dt.datetime, url: s
     except BaseException:
         referential.wait()  # it writes FINESS snapshots: not after the run has recorded its end
         raise
+    hooks.waiting_for("referential")
     hooks.done("referential", referential.result())  # the FINESS snapshots are written before the load
     step("load", warehouse.load_campaign, engine, load)
     input_outcomes = received.outcomes

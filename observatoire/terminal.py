@@ -21,7 +21,11 @@ class TerminalProgress(pipeline.Hooks):
 
     def started(self, stage: str) -> None:
         if stage != "referential":  # it runs beside the reading, whose count says more
-            self._show(f"{pipeline.STAGE_LABELS[stage].capitalize()}…")
+            self._show(f"{_first_upper(pipeline.STAGE_LABELS[stage])}…")
+
+    def waiting_for(self, stage: str) -> None:
+        if stage == "referential":  # the FINESS snapshots are still being written
+            self._show(f"{_first_upper(pipeline.STAGE_LABELS[stage])} : enregistrement dans l'entrepôt…")
 
     def files_read(self, batch, done: int, total: int) -> None:
         self._show(f"Lecture des fichiers : {done} / {total}")
@@ -35,3 +39,8 @@ class TerminalProgress(pipeline.Hooks):
             self.stream.write("\r\x1b[K")
             self.stream.flush()
             self.shown = False
+
+
+def _first_upper(label: str) -> str:
+    """« rapprochement FINESS » -> « Rapprochement FINESS » (str.capitalize lowers the rest)."""
+    return label[:1].upper() + label[1:]

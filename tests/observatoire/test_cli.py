@@ -201,6 +201,10 @@ def test_progress_on_a_terminal_and_the_same_summary_when_piped(sample, tmp_path
     text = shown.decode()
     assert f"Lecture des fichiers : {files} / {files}" in text
     assert "Validation…" in text and "Chargement de l'entrepôt…" in text
+    assert "Rapprochement FINESS…" in text  # the label as written, not « Rapprochement finess »
+    # between the last stage of the main line and the load, the wait for the FINESS snapshots
+    assert text.index("Changements à signaler…") < text.index(
+        "Référentiel FINESS : enregistrement dans l'entrepôt…") < text.index("Chargement de l'entrepôt…")
     assert text.endswith("\r\x1b[K")  # the progress line is cleared before the summary
     assert out == piped.stdout
 
