@@ -30,9 +30,8 @@ import polars as pl
 from flows.parameters import CampaignParameters
 from observatoire import run_lock, stages, warehouse
 from observatoire.errors import CampaignError, RunRefused
-from observatoire.readers.batches import read_batches, read_in_batches, reader_processes
+from observatoire.readers.batches import read_batches, read_in_batches, reader_count, reader_processes
 from observatoire.readers.calendar import read_calendar
-from observatoire.readers.pool import default_workers
 from observatoire.review_store import read_decisions
 from observatoire.run_guards import check_arguments
 from transforms.changes import DECLARATION_FIELDS
@@ -193,7 +192,8 @@ def run_campaign(params: CampaignParameters, hooks: Hooks | None = None,
     run_id = str(uuid.uuid4())
     # the reader processes start first: they import the readers while this run migrates
     # the warehouse and waits for its year
-    with stopped_by_sigterm(), reader_processes(reader_count(params, year), params.dask_address) as readers, \
+    with stopped_by_sigterm(), reader_processes(
+            reader_count(params.submissions_dir(year), params.read_workers, params.dask_address), params.dask_address) as readers, \
             warehouse.shared_engine(url) as engine:
         warehouse.migrate(engine)
         with run_lock.campaign_lock(engine, year, on_wait=hooks.waiting):
@@ -216,46 +216,6 @@ def run_campaign(params: CampaignParameters, hooks: Hooks | None = None,
             warehouse.record_run_end(engine, run_id, _end_of_run(run))
     hooks.finished(run)
     return run
-
-
-# A reader process costs about 0.3 s of CPU to start (its imports), what reading 100 files
-# costs: a campaign of fewer files than this per process does not pay for one more.
-FILES_PER_READER = 200
-
-
-def reader_count(params: CampaignParameters, year: int) -> int | None:
-    """The reader processes of a run: as many as the parameters say, else one per core
-    but no more than one per FILES_PER_READER files of the campaign (a small campaign
-    reads as fast on one, and the processes it would start compete with its other work
-    for the cores). Counted before the run starts, without failing: a folder that cannot
-    be listed is the run's to report, at its place."""
-    if params.read_workers or params.dask_address:
-        return params.read_workers
-    cores = default_workers()
-    enough = cores * FILES_PER_READER
-    found = _count_entries(params.submissions_dir(year), enough)
-    return min(cores, max(1, -(-found // FILES_PER_READER)))
-
-
-def _count_entries(folder: Path, enough: int) -> int:
-    """Entries below `folder` that are not folders (what reading will be given), counted up
-    to `enough`; 0 when it cannot be listed."""
-    found, todo = 0, [os.fspath(folder)]
-    while todo and found < enough:
-        try:
-            with os.scandir(todo.pop()) as entries:
-                for entry in entries:
-                    try:
-                        is_folder = entry.is_dir(follow_symlinks=False)
-                    except OSError:
-                        is_folder = False
-                    if is_folder:
-                        todo.append(entry.path)
-                    else:
-                        found += 1
-        except OSError:
-            continue
-    return found
 
 
 def _close_dead_runs(engine, year: int, run_id: str) -> None:

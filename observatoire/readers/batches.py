@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import math
 import multiprocessing
+import os
 import threading
 from contextlib import contextmanager
 from pathlib import Path
 
 from observatoire.errors import CampaignError
-from observatoire.readers.pool import FileBatch, ReaderPool, concat_batches
+from observatoire.readers.pool import FileBatch, ReaderPool, concat_batches, default_workers
 from observatoire.readers.submission_files import ReadLimits
 
 # Files per batch: a batch is one progress step (and one task run under Prefect, whose cost
@@ -148,6 +149,45 @@ class DaskReaders:
     def close(self) -> None:
         self._queued.clear()
         self.client.close()
+
+
+# A reader process costs about 0.3 s of CPU to start (its imports), what reading 100 files
+# costs: a campaign of fewer files than this per process does not pay for one more.
+FILES_PER_READER = 200
+
+
+def reader_count(folder: Path, workers: int | None = None, dask_address: str | None = None) -> int | None:
+    """The reader processes of a run reading `folder`: `workers` when given (None on a Dask
+    cluster, whose workers read), else one per core but no more than one per
+    FILES_PER_READER files (a small campaign reads as fast on one, and the processes it
+    would start compete with its other work for the cores). Counted before the run starts,
+    without failing: a folder that cannot be listed is the run's to report, at its place."""
+    if workers or dask_address:
+        return workers
+    cores = default_workers()
+    found = _count_entries(folder, cores * FILES_PER_READER)
+    return min(cores, max(1, -(-found // FILES_PER_READER)))
+
+
+def _count_entries(folder: Path, enough: int) -> int:
+    """Entries below `folder` that are not folders (what reading will be given), counted up
+    to `enough`; 0 when it cannot be listed."""
+    found, todo = 0, [os.fspath(folder)]
+    while todo and found < enough:
+        try:
+            with os.scandir(todo.pop()) as entries:
+                for entry in entries:
+                    try:
+                        is_folder = entry.is_dir(follow_symlinks=False)
+                    except OSError:
+                        is_folder = False
+                    if is_folder:
+                        todo.append(entry.path)
+                    else:
+                        found += 1
+        except OSError:
+            continue
+    return found
 
 
 @contextmanager
