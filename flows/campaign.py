@@ -3,8 +3,9 @@
 retries, the reading's progress and the run's summary as artifacts, and per-file logs.
 
 files ─read─▶ cells ─validate─▶ typed + issues ─┐
-FINESS extracts ─▶ referential history ─────────▶ reconcile ─▶ statuses ─▶ load ─▶ publish
-calendar ─────────────────────────────────────────────────────────┘
+FINESS extracts ─▶ referential history ─────────▶ reconcile ─▶ statuses ─▶ changes ─▶ load ─▶ publish
+calendar ─────────────────────────────────────────────────────────┘          ▲
+previous exercise's reports (warehouse) ──────────────────────────────────────┘
 (reading and validation on a Dask cluster when `dask_address` is given)
 
 One run per campaign year at a time, a run that died never holding it: the pipeline takes
