@@ -5,6 +5,7 @@ workbooks were written. The builders are plain functions of the warehouse frames
 """
 from __future__ import annotations
 
+import datetime as dt
 import re
 from pathlib import Path
 
@@ -66,11 +67,12 @@ def _cell(value) -> str:
 def summary_markdown(
     year: int, regions: list[str], statuses: pl.DataFrame, issues: pl.DataFrame, files_read: int,
     unreadable: list[tuple[str, str]], run_id: str, warehouse: str, changes: pl.DataFrame | None = None,
+    deadline: dt.date | None = None,
 ) -> str:
     pivot = status_pivot(statuses)
     chase = statuses.filter(pl.col("status").is_in(TO_CHASE)).height
     lines = [
-        f"# {campaign_title(year)}",
+        f"# {campaign_title(year, deadline)}",
         "",
         f"Régions : {', '.join(regions) or 'aucune'} · entrepôt : `{warehouse}` · exécution `{run_id}`",
         "",

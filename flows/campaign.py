@@ -131,7 +131,7 @@ class PrefectHooks(pipeline.Hooks):
         unreadable = [(o.source_file, o.reason) for o in run.received.outcomes if not o.readable]
         artifacts.publish_summary(artifacts.artifact_key(run.run_name, "synthese"), artifacts.summary_markdown(
             run.year, run.regions, statuses, run.load.issues, len(run.received.outcomes) - len(unreadable),
-            unreadable, run.run_id, run.warehouse, changes=run.load.changes))
+            unreadable, run.run_id, run.warehouse, changes=run.load.changes, deadline=run.deadline))
         artifacts.publish_chase_table(
             artifacts.artifact_key(run.run_name, "a-relancer"), artifacts.chase_rows(statuses),
             statuses.filter(pl.col("status").is_in(artifacts.TO_CHASE)).height)

@@ -34,6 +34,7 @@ from observatoire.readers.batches import read_batches, read_in_batches, reader_c
 from observatoire.readers.calendar import read_calendar
 from observatoire.review_store import read_decisions
 from observatoire.run_guards import check_arguments
+from transforms.campaign_calendar import campaign_deadline
 from transforms.changes import DECLARATION_FIELDS
 from transforms.referential import referential_regions
 
@@ -70,6 +71,7 @@ class CampaignRun:
     # alone, and every file it looked at (`received` shows only its regions')
     left_alone: int = 0
     input_outcomes: list | None = None
+    deadline: dt.date | None = None  # the campaign's date limite, as its statuses show it
 
 
 class Background:
@@ -294,11 +296,13 @@ def _consolidate(params, year: int, run_id: str, started_at: dt.datetime, url: s
     workbooks, not_written = step("publish", write_workbooks, params.output_folder(year), run_name, received,
                                   validated, engine, year, regions)
     notes = stages.run_notes(submission_rows, calendar, ref, year, regions, scoped)
+    deadline = campaign_deadline(load.statuses["deadline"])
     return CampaignRun(run_id=run_id, year=year, regions=regions, run_name=run_name, warehouse=warehouse.redact(url),
                        received=received, validated=validated, referential=ref, load=load, workbooks=workbooks,
                        workbooks_not_written=not_written,
-                       summary=stages.summary_text(year, load.statuses, received, notes, load.changes),
-                       left_alone=submission_rows.filter(~pl.col("in_scope")).height, input_outcomes=input_outcomes)
+                       summary=stages.summary_text(year, load.statuses, received, notes, load.changes, deadline),
+                       left_alone=submission_rows.filter(~pl.col("in_scope")).height, input_outcomes=input_outcomes,
+                       deadline=deadline)
 
 
 def centre_changes(engine, submission_rows: pl.DataFrame, ref: stages.Referential, year: int,

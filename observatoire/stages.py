@@ -441,8 +441,9 @@ CHANGES_SHOWN = 10  # examples in the summary; the warehouse and the workbooks h
 
 
 def summary_text(year: int, status_table: pl.DataFrame, received: ReceivedFiles, notes=(),
-                 changes: pl.DataFrame | None = None) -> str:
-    """A short French summary a person can read: counts by region and status."""
+                 changes: pl.DataFrame | None = None, deadline: dt.date | None = None) -> str:
+    """A short French summary a person can read: counts by region and status. `deadline`:
+    the campaign's date limite (`campaign_calendar.campaign_deadline`), named in its title."""
     pivot = (
         status_table.with_columns(pl.col("region_code").fill_null("?"))
         .group_by("region_code", "status").len()
@@ -456,7 +457,7 @@ def summary_text(year: int, status_table: pl.DataFrame, received: ReceivedFiles,
     pivot = pivot.select("region_code", *compliance.STATUSES)
     header = ["région", *(STATUS_LABELS[status] for status in compliance.STATUSES)]
     widths = [max(len(h), 6) for h in header]
-    lines = [f"{campaign_title(year)} : consolidation terminée", "",
+    lines = [f"{campaign_title(year, deadline)} : consolidation terminée", "",
              "  ".join(h.rjust(w) for h, w in zip(header, widths))]
     for row in pivot.iter_rows():
         lines.append("  ".join(str(v).rjust(w) for v, w in zip(row, widths)))

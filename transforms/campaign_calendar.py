@@ -66,7 +66,27 @@ def days_since_deadline(status: str, deadline: dt.date | None, today: dt.date) -
     return max((today - deadline).days, 0)
 
 
-def campaign_title(year: int) -> str:
+def campaign_deadline(deadlines) -> dt.date | None:
+    """The campaign's date limite as its status rows show it: the earliest of their deadlines
+    (an extension only moves a centre's later, and unexpected submissions carry the
+    campaign's own). None when there is none."""
+    known = [day for day in deadlines if day is not None]
+    return min(known) if known else None
+
+
+_MONTHS = ("janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre", "octobre",
+           "novembre", "décembre")
+
+
+def french_date(day: dt.date) -> str:
+    """« 1er mars 2025 », « 15 mars 2025 »."""
+    return f"{'1er' if day.day == 1 else day.day} {_MONTHS[day.month - 1]} {day.year}"
+
+
+def campaign_title(year: int, deadline: dt.date | None = None) -> str:
     """How a campaign is named everywhere: by its exercise year N, with when it is due
-    (the reports of N are due before 1 March N+1)."""
-    return f"Campagne {year} (exercice {year}, rapports dus avant le 1er mars {year + 1})"
+    (the reports of N are due before 1 March N+1, unless its calendar moved its date
+    limite, `deadline`: then by that last on-time day)."""
+    due = f"avant le 1er mars {year + 1}" if deadline is None or deadline == default_deadline(year) \
+        else f"au plus tard le {french_date(deadline)}"
+    return f"Campagne {year} (exercice {year}, rapports dus {due})"

@@ -31,7 +31,7 @@ from observatoire.reports import campaign_options, on_existing_warehouse
 from observatoire.reports.layout import HEADER_STYLE, print_on_a4_landscape, wrapped_row_height
 from observatoire.reports.rows import SheetRows, Style, save_with_rows
 from observatoire.vocabulary import CHASE_ORDER, STATUS_COLOURS, STATUS_LABELS
-from transforms.campaign_calendar import campaign_title, days_since_deadline
+from transforms.campaign_calendar import campaign_deadline, campaign_title, days_since_deadline
 
 PARIS = ZoneInfo("Europe/Paris")
 _TOP = {wraps: Alignment(wrap_text=wraps, vertical="top") for wraps in (False, True)}
@@ -108,6 +108,9 @@ def write_relance_workbooks(engine: Engine, year: int, regions: list[str] | None
             "SELECT region_code, departement, finess_et, raison_sociale, kind_label, source_label, previous_value, "
             "new_value, message FROM v_changements WHERE campaign_year = :y AND region_code IN :regions "
             "ORDER BY departement, finess_et, kind, source, field, previous_value, new_value")
+        # the campaign's date limite, as the whole campaign's statuses show it (a calendar may move it)
+        title = campaign_title(year, campaign_deadline(_as_date(day) for day in connection.execute(sa.text(
+            "SELECT DISTINCT deadline FROM centre_year_status WHERE campaign_year = :y"), {"y": year}).scalars()))
         paths = []
         for region in wanted:
             chase, errors = chases.get(region, []), all_errors.get(region, [])
@@ -116,8 +119,8 @@ def write_relance_workbooks(engine: Engine, year: int, regions: list[str] | None
             calls = previous_call_log(path)
             # every value from FINESS, a submission or the earlier workbook goes through
             # `cells`, the file through `outputs` (inside out_dir, never through a link)
-            book, tables = _workbook(year, region, chase, errors, rates, today, calls)
-            tables.append(_changes_sheet(book, year, region, changes))
+            book, tables = _workbook(year, title, region, chase, errors, rates, today, calls)
+            tables.append(_changes_sheet(book, year, title, region, changes))
             paths.append(save_with_rows(book, tables, out_dir, path.name))
     return paths
 
@@ -181,7 +184,7 @@ def _region_name(region: str) -> str:
     return f"{region} {names[region]}" if region in names else region
 
 
-def _workbook(year: int, region: str, chase, errors, rates, today: dt.date,
+def _workbook(year: int, title: str, region: str, chase, errors, rates, today: dt.date,
               calls: dict[str, list]) -> tuple[Workbook, list[SheetRows]]:
     names = _departement_names()
     named = lambda code: f"{code} {names[code]}" if code in names else code  # noqa: E731
@@ -215,7 +218,7 @@ def _workbook(year: int, region: str, chase, errors, rates, today: dt.date,
         table.append([f"Aucun centre à relancer pour la campagne {year} en région {region_title}."])
     sheet.freeze_panes = "D2"
     sheet.auto_filter.ref = f"A1:{get_column_letter(len(CHASE_COLUMNS))}{max(table.max_row, 2)}"
-    print_on_a4_landscape(sheet, f"{campaign_title(year)} — {region_title} — centres à relancer")
+    print_on_a4_landscape(sheet, f"{title} — {region_title} — centres à relancer")
     # « Détail » repeats the status in words: on screen, not on paper
     sheet.print_area = f"A1:{get_column_letter(len(CHASE_COLUMNS) - 1)}{max(table.max_row, 2)}"
     tables = [table]
@@ -236,7 +239,7 @@ def _workbook(year: int, region: str, chase, errors, rates, today: dt.date,
         table.append(["Aucun centre invalide : pas d'erreur bloquante à faire corriger."])
     detail.freeze_panes = "D2"
     detail.auto_filter.ref = f"A1:{get_column_letter(len(ERROR_COLUMNS))}{max(table.max_row, 2)}"
-    print_on_a4_landscape(detail, f"{campaign_title(year)} — {region_title} — erreurs bloquantes à corriger")
+    print_on_a4_landscape(detail, f"{title} — {region_title} — erreurs bloquantes à corriger")
     tables.append(table)
 
     if calls:  # calls logged for centres that need no chase any more: kept, not lost
@@ -245,7 +248,7 @@ def _workbook(year: int, region: str, chase, errors, rates, today: dt.date,
         for finess, (name, *logged) in sorted(calls.items()):
             table.append([finess, name, *logged])
         archive.freeze_panes = "A2"
-        print_on_a4_landscape(archive, f"{campaign_title(year)} — {region_title} — appels antérieurs")
+        print_on_a4_landscape(archive, f"{title} — {region_title} — appels antérieurs")
         tables.append(table)
 
     summary = book.create_sheet("Taux par département")
@@ -255,7 +258,7 @@ def _workbook(year: int, region: str, chase, errors, rates, today: dt.date,
     summary.freeze_panes = "B2"
     summary.auto_filter.ref = f"A1:{get_column_letter(len(RATE_COLUMNS))}{max(table.max_row, 2)}"
     tables.append(table)
-    print_on_a4_landscape(summary, f"{campaign_title(year)} — {region_title} — taux par département")
+    print_on_a4_landscape(summary, f"{title} — {region_title} — taux par département")
     if rates:
         chart = BarChart()
         chart.type = "col"
@@ -268,11 +271,11 @@ def _workbook(year: int, region: str, chase, errors, rates, today: dt.date,
         chart.set_categories(Reference(summary, min_col=1, min_row=2, max_row=len(rates) + 1))
         chart.width, chart.height = 24, 12
         summary.add_chart(chart, f"A{len(rates) + 4}")
-    book.properties.title = f"Relance {campaign_title(year)} — région {region_title}"
+    book.properties.title = f"Relance {title} — région {region_title}"
     return book, tables
 
 
-def _changes_sheet(book: Workbook, year: int, region: str, changes) -> SheetRows:
+def _changes_sheet(book: Workbook, year: int, title: str, region: str, changes) -> SheetRows:
     """What the region's centres changed without telling, or declare unlike FINESS: one row
     per change (`v_changements`), for the agent to ask the centre or correct FINESS."""
     names = _departement_names()
@@ -290,7 +293,7 @@ def _changes_sheet(book: Workbook, year: int, region: str, changes) -> SheetRows
                       f"{region_title}."])
     sheet.freeze_panes = "D2"
     sheet.auto_filter.ref = f"A1:{get_column_letter(len(CHANGE_COLUMNS))}{max(table.max_row, 2)}"
-    print_on_a4_landscape(sheet, f"{campaign_title(year)} — {region_title} — changements à signaler")
+    print_on_a4_landscape(sheet, f"{title} — {region_title} — changements à signaler")
     return table
 
 

@@ -2,6 +2,8 @@
 workbook locations, built from small status and issue frames."""
 from __future__ import annotations
 
+import datetime as dt
+
 
 import polars as pl
 
@@ -132,3 +134,8 @@ def test_command_summary_has_a_line_of_changes():
     assert line.startswith("Changements à signaler : 3 pour 2 centre(s) (2 par rapport à l'exercice précédent, "
                            "1 par rapport à FINESS) : adresse 2, antenne retirée 1")
     assert stages.changes_line(CHANGES.head(0)).startswith("Changements à signaler : aucun")
+
+
+def test_the_summary_names_the_date_limite_its_calendar_set():
+    text = artifacts.summary_markdown(2024, ["84"], STATUSES, ISSUES, 3, [], "r", "w", deadline=dt.date(2025, 3, 14))
+    assert text.startswith("# Campagne 2024 (exercice 2024, rapports dus au plus tard le 14 mars 2025)")

@@ -2,6 +2,8 @@
 written."""
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 
 from flows.parameters import CampaignParameters
@@ -110,3 +112,20 @@ def test_a_run_refused_while_the_snapshots_are_written_waits_for_them_and_says_r
     statuses, snapshots, runs = _warehouse_after(tmp_path)
     assert statuses == 0 and snapshots == 1
     assert runs == [("refused", "refus de la garde")]
+
+
+# ---------------------------------------------------------------------- the campaign's name
+def test_a_run_whose_calendar_moves_the_date_limite_names_that_date(tmp_path):
+    """The summary named the default « avant le 1er mars » whatever the calendar said; a
+    dérogation (later, for one centre) does not change the campaign's date."""
+    params = _small_run(tmp_path)
+    calendar = tmp_path / "calendrier.csv"
+    calendar.write_text("annee;finess_et;date_limite\n2024;;14/03/2025\n2024;690000070;01/04/2025\n",
+                        encoding="utf-8")
+    run = pipeline.run_campaign(params.model_copy(update={"calendar": str(calendar)}))
+    assert run.deadline == dt.date(2025, 3, 14)
+    assert run.summary.splitlines()[0] == ("Campagne 2024 (exercice 2024, rapports dus au plus tard le 14 mars 2025) "
+                                           ": consolidation terminée")
+    default = pipeline.run_campaign(params.model_copy(update={"warehouse_url": f"sqlite:///{tmp_path / 'w2.db'}"}))
+    assert default.summary.splitlines()[0] == ("Campagne 2024 (exercice 2024, rapports dus avant le 1er mars 2025) "
+                                               ": consolidation terminée")

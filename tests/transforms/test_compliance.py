@@ -141,3 +141,16 @@ def test_one_row_per_expected_centre_even_with_versions():
     assert result.filter(pl.col("finess_et") == CENTRE).height == 1
     assert _one(result)["submissions_received"] == 3
     assert _one(result)["submission_key"] == "b"  # latest valid version supplies the data
+
+
+def test_the_campaign_is_named_by_its_date_limite_when_its_calendar_moved_it():
+    from transforms.campaign_calendar import campaign_deadline, campaign_title
+
+    assert campaign_title(2024) == campaign_title(2024, dt.date(2025, 2, 28)) == (
+        "Campagne 2024 (exercice 2024, rapports dus avant le 1er mars 2025)")
+    assert campaign_title(2024, dt.date(2025, 3, 14)) == (
+        "Campagne 2024 (exercice 2024, rapports dus au plus tard le 14 mars 2025)")
+    assert campaign_title(2027, dt.date(2028, 4, 1)).endswith("rapports dus au plus tard le 1er avril 2028)")
+    # its statuses show it: the earliest deadline (extensions are later)
+    assert campaign_deadline([dt.date(2025, 4, 1), None, dt.date(2025, 3, 14)]) == dt.date(2025, 3, 14)
+    assert campaign_deadline([]) is None

@@ -143,3 +143,26 @@ def test_each_region_workbook_lists_its_changes_to_report(loaded, tmp_path):
     paths = write_relance_workbooks(engine, 2023, ["84"], tmp_path / "2023", today=dt.date(2025, 3, 10))
     only = list(load_workbook(paths[0])["Changements à signaler"].iter_rows(min_row=2, values_only=True))
     assert len(only) == 1 and only[0][0].startswith("Aucun changement")
+
+
+def test_the_titles_name_the_date_limite_the_calendar_set(tmp_path):
+    # the statuses of a campaign whose calendar moved the date limite to 14 March, with one
+    # centre granted until 1 April: the campaign is due by 14 March, not « avant le 1er mars »
+    import dataclasses
+
+    import polars as pl
+
+    engine = warehouse.connect(f"sqlite:///{tmp_path / 'w.db'}")
+    warehouse.migrate(engine)
+    load = build.scenario_2024()
+    moved = load.statuses.with_columns(
+        pl.when(pl.col("finess_et") == build.C).then(pl.lit(dt.date(2025, 4, 1)))
+        .otherwise(pl.lit(dt.date(2025, 3, 14))).alias("deadline"))
+    warehouse.load_campaign(engine, dataclasses.replace(load, statuses=moved))
+    path = write_relance_workbooks(engine, 2024, ["84"], tmp_path, today=dt.date(2025, 3, 20))[0]
+    book = load_workbook(path)
+    title = "Campagne 2024 (exercice 2024, rapports dus au plus tard le 14 mars 2025)"
+    assert book.properties.title == f"Relance {title} — région 84 Auvergne-Rhône-Alpes"
+    for name in ("À relancer", "Erreurs à corriger", "Taux par département"):
+        assert book[name].oddHeader.center.text.startswith(title), name
+    engine.dispose()
