@@ -622,9 +622,18 @@ def verdicts(result: dict, x1: dict | None) -> dict:
 
 
 # ====================================================================== the whole benchmark
-def _git(*args: str) -> str:
+def measured_code() -> Path:
+    """The clone whose code the measures run: where the `observatoire` package that this
+    Python imports lives (the venv's own install; not always this script's clone)."""
+    found = subprocess.run([sys.executable, "-c", "import observatoire, pathlib; "
+                            "print(pathlib.Path(observatoire.__file__).resolve().parents[1])"],
+                           capture_output=True, text=True, timeout=60).stdout.strip()
+    return Path(found) if found else REPO
+
+
+def _git(*args: str, cwd: Path = REPO) -> str:
     try:
-        return subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True, timeout=30).stdout.strip()
+        return subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, timeout=30).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return ""
 
@@ -664,7 +673,8 @@ def run_benchmark(multipliers: list[int], region: str | None, out: Path, results
             measures = tuple(m for m in measures if m != "analyst")
             large_measures = tuple(m for m in large_measures if m != "analyst")
     written: list[Path] = []
-    commit = _git("rev-parse", "HEAD")
+    code = measured_code()
+    commit = _git("rev-parse", "HEAD", cwd=code)
     try:
         server = PrefectServer(work_root / "prefect-server-home") if "server" in measures + large_measures else None
         if server:
@@ -697,9 +707,9 @@ def run_benchmark(multipliers: list[int], region: str | None, out: Path, results
                     result.update(dataset=dataset, started_at=started.isoformat(timespec="seconds"),
                                   finished_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
                                   machine={**machine, "load_average_after": os.getloadavg()},
-                                  code={"commit": commit,
-                                        "changed_files": len(_git("status", "--porcelain").splitlines()),
-                                        "pipeline_without_prefect": (REPO / "observatoire" / "pipeline.py").exists()},
+                                  code={"commit": commit, "clone": str(code),
+                                        "changed_files": len(_git("status", "--porcelain", cwd=code).splitlines()),
+                                        "pipeline_without_prefect": (code / "observatoire" / "pipeline.py").exists()},
                                   prefect_server_start_seconds=server.start_seconds if server else None,
                                   prefect_server_url=server.url if server else None,
                                   analyst_rounds=min(analyst_n, n_rounds) if "analyst" in config_measures else 0)

@@ -98,6 +98,7 @@ def test_every_measure_is_a_whole_process_with_medians_ratios_and_targets(tmp_pa
         assert floor["rows_loaded"] == rows and floor["files"] == result["dataset"]["files"]
         assert result["ratios"]["command_over_floor"] is not None
         assert "stages" in result and "machine" in result and result["code"]["commit"]
+        assert result["code"]["clone"] == str(REPO)  # the clone whose code was measured
     region = results["region-04"]
     assert region["dataset"]["departements"] == ["974"]
     assert "command <= 2.5 s" in region["targets"]
