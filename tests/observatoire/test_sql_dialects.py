@@ -71,29 +71,37 @@ def test_dates_and_instants_read_back_the_same_from_either_engine():
     assert sqlite.read_date(None) is None and postgres.read_instant(None) is None
 
 
+def _bulk_insert(tmp_path, table: str, frame: pl.DataFrame, variable_limit: int, query: str):
+    """PysqliteDialect.insert_rows of `frame` into a new table (`table`: its definition)
+    where SQLite binds `variable_limit` variables: (rows of each INSERT run, `query`'s rows)."""
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'w.db'}")
+    statements = []
+    with engine.begin() as connection:
+        connection.exec_driver_sql(f"CREATE TABLE t ({table})")
+        driver = connection.connection.driver_connection
+        driver.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, variable_limit)
+        driver.set_trace_callback(statements.append)
+        sql_dialects.PysqliteDialect().insert_rows(connection, "t", frame)
+        driver.set_trace_callback(None)
+        rows = connection.exec_driver_sql(query).all()
+    engine.dispose()
+    # the trace shows each statement run with the values bound
+    return [s.count("), (") + 1 for s in statements if s.startswith("INSERT")], rows
+
+
 def test_sqlite_bulk_insert_binds_many_rows_per_statement_and_keeps_every_value(tmp_path):
     # executemany runs one statement per row, each giving the GIL back and waiting to win it
     # again while another thread of the run works in Python: the FINESS history written
     # beside the validation crawled. Here SQLite binds at most 40 variables: 13 rows of 3
     # columns per statement, so 30 rows take 3 statements (13 + 13 + 4).
-    engine = sa.create_engine(f"sqlite:///{tmp_path / 'w.db'}")
     frame = pl.DataFrame({
         "code": [f"{i:09d}" for i in range(30)],
         "day": [dt.date(2024, 1, 1) + dt.timedelta(days=i) if i % 7 else None for i in range(30)],
         "flag": [i % 2 == 0 for i in range(30)],
     })
-    statements = []
-    with engine.begin() as connection:
-        connection.exec_driver_sql("CREATE TABLE t (code TEXT PRIMARY KEY, day DATE, flag BOOLEAN NOT NULL)")
-        driver = connection.connection.driver_connection
-        driver.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 40)
-        driver.set_trace_callback(statements.append)
-        sql_dialects.PysqliteDialect().insert_rows(connection, "t", frame)
-        driver.set_trace_callback(None)
-        rows = connection.exec_driver_sql("SELECT code, day, flag FROM t ORDER BY code").all()
-    engine.dispose()
-    inserts = [s for s in statements if s.startswith("INSERT")]
-    assert [s.count("), (") + 1 for s in inserts] == [13, 13, 4]  # the trace shows the values bound
+    per_insert, rows = _bulk_insert(tmp_path, "code TEXT PRIMARY KEY, day DATE, flag BOOLEAN NOT NULL", frame, 40,
+                                    "SELECT code, day, flag FROM t ORDER BY code")
+    assert per_insert == [13, 13, 4]
     assert rows == [(f"{i:09d}", (dt.date(2024, 1, 1) + dt.timedelta(days=i)).isoformat() if i % 7 else None,
                      int(i % 2 == 0)) for i in range(30)]
 
@@ -101,21 +109,12 @@ def test_sqlite_bulk_insert_binds_many_rows_per_statement_and_keeps_every_value(
 def test_sqlite_bulk_insert_binds_no_more_than_sqlites_default_limit_where_a_build_allows_more(tmp_path):
     # this Python's SQLite binds 250,000 variables: statements of 13,888 rows of 18 columns,
     # kept in the driver's statement cache, held 130 MB more at the peak of a large run
-    engine = sa.create_engine(f"sqlite:///{tmp_path / 'w.db'}")
     per_statement = sql_dialects.SQLITE_INSERT_VARIABLES // 3
     frame = pl.DataFrame({"a": list(range(per_statement + 1)), "b": "x", "c": "y"})
-    statements = []
-    with engine.begin() as connection:
-        connection.exec_driver_sql("CREATE TABLE t (a INTEGER PRIMARY KEY, b TEXT, c TEXT)")
-        driver = connection.connection.driver_connection
-        driver.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 250_000)
-        driver.set_trace_callback(statements.append)
-        sql_dialects.PysqliteDialect().insert_rows(connection, "t", frame)
-        driver.set_trace_callback(None)
-        assert connection.exec_driver_sql("SELECT count(*), sum(a) FROM t").one() == (
-            per_statement + 1, per_statement * (per_statement + 1) // 2)
-    engine.dispose()
-    assert [s.count("), (") + 1 for s in statements if s.startswith("INSERT")] == [per_statement, 1]
+    per_insert, rows = _bulk_insert(tmp_path, "a INTEGER PRIMARY KEY, b TEXT, c TEXT", frame, 250_000,
+                                    "SELECT count(*), sum(a) FROM t")
+    assert per_insert == [per_statement, 1]
+    assert rows == [(per_statement + 1, per_statement * (per_statement + 1) // 2)]
 
 
 def test_sqlite_bulk_insert_failure_is_the_sqlalchemy_exception_of_the_driver_error(tmp_path):
