@@ -194,8 +194,8 @@ def run_campaign(params: CampaignParameters, hooks: Hooks | None = None,
     run_id = str(uuid.uuid4())
     # the reader processes start first: they import the readers while this run migrates
     # the warehouse and waits for its year
-    with stopped_by_sigterm(), reader_processes(
-            reader_count(params.submissions_dir(year), params.read_workers, params.dask_address), params.dask_address) as readers, \
+    workers = reader_count(params.submissions_dir(year), params.read_workers, params.dask_address)
+    with stopped_by_sigterm(), reader_processes(workers, params.dask_address) as readers, \
             warehouse.shared_engine(url) as engine:
         warehouse.migrate(engine)
         with run_lock.campaign_lock(engine, year, on_wait=hooks.waiting):
