@@ -85,10 +85,8 @@ def command() -> None:
         if code is not None:
             print(code, file=sys.stderr)
         code = 0 if code is None else 1
-    # The ordinary exit's order: first threading's own exit functions (Prefect's log and
-    # event workers, daemon threads, send what they still hold from one; concurrent.futures
-    # joins its executors' threads from one) and the threads that are not daemons are
-    # waited for, then the atexit functions.
+    # the ordinary exit's order (see above); concurrent.futures joins its executors' threads
+    # from one of threading's exit functions
     threading._shutdown()
     atexit._run_exitfuncs()
     try:

@@ -73,13 +73,13 @@ def check_not_conflicting(known: dict[dt.date, str], extract_date: dt.date, sha2
     return True
 
 
-def store_snapshots(engine: Engine, extracts: list[dict], on_versions=None) -> tuple[pl.DataFrame, list[dt.date]] | None:
+def store_snapshots(engine: Engine, extracts: list[dict], on_versions):
     """Add the extracts not stored yet. `extracts`: extract_date, sha256, file, frame
-    (normalised establishments). Returns the versions now stored with every snapshot date,
-    or None when nothing was added. `on_versions(versions, dates)` is called with them as
-    soon as they are known, under the lock, before they are written (writing 100,000
-    versions takes about a second on SQLite): what the run may go on with meanwhile,
-    reading the warehouse too."""
+    (normalised establishments). `on_versions(versions, dates)` is called with the versions
+    about to be stored and every snapshot date as soon as they are known, under the lock,
+    before they are written (writing 100,000 versions takes about a second on SQLite): what
+    the run may go on with meanwhile, reading the warehouse too. Returns what it returned,
+    or None when nothing was added."""
     with write_transaction(engine, readers_not_blocked=True) as connection:
         writer_lock(connection, "referential")
         known = _snapshot_dates(connection)
@@ -96,15 +96,14 @@ def store_snapshots(engine: Engine, extracts: list[dict], on_versions=None) -> t
         snapshots = snapshot_members(_read_versions(connection), old_dates) if old_dates else []
         snapshots += [(e["extract_date"], e["frame"].select(ESTABLISHMENT_COLUMNS)) for e in new]
         versions = snapshot_versions(snapshots).select(HISTORY_COLUMNS)
-        if on_versions is not None:
-            on_versions(versions, dates)
+        given = on_versions(versions, dates)
         connection.execute(sa.text("DELETE FROM finess_et_history"))
         insert_rows(connection, "finess_et_history", versions)
         insert_rows(connection, "finess_snapshot", pl.DataFrame([{
             "extract_date": e["extract_date"], "source_file": e["file"], "source_sha256": e["sha256"],
             "establishments": e["frame"].height, "loaded_at": dt.datetime.now(dt.timezone.utc),
         } for e in new]))
-    return versions, dates
+    return given
 
 
 def read_history(engine: Engine) -> tuple[pl.DataFrame, list[dt.date]]:

@@ -75,14 +75,11 @@ def load_referential(paths: list[Path], engine=None, forced=(), on_history=None)
     def known_now(history, dates) -> Referential:
         return _handed_over(Referential(history=history, extracts=described, snapshot_dates=sorted(dates)), on_history)
 
-    handed = []  # from the versions about to be written: no need to read them back
+    def versions_known(versions, dates) -> Referential:  # about to be written: not read back
+        return known_now(referential.history_from_versions(versions, dates), dates)
 
-    def versions_known(versions, dates) -> None:
-        handed.append(known_now(referential.history_from_versions(versions, dates), dates))
-
-    if parsed and referential_store.store_snapshots(engine, parsed, on_versions=versions_known):
-        return handed[0]
-    return known_now(*referential_store.read_history(engine))
+    stored = referential_store.store_snapshots(engine, parsed, versions_known) if parsed else None
+    return stored if stored is not None else known_now(*referential_store.read_history(engine))
 
 
 def _handed_over(ref: Referential, on_history) -> Referential:

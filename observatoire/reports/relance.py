@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-from collections import namedtuple
 import sys
+from collections import namedtuple
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -212,8 +212,8 @@ def _workbook(year: int, title: str, region: str, chase, errors, rates, today: d
             days_since_deadline(row.status, deadline, today), row.submissions_received, *logged, row.status_reason,
         ]
         styles[3] = _STATUS[row.status]
-        table.append(values, list(styles), wrapped_row_height([v if wrapped_at[i] else "" for i, v in enumerate(values)],
-                                                              widths))
+        table.append(values, styles, wrapped_row_height([v if wrapped_at[i] else "" for i, v in enumerate(values)],
+                                                        widths))  # styles: read now, not kept
     if not rows:
         table.append([f"Aucun centre à relancer pour la campagne {year} en région {region_title}."])
     sheet.freeze_panes = "D2"

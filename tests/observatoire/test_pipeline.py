@@ -50,22 +50,39 @@ def _warehouse_after(tmp_path):
                 connection.execute("SELECT outcome, message FROM pipeline_run").fetchall())
 
 
+def _warehouse_after_failing(tmp_path, exception: type[BaseException], message: str):
+    """The small run, which must raise `exception` matching `message`; then `_warehouse_after`."""
+    with pytest.raises(exception, match=message):
+        pipeline.run_campaign(_small_run(tmp_path))
+    return _warehouse_after(tmp_path)
+
+
+def _before_the_history_is_written(monkeypatch, action) -> None:
+    """`action()` runs in the referential stage just before it writes the FINESS history
+    (raising there fails the write)."""
+    from observatoire import referential_store
+
+    written = referential_store.insert_rows
+
+    def insert_rows(connection, table, frame):
+        if table == "finess_et_history":
+            action()
+        written(connection, table, frame)
+
+    monkeypatch.setattr(referential_store, "insert_rows", insert_rows)
+
+
 def test_a_run_goes_on_while_the_snapshots_are_written_and_fails_if_they_cannot_be(tmp_path, monkeypatch):
     """The run reconciles with the referential handed over before its snapshots are
     written; when writing them fails, the run fails and loads nothing."""
     import sqlite3
 
-    from observatoire import referential_store
-
-    written = referential_store.insert_rows
     reconciled_before_written = []
 
-    def insert_rows(connection, table, frame):
-        if table == "finess_et_history":
-            with sqlite3.connect(tmp_path / "w.db", timeout=0.5) as reader:  # the warehouse read meanwhile
-                reader.execute("SELECT count(*) FROM reconciliation_decision").fetchone()
-            raise sqlite3.OperationalError("disk I/O error")  # the snapshots cannot be written
-        written(connection, table, frame)
+    def history_cannot_be_written():
+        with sqlite3.connect(tmp_path / "w.db", timeout=0.5) as reader:  # the warehouse read meanwhile
+            reader.execute("SELECT count(*) FROM reconciliation_decision").fetchone()
+        raise sqlite3.OperationalError("disk I/O error")  # the snapshots cannot be written
 
     stages_reconcile = pipeline.stages.reconcile
 
@@ -73,11 +90,9 @@ def test_a_run_goes_on_while_the_snapshots_are_written_and_fails_if_they_cannot_
         reconciled_before_written.append(True)
         return stages_reconcile(*args)
 
-    monkeypatch.setattr(referential_store, "insert_rows", insert_rows)
+    _before_the_history_is_written(monkeypatch, history_cannot_be_written)
     monkeypatch.setattr(pipeline.stages, "reconcile", reconcile)
-    with pytest.raises(Exception, match="disk I/O error"):
-        pipeline.run_campaign(_small_run(tmp_path))
-    statuses, snapshots, runs = _warehouse_after(tmp_path)
+    statuses, snapshots, runs = _warehouse_after_failing(tmp_path, Exception, "disk I/O error")
     assert statuses == 0 and snapshots == 0
     assert [outcome for outcome, _ in runs] == ["failed"]
     assert reconciled_before_written == [True]
@@ -90,26 +105,20 @@ def test_a_run_refused_while_the_snapshots_are_written_waits_for_them_and_says_r
     import threading
     from types import SimpleNamespace
 
-    from observatoire import referential_store
     from observatoire.errors import RunRefused
 
     refused = threading.Event()
-    written = referential_store.insert_rows
-
-    def insert_rows(connection, table, frame):
-        if table == "finess_et_history":
-            assert refused.wait(60)  # the write goes on after the main line has refused the run
-        written(connection, table, frame)
 
     def check_data(*args):
         refused.set()
         raise RunRefused(SimpleNamespace(message=lambda: "refus de la garde"))
 
-    monkeypatch.setattr(referential_store, "insert_rows", insert_rows)
+    def after_the_refusal():
+        assert refused.wait(60)  # the write goes on after the main line has refused the run
+
+    _before_the_history_is_written(monkeypatch, after_the_refusal)
     monkeypatch.setattr(pipeline.stages, "check_data", check_data)
-    with pytest.raises(RunRefused, match="refus de la garde"):
-        pipeline.run_campaign(_small_run(tmp_path))
-    statuses, snapshots, runs = _warehouse_after(tmp_path)
+    statuses, snapshots, runs = _warehouse_after_failing(tmp_path, RunRefused, "refus de la garde")
     assert statuses == 0 and snapshots == 1
     assert runs == [("refused", "refus de la garde")]
 
